@@ -1,0 +1,297 @@
+//! The owned, plain data the sampler sends to the UI (and to JSON / recordings).
+//!
+//! Everything the screen shows comes from one `Snapshot`; widgets are pure functions of it.
+//! Counts the kernel hides are `None` (JSON `null`), never a made-up number.
+
+use crate::advice::Advice;
+use crate::patterns::PatternKind;
+use serde::{Deserialize, Serialize};
+
+/// Filesystem facts that decide what the demo can show.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FsInfo {
+    /// Short name: "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "overlay", "nfs", "fuse", ...
+    pub name: String,
+    /// `f_type` from `fstatfs`.
+    pub magic: u64,
+    /// Whether `posix_fadvise(DONTNEED)` can evict pages here (false on tmpfs, ramfs, ...).
+    pub can_evict: bool,
+    /// Why cold-cache demos cannot work here, if they cannot.
+    pub note: Option<String>,
+}
+
+/// Static facts about the file being shown.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub size_bytes: u64,
+    pub page_size: u64,
+    pub pages: u64,
+    pub filesystem: FsInfo,
+    /// `read_ahead_kb` of the backing block device (None: no block device, e.g. tmpfs/nfs).
+    pub read_ahead_kb: Option<u64>,
+    /// Transparent huge page mode, e.g. "madvise" (None where /sys does not say).
+    pub thp_mode: Option<String>,
+    /// The built-in demo file (the header says so).
+    pub is_demo: bool,
+}
+
+/// Where page-cache state comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheSource {
+    #[default]
+    Cachestat,
+    Mincore,
+}
+
+/// Where the mapped state (page-table presence) comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PagemapSource {
+    /// `PAGEMAP_SCAN` ioctl (Linux 6.7+).
+    #[default]
+    Scan,
+    /// Chunked `pread` of `/proc/<pid>/pagemap`.
+    Pread,
+    /// Not readable (see `Capabilities::pagemap_note`).
+    Unavailable,
+}
+
+/// What this machine and kernel can tell, and what they hide.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub cache_source: CacheSource,
+    /// False when the kernel hides page-cache state from us (cachestat EPERM; mincore would
+    /// then report every page resident). Cache counts are then `None`.
+    pub cache_state_visible: bool,
+    /// Why the cache state is hidden, or a caveat (e.g. tmpfs is always resident).
+    pub cache_note: Option<String>,
+    pub pagemap: PagemapSource,
+    pub pagemap_note: Option<String>,
+}
+
+/// Hardware TLB facts, if the machine has the counters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlbInfo {
+    /// True when hardware dTLB counters can be read for the worker.
+    pub supported: bool,
+    /// Why not, when not (e.g. "no hardware PMU in this VM").
+    pub reason: Option<String>,
+    /// dTLB load misses of the worker per second, when supported.
+    pub dtlb_misses_per_s: Option<f64>,
+    /// dTLB load misses per access, when supported.
+    pub dtlb_misses_per_access: Option<f64>,
+    /// Entries a 4 KiB page covers vs a 2 MiB page: facts shown as text.
+    pub notes: Vec<String>,
+}
+
+/// Page counts of one grid cell (a run of consecutive pages).
+///
+/// States of a page, most specific first: private copy (present, anonymous: a written
+/// MAP_PRIVATE page) > mapped (present in the worker's page table) > cached (in the page
+/// cache, not mapped: the next touch is a minor fault) > not cached (the next touch is a major
+/// fault). `cached`/`dirty` are `None` when the kernel hides page-cache state; `mapped` and
+/// `private` are `None` when the worker's page table cannot be read (or no worker runs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCounts {
+    pub pages: u64,
+    /// Pages in the page cache (including the mapped ones).
+    pub cached: Option<u64>,
+    pub dirty: Option<u64>,
+    /// Pages present in the worker's page table as file pages.
+    pub mapped: Option<u64>,
+    /// Pages present in the worker's page table as private (anonymous) copies.
+    pub private: Option<u64>,
+    /// Distinct pages the workload touched since the last evict/reset.
+    pub touched: u64,
+    /// Pages accessed in the latest batches (the moving front).
+    pub recent: u64,
+}
+
+impl CellCounts {
+    /// Cached but not mapped (next touch = minor fault).
+    pub fn cached_only(&self) -> Option<u64> {
+        let c = self.cached?;
+        Some(c.saturating_sub(self.mapped.unwrap_or(0)))
+    }
+    /// Not in the page cache (a private copy's file page may or may not be cached; it counts
+    /// as private, not here).
+    pub fn not_cached(&self) -> Option<u64> {
+        let c = self.cached?;
+        Some(
+            self.pages
+                .saturating_sub(c.max(self.mapped.unwrap_or(0)))
+                .saturating_sub(self.private.unwrap_or(0)),
+        )
+    }
+    /// Readahead ghosts: cached pages the workload never touched. Exact while touched pages
+    /// stay cached (touched is reset by evict), a lower bound otherwise.
+    pub fn ghosts(&self) -> Option<u64> {
+        Some(self.cached?.saturating_sub(self.touched))
+    }
+}
+
+/// The grid's data: `cells` equal runs of pages over `start_page..end_page`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GridData {
+    pub start_page: u64,
+    pub end_page: u64,
+    /// Pages per cell (the last cell may hold fewer).
+    pub pages_per_cell: u64,
+    pub cells: Vec<CellCounts>,
+}
+
+/// Whole-file counts (pages).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub cached: Option<u64>,
+    pub dirty: Option<u64>,
+    pub mapped: Option<u64>,
+    pub private: Option<u64>,
+    pub touched: u64,
+    pub ghosts: Option<u64>,
+}
+
+/// What the worker process is doing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RunState {
+    #[default]
+    Starting,
+    Running,
+    Paused,
+    /// The pattern made its pass (or hit --accesses / --duration).
+    Finished,
+    /// The worker died: how, in words (e.g. "killed by SIGBUS: the file shrank from 256 MiB
+    /// to 1 MiB; offset 0x1000000 is beyond the end").
+    Dead {
+        reason: String,
+    },
+}
+
+/// The workload's settings and progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub pid: Option<u32>,
+    pub state: RunState,
+    pub pattern: PatternKind,
+    /// Accesses per second; None = unlimited.
+    pub rate: Option<u64>,
+    pub advice: Advice,
+    pub access_size: u64,
+    pub accesses: u64,
+    pub batches: u64,
+}
+
+/// Fault counters of the worker and what they brought in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultStats {
+    pub minor_total: u64,
+    pub major_total: u64,
+    /// Per second over the last sampling interval.
+    pub minor_rate: f64,
+    pub major_rate: f64,
+    /// Recent per-interval fault counts, oldest first (for sparklines).
+    pub minor_history: Vec<u64>,
+    pub major_history: Vec<u64>,
+    /// Pages newly cached per major fault (readahead), since the last reset.
+    pub pages_cached_per_major: Option<f64>,
+    /// Pages newly mapped per fault (fault-around, large folios), since the last reset.
+    pub pages_mapped_per_fault: Option<f64>,
+    /// Bytes the worker caused to be read from storage (`/proc/<pid>/io` read_bytes).
+    pub read_bytes: Option<u64>,
+}
+
+/// One method's result in the mmap-vs-read comparison.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MethodResult {
+    pub method: String,
+    pub ns_per_access: f64,
+    pub ns_per_access_min: f64,
+    pub ns_per_access_max: f64,
+    pub mb_per_s: f64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+    pub syscalls: u64,
+    pub cached_before: Option<u64>,
+    pub cached_after: Option<u64>,
+}
+
+/// A finished comparison, as the panel shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonResult {
+    pub pattern: PatternKind,
+    /// "cold", "warm" or "as-is".
+    pub cache: String,
+    pub accesses: u64,
+    pub access_size: u64,
+    pub results: Vec<MethodResult>,
+    /// One line, e.g. "mmap 3.1× faster than pread: random, warm".
+    pub verdict: String,
+    /// One line, e.g. "100,000 syscalls avoided vs 512 minor faults taken".
+    pub why: String,
+}
+
+/// The comparison panel's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ComparisonState {
+    #[default]
+    Idle,
+    Running {
+        /// 0.0..=1.0
+        progress: f64,
+        method: String,
+    },
+    Done(ComparisonResult),
+    Failed {
+        error: String,
+    },
+}
+
+/// Everything the UI shows at one instant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema_version: u32,
+    /// Increases by one per snapshot.
+    pub seq: u64,
+    /// Milliseconds since the session started.
+    pub t_ms: u64,
+    pub file: FileInfo,
+    pub caps: Capabilities,
+    pub worker: WorkerInfo,
+    pub grid: GridData,
+    pub totals: Totals,
+    pub faults: FaultStats,
+    pub tlb: TlbInfo,
+    pub comparison: ComparisonState,
+    /// The latest event worth a line on screen ("evicted: 65,536 -> 0 pages cached").
+    pub message: Option<String>,
+}
+
+/// What the UI asks of the session (sampler thread).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    SetPattern { pattern: PatternKind },
+    TogglePause,
+    /// One batch while paused.
+    Step,
+    Slower,
+    Faster,
+    Evict,
+    Warm,
+    CycleAdvice,
+    /// Reset counters and restart the worker (also on the file's new size after a truncation).
+    Reset,
+    /// Run the mmap-vs-read comparison for the current pattern.
+    Compare,
+    /// The page range the grid shows and how many cells it has room for.
+    SetView {
+        start_page: u64,
+        end_page: u64,
+        cells: u64,
+    },
+    Quit,
+}

@@ -4,6 +4,18 @@
 //! [`snapshot::Snapshot`]s built by the sampler.
 
 pub mod advice;
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod fsinfo;
+pub mod gen;
+pub mod grid;
+pub mod mapping;
+pub mod pagemap;
 pub mod patterns;
+pub mod residency;
 pub mod snapshot;
+pub mod sys;
+pub mod target;
 pub mod units;

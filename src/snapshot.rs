@@ -274,7 +274,9 @@ pub struct Snapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
-    SetPattern { pattern: PatternKind },
+    SetPattern {
+        pattern: PatternKind,
+    },
     TogglePause,
     /// One batch while paused.
     Step,

@@ -22,17 +22,23 @@ pub fn page_size() -> u64 {
 }
 
 /// Index of a page within a file (page 0 covers bytes `0..page_size`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct PageIdx(pub u64);
 
 /// A number of pages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct PageCount(pub u64);
 
 /// A byte offset within a file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct ByteOffset(pub u64);
 
@@ -191,7 +197,15 @@ mod tests {
 
     #[test]
     fn bad_sizes_are_errors() {
-        for s in ["", "abc", "12XB", "-5", "99999999999999999999", "100000PiB", "1..2G"] {
+        for s in [
+            "",
+            "abc",
+            "12XB",
+            "-5",
+            "99999999999999999999",
+            "100000PiB",
+            "1..2G",
+        ] {
             assert!(parse_size(s).is_err(), "{s} should not parse");
         }
     }

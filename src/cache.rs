@@ -1,0 +1,170 @@
+//! Cache control: evict a file from the page cache, or warm it.
+//!
+//! Evict, as far as an unprivileged process can (no drop_caches): drop our own mappings of the
+//! range (`MADV_DONTNEED`; mapped pages cannot be evicted), `fdatasync` (dirty pages cannot be
+//! evicted; it works on a read-only fd), then `posix_fadvise(POSIX_FADV_DONTNEED)`, then
+//! verify. Pages another process still maps stay cached, and we say so.
+
+use crate::residency::CacheProbe;
+use crate::sys;
+use serde::Serialize;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+
+/// What an eviction achieved, in pages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EvictReport {
+    pub cached_before: Option<u64>,
+    pub cached_after: Option<u64>,
+    pub dirty_after: Option<u64>,
+    /// Why pages stayed cached (None when all went, or when the state is hidden).
+    pub stayed_reason: Option<String>,
+}
+
+/// Evicts pages `start..end` of `file`. `own_mappings` are (address, length) ranges of this
+/// process's mappings of that range, dropped first with `MADV_DONTNEED`.
+pub fn evict(
+    file: &File,
+    probe: &mut CacheProbe,
+    start: u64,
+    end: u64,
+    own_mappings: &[(usize, usize)],
+    fs_can_evict: bool,
+    fs_note: Option<&str>,
+) -> io::Result<EvictReport> {
+    let before = probe.range(start, end)?;
+    for &(addr, len) in own_mappings {
+        sys::madvise(addr, len, libc::MADV_DONTNEED)?;
+    }
+    // Dirty pages (e.g. written through a shared mapping) must be written back to be dropped.
+    // EINVAL: the file does not support syncing (some special filesystems); go on.
+    if let Err(e) = sys::fdatasync(file.as_fd()) {
+        if e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(e);
+        }
+    }
+    let ps = crate::units::page_size();
+    let (off, len) = (start * ps, (end - start.min(end)) * ps);
+    sys::fadvise(file.as_fd(), off, len, libc::POSIX_FADV_DONTNEED)?;
+    let mut after = probe.range(start, end)?;
+    if after.is_some_and(|a| a.cached > 0) {
+        // Folios still in per-CPU LRU batches are skipped once; the kernel drains and retries
+        // inside fadvise, but a concurrent reader may have raced us: one more pass is cheap.
+        sys::fadvise(file.as_fd(), off, len, libc::POSIX_FADV_DONTNEED)?;
+        after = probe.range(start, end)?;
+    }
+    let stayed_reason = match after {
+        Some(a) if a.cached > 0 => Some(if !fs_can_evict {
+            fs_note
+                .unwrap_or("this filesystem cannot evict its pages")
+                .to_string()
+        } else if a.dirty.unwrap_or(0) > 0 {
+            format!(
+                "{} pages stayed cached: {} are dirty and could not be written back",
+                a.cached,
+                a.dirty.unwrap_or(0)
+            )
+        } else {
+            format!(
+                "{} pages stayed cached: they are mapped (or locked) by another process; fadvise cannot evict mapped pages",
+                a.cached
+            )
+        }),
+        _ => None,
+    };
+    Ok(EvictReport {
+        cached_before: before.map(|b| b.cached),
+        cached_after: after.map(|a| a.cached),
+        dirty_after: after.and_then(|a| a.dirty),
+        stayed_reason,
+    })
+}
+
+/// How to bring a file into the page cache. The fill order decides the folio sizes the page
+/// cache ends up holding (sequential reads build large folios, e.g. 2 MiB; scattered 4 KiB
+/// reads build small ones), which changes how many pages one later fault maps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fill {
+    /// `POSIX_FADV_WILLNEED` then a sequential 1 MiB `pread` pass.
+    #[default]
+    Sequential,
+    /// One page-sized `pread` per page, in a pseudo-random order (no readahead: the file is
+    /// advised `POSIX_FADV_RANDOM` for the pass).
+    Random,
+}
+
+/// Reads pages `start..end` of `file` into the page cache. Returns bytes read.
+pub fn warm(file: &File, start: u64, end: u64, fill: Fill) -> io::Result<u64> {
+    let ps = crate::units::page_size();
+    let (off, len) = (start * ps, end.saturating_sub(start) * ps);
+    let mut total = 0u64;
+    match fill {
+        Fill::Sequential => {
+            sys::fadvise(file.as_fd(), off, len, libc::POSIX_FADV_WILLNEED)?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut pos = off;
+            while pos < off + len {
+                let n = file.read_at(&mut buf, pos)?;
+                if n == 0 {
+                    break;
+                }
+                total += n as u64;
+                pos += n as u64;
+            }
+        }
+        Fill::Random => {
+            sys::fadvise(file.as_fd(), off, len, libc::POSIX_FADV_RANDOM)?;
+            let mut buf = vec![0u8; ps as usize];
+            let n = end.saturating_sub(start);
+            for i in permutation(n, 0x9E37_79B9) {
+                total += file.read_at(&mut buf, (start + i) * ps)? as u64;
+            }
+            sys::fadvise(file.as_fd(), off, len, libc::POSIX_FADV_NORMAL)?;
+        }
+    }
+    Ok(total)
+}
+
+/// A pseudo-random permutation of `0..n` without allocating: a full-period LCG modulo the next
+/// power of two (Hull–Dobell: c odd, a ≡ 1 mod 4), skipping values >= n.
+pub fn permutation(n: u64, seed: u64) -> impl Iterator<Item = u64> {
+    let m = n.next_power_of_two().max(4);
+    let mask = m - 1;
+    let mut x = seed & mask;
+    let mut emitted = 0u64;
+    std::iter::from_fn(move || {
+        while emitted < n {
+            x = (x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407))
+                & mask;
+            if x < n {
+                emitted += 1;
+                return Some(x);
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutation_is_a_permutation() {
+        for n in [0u64, 1, 2, 3, 5, 16, 17, 1000] {
+            let mut v: Vec<u64> = permutation(n, 42).collect();
+            assert_eq!(v.len() as u64, n);
+            let in_order = v.windows(2).all(|w| w[0] < w[1]);
+            v.sort_unstable();
+            assert_eq!(v, (0..n).collect::<Vec<_>>());
+            if n > 16 {
+                assert!(!in_order, "n={n} should be shuffled");
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Command-line interface (a stable contract: users and scripts rely on it).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mmviz",
+    version,
+    about = "See memory-mapped files and demand paging live: page cache, page faults, readahead",
+    long_about = "mmviz maps a file, runs an access pattern over it in a worker process and shows, \
+live and measured from the kernel, which pages are cached and mapped, minor/major faults, \
+readahead and an mmap-vs-read() comparison.\n\nWith no FILE it uses a built-in demo file. \
+A FILE whose name is also a subcommand is given as ./NAME.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    #[command(flatten)]
+    pub tui: TuiArgs,
+}
+
+/// The interactive view (the default command).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TuiArgs {
+    /// File to map (default: the built-in demo file)
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Accesses per second, or "max" (default: 2000 in the TUI, so the front is visible)
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Evict the file from the page cache before starting
+    #[arg(long)]
+    pub cold: bool,
+    /// Screen refreshes (samples) per second
+    #[arg(long, default_value_t = 10)]
+    pub hz: u32,
+}
+
+/// Options shared by `run`, `bench` and the TUI.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WorkloadArgs {
+    /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan
+    #[arg(long, default_value = "sequential")]
+    pub pattern: String,
+    /// madvise hint: normal, random, sequential, willneed
+    #[arg(long, default_value = "normal")]
+    pub advice: String,
+    /// Seed of the pattern (same seed, same accesses)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Bytes read per access (scan always reads whole pages)
+    #[arg(long, default_value_t = 1)]
+    pub access_size: u64,
+    /// Pages per access for the stride pattern
+    #[arg(long, default_value_t = 16)]
+    pub stride: u64,
+    /// Fraction of the file that is hot (hotset)
+    #[arg(long, default_value_t = 0.1)]
+    pub hot_fraction: f64,
+    /// Share of accesses that go to the hot region (hotset)
+    #[arg(long, default_value_t = 0.9)]
+    pub hot_share: f64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Create a test file of pseudo-random bytes (or a sparse file)
+    Gen(GenArgs),
+    /// Show which pages of a file are in the page cache (like fincore/vmtouch)
+    Residency(ResidencyArgs),
+    /// Evict a file from the page cache (as far as an unprivileged process can)
+    Evict(EvictArgs),
+    /// Run an access pattern in a worker process and report faults and cache effects
+    Run(RunArgs),
+    /// Compare mmap with pread, seek+read, buffered and block reads on the same accesses
+    Bench(BenchArgs),
+    /// Internal: the worker process that alone touches the mapping
+    #[command(name = "__worker", hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    pub file: PathBuf,
+    /// Size: bytes or 64KiB, 256MiB, 1GiB, 1TiB (K/M/G/T are 1024-based, KB/MB/GB 1000-based)
+    #[arg(long)]
+    pub size: String,
+    /// Make a sparse file (no data blocks: reads see zeros)
+    #[arg(long)]
+    pub sparse: bool,
+    /// Seed of the pseudo-random bytes (same seed, same file)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ResidencyArgs {
+    pub file: PathBuf,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvictArgs {
+    pub file: PathBuf,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Number of accesses (default: one pass)
+    #[arg(long, conflicts_with = "duration")]
+    pub accesses: Option<u64>,
+    /// Run for this many seconds instead of a fixed count
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Accesses per second (default: unlimited)
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Evict the file from the page cache first
+    #[arg(long)]
+    pub cold: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Print one progress line per report to stderr (for scripts that act mid-run)
+    #[arg(long)]
+    pub progress: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Accesses per method (default: 100000 for random/hotset/chase, one pass otherwise)
+    #[arg(long)]
+    pub accesses: Option<u64>,
+    /// Evict the file before each method
+    #[arg(long, conflicts_with = "warm")]
+    pub cold: bool,
+    /// Read the file fully before each method
+    #[arg(long)]
+    pub warm: bool,
+    /// How --warm fills the cache: sequential (large folios) or random (small folios)
+    #[arg(long, default_value = "sequential")]
+    pub fill: String,
+    /// Repeats per method (median, min and max are reported)
+    #[arg(long, default_value_t = 5)]
+    pub repeat: u32,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    pub file: PathBuf,
+}

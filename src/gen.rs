@@ -1,0 +1,142 @@
+//! `mmviz gen`: test files of pseudo-random bytes (same seed, same bytes) or sparse files.
+
+use crate::error::{io_reason, AppError, Result};
+use crate::units::human_bytes;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenOptions {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sparse: bool,
+    pub seed: u64,
+    pub force: bool,
+    /// Show a progress bar (only on a terminal, for large files).
+    pub progress: bool,
+}
+
+/// Writes the file. On SIGINT (`interrupted` set) or a write error the partial file, which
+/// mmviz itself created, is removed.
+pub fn generate(opts: &GenOptions, interrupted: &AtomicBool) -> Result<()> {
+    let path = &opts.path;
+    let existing = std::fs::symlink_metadata(path).ok();
+    if let Some(m) = &existing {
+        if !opts.force {
+            return Err(AppError::bad_input(
+                path,
+                "already exists (use --force to overwrite it)",
+            ));
+        }
+        if !m.file_type().is_file() {
+            return Err(AppError::bad_input(
+                path,
+                "exists and is not a regular file; refusing to overwrite it",
+            ));
+        }
+    }
+    if !opts.sparse {
+        check_space(path, opts.size, existing.as_ref().map(|m| m.blocks() * 512))?;
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| AppError::bad_input(path, io_reason(&e)))?;
+    let res = if opts.sparse {
+        file.set_len(opts.size)
+            .map_err(|e| AppError::runtime(format!("{}: {}", path.display(), io_reason(&e))))
+    } else {
+        write_random(&mut file, opts, interrupted)
+    };
+    if let Err(e) = res {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    // Written data is dirty in the page cache; sync it so the file can be evicted right away
+    // (fadvise DONTNEED skips dirty pages).
+    file.sync_all()
+        .map_err(|e| AppError::runtime(format!("{}: {}", path.display(), io_reason(&e))))?;
+    Ok(())
+}
+
+fn check_space(path: &Path, size: u64, reclaimable: Option<u64>) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = File::open(&parent).map_err(|e| AppError::bad_input(&parent, io_reason(&e)))?;
+    let free = crate::sys::free_bytes(dir.as_fd())
+        .map_err(|e| AppError::runtime(format!("{}: {}", parent.display(), io_reason(&e))))?;
+    let free = free.saturating_add(reclaimable.unwrap_or(0));
+    if size > free {
+        return Err(AppError::bad_input(
+            path,
+            format!(
+                "{} does not fit: only {} free on that filesystem (use --sparse for a file without data blocks)",
+                human_bytes(size),
+                human_bytes(free)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn write_random(file: &mut File, opts: &GenOptions, interrupted: &AtomicBool) -> Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut buf = vec![0u8; CHUNK];
+    let bar = (opts.progress && opts.size >= 64 << 20).then(|| {
+        let b = indicatif::ProgressBar::new(opts.size);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        b.set_message(format!("writing {}", opts.path.display()));
+        b
+    });
+    let mut written = 0u64;
+    while written < opts.size {
+        if interrupted.load(Ordering::Relaxed) {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            return Err(AppError::interrupted(format!(
+                "{}: interrupted; removed the partial file",
+                opts.path.display()
+            )));
+        }
+        let n = (opts.size - written).min(CHUNK as u64) as usize;
+        rng.fill_bytes(&mut buf[..n]);
+        file.write_all(&buf[..n]).map_err(|e| {
+            AppError::runtime(format!(
+                "{}: {} after writing {} of {}; removed the partial file",
+                opts.path.display(),
+                io_reason(&e),
+                human_bytes(written),
+                human_bytes(opts.size)
+            ))
+        })?;
+        written += n as u64;
+        if let Some(b) = &bar {
+            b.set_position(written);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(())
+}

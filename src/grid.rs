@@ -1,0 +1,191 @@
+//! Aggregation: N cells over any page range (the grid and its zoom). Per cell the number of
+//! pages cached, dirty, mapped (file pages present in a process's page table), private copies,
+//! touched by the workload and accessed in its latest batches.
+
+use crate::pagemap::{count_in, PagemapReader, PresentRun};
+use crate::residency::CacheProbe;
+use crate::snapshot::{CellCounts, GridData};
+use roaring::RoaringTreemap;
+use std::io;
+
+/// The cell geometry for `cells` cells over `start..end`: pages per cell (at least 1) and the
+/// number of cells actually used (the last one may be partial).
+pub fn geometry(start: u64, end: u64, cells: u64) -> (u64, u64) {
+    let len = end.saturating_sub(start);
+    if len == 0 || cells == 0 {
+        return (1, 0);
+    }
+    let ppc = len.div_ceil(cells).max(1);
+    (ppc, len.div_ceil(ppc))
+}
+
+/// A process's mapping of the file: where file offset 0 is mapped, and how many pages.
+pub struct MappedSource<'a> {
+    pub reader: &'a mut PagemapReader,
+    /// Virtual address of file offset 0 in that process.
+    pub addr: u64,
+    /// Pages covered by the mapping (pages past it are never mapped).
+    pub pages: u64,
+}
+
+/// Reusable buffers, so sampling at 10 Hz allocates nothing after the first tick.
+#[derive(Default)]
+pub struct GridScratch {
+    cache: Vec<(Option<u64>, Option<u64>)>,
+    runs: Vec<PresentRun>,
+}
+
+/// Counts per cell over pages `start..end` in at most `cells` cells.
+///
+/// `cached` excludes positions held by a private copy (those count as `private`), so that
+/// private + cached + not cached = pages. `recent` must be sorted.
+#[allow(clippy::too_many_arguments)]
+pub fn sample(
+    probe: &mut CacheProbe,
+    mapped: Option<MappedSource<'_>>,
+    touched: Option<&RoaringTreemap>,
+    recent: &[u64],
+    start: u64,
+    end: u64,
+    cells: u64,
+    scratch: &mut GridScratch,
+) -> io::Result<GridData> {
+    let end = end.min(probe.pages()).max(start);
+    let (ppc, n) = geometry(start, end, cells);
+    probe.cells(start, end, ppc, &mut scratch.cache)?;
+    let mut out: Vec<CellCounts> = (0..n)
+        .map(|i| {
+            let s = start + i * ppc;
+            let e = (s + ppc).min(end);
+            let (cached, dirty) = scratch.cache[i as usize];
+            CellCounts {
+                pages: e - s,
+                cached,
+                dirty,
+                ..Default::default()
+            }
+        })
+        .collect();
+
+    if let Some(m) = mapped {
+        let mend = end.min(m.pages);
+        scratch.runs.clear();
+        if mend > start {
+            let ps = crate::units::page_size();
+            m.reader
+                .present_runs(m.addr + start * ps, mend - start, ps, &mut scratch.runs)?;
+        }
+        // Runs are relative to `start`.
+        let mut hint = 0;
+        for (i, c) in out.iter_mut().enumerate() {
+            let s = i as u64 * ppc;
+            let (file, private) = count_in(&scratch.runs, s, s + c.pages, &mut hint);
+            c.mapped = Some(file);
+            c.private = Some(private);
+        }
+        // A private copy's position may also have its file page cached: count it once, as
+        // private, by asking mincore about exactly those pages.
+        if probe.visible() && scratch.runs.iter().any(|r| !r.file) {
+            let privates: Vec<PresentRun> =
+                scratch.runs.iter().filter(|r| !r.file).copied().collect();
+            for r in privates {
+                let mut per_cell: Vec<(usize, u64)> = Vec::new();
+                probe.for_each_page(start + r.start, start + r.end, |p, res| {
+                    if res {
+                        let ci = ((p - start) / ppc) as usize;
+                        match per_cell.last_mut() {
+                            Some((c, k)) if *c == ci => *k += 1,
+                            _ => per_cell.push((ci, 1)),
+                        }
+                    }
+                })?;
+                for (ci, k) in per_cell {
+                    if let Some(c) = out[ci].cached.as_mut() {
+                        *c = c.saturating_sub(k);
+                    }
+                }
+            }
+        }
+    }
+
+    if let Some(t) = touched {
+        for (i, c) in out.iter_mut().enumerate() {
+            let s = start + i as u64 * ppc;
+            c.touched = count_range(t, s, s + c.pages);
+        }
+    }
+    if !recent.is_empty() {
+        for (i, c) in out.iter_mut().enumerate() {
+            let s = start + i as u64 * ppc;
+            let lo = recent.partition_point(|&p| p < s);
+            let hi = recent.partition_point(|&p| p < s + c.pages);
+            c.recent = (hi - lo) as u64;
+        }
+    }
+    Ok(GridData {
+        start_page: start,
+        end_page: end,
+        pages_per_cell: ppc,
+        cells: out,
+    })
+}
+
+/// Number of members of `set` in `start..end`.
+pub fn count_range(set: &RoaringTreemap, start: u64, end: u64) -> u64 {
+    if end <= start || set.is_empty() {
+        return 0;
+    }
+    let upto = |x: u64| if x == 0 { 0 } else { set.rank(x - 1) };
+    upto(end) - upto(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_table() {
+        // (start, end, cells) -> (pages per cell, cells used)
+        let table = [
+            ((0, 0, 10), (1, 0)),
+            ((0, 10, 0), (1, 0)),
+            ((0, 10, 10), (1, 10)),
+            ((0, 10, 100), (1, 10)),
+            ((0, 100, 10), (10, 10)),
+            ((0, 101, 10), (11, 10)),
+            ((5, 105, 3), (34, 3)),
+            ((0, 65536, 4000), (17, 3856)),
+            ((0, 1 << 28, 10_000), (26844, 10_000)),
+        ];
+        for ((s, e, c), want) in table {
+            let got = geometry(s, e, c);
+            assert_eq!(got, want, "{s}..{e} in {c}");
+            if got.1 > 0 {
+                // The cells cover the range exactly.
+                assert!(got.0 * got.1 >= e - s && got.0 * (got.1 - 1) < e - s);
+                assert!(got.1 <= c);
+            }
+        }
+    }
+
+    #[test]
+    fn count_range_table() {
+        let mut t = RoaringTreemap::new();
+        for p in [0u64, 1, 2, 10, 99, 1 << 40] {
+            t.insert(p);
+        }
+        let table = [
+            (0, 0, 0),
+            (0, 1, 1),
+            (0, 3, 3),
+            (1, 11, 3),
+            (11, 99, 0),
+            (11, 100, 1),
+            (0, u64::MAX, 6),
+            (1 << 40, (1 << 40) + 1, 1),
+        ];
+        for (s, e, want) in table {
+            assert_eq!(count_range(&t, s, e), want, "{s}..{e}");
+        }
+    }
+}

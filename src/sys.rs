@@ -1,0 +1,149 @@
+//! Thin, safe wrappers over the few system calls libc does not wrap the way we need.
+//!
+//! Every `unsafe` block of the crate's kernel interface lives here or in `mapping.rs`,
+//! each in a tiny function with a `// SAFETY:` comment.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// `cachestat(2)` syscall number (Linux 6.5+). Not wrapped by libc 0.2.
+#[cfg(target_arch = "x86_64")]
+const SYS_CACHESTAT: libc::c_long = 451;
+#[cfg(not(target_arch = "x86_64"))]
+const SYS_CACHESTAT: libc::c_long = 451; // same number on the generic syscall table (arm64, riscv)
+
+/// `struct cachestat_range` from `<linux/mman.h>`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CachestatRange {
+    off: u64,
+    len: u64,
+}
+
+/// `struct cachestat` from `<linux/mman.h>`: page counts for a byte range of a file.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cachestat {
+    pub nr_cache: u64,
+    pub nr_dirty: u64,
+    pub nr_writeback: u64,
+    pub nr_evicted: u64,
+    pub nr_recently_evicted: u64,
+}
+
+/// `cachestat(fd, {off, len}, &cs, 0)`. `len == 0` means "to the end of the file".
+/// Errors: ENOSYS before Linux 6.5, EPERM when the kernel hides the state (a file we
+/// neither own nor may write), EBADF/EOPNOTSUPP for odd files (hugetlbfs).
+pub fn cachestat(fd: BorrowedFd<'_>, off: u64, len: u64) -> io::Result<Cachestat> {
+    let range = CachestatRange { off, len };
+    let mut cs = Cachestat::default();
+    // SAFETY: both pointers point to live, properly sized #[repr(C)] structs that outlive the
+    // call; the kernel reads `range` and writes `cs` only.
+    let r = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            fd.as_raw_fd(),
+            &range as *const CachestatRange,
+            &mut cs as *mut Cachestat,
+            0 as libc::c_uint,
+        )
+    };
+    if r == 0 {
+        Ok(cs)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `mincore(addr, len, vec)`: one byte per page of `addr..addr+len`, bit 0 = resident.
+/// `addr` must be page aligned and `vec.len()` at least `ceil(len / page_size)`.
+/// The pages are never dereferenced: mincore only inspects the page cache / page tables.
+pub fn mincore(addr: usize, len: usize, vec: &mut [u8]) -> io::Result<()> {
+    let ps = crate::units::page_size() as usize;
+    assert!(vec.len() >= len.div_ceil(ps), "mincore vector too small");
+    // SAFETY: mincore does not access the memory at addr (an invalid range gives ENOMEM, not a
+    // fault); it writes at most ceil(len/page_size) bytes into vec, which we checked is large
+    // enough.
+    let r = unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `posix_fadvise(fd, off, len, advice)`.
+pub fn fadvise(fd: BorrowedFd<'_>, off: u64, len: u64, advice: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall on a borrowed, open fd; no memory is passed.
+    let r = unsafe { libc::posix_fadvise(fd.as_raw_fd(), off as i64, len as i64, advice) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
+}
+
+/// `fdatasync(fd)`: works on a read-only descriptor, writes back the file's dirty pages.
+pub fn fdatasync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: plain syscall on a borrowed, open fd.
+    let r = unsafe { libc::fdatasync(fd.as_raw_fd()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `fstatfs(fd)`: the filesystem magic (`f_type`).
+pub fn fstatfs_magic(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: statfs is plain old data; all-zero is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid, writable statfs struct for the duration of the call.
+    let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
+    if r == 0 {
+        Ok(st.f_type as u64)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Bytes available to an unprivileged user on the filesystem holding `fd` (`fstatvfs`).
+pub fn free_bytes(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: statvfs is plain old data; all-zero is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid, writable statvfs struct for the duration of the call.
+    let r = unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) };
+    if r == 0 {
+        Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether the calling process may write the file behind `fd` (`faccessat2` semantics via
+/// `/proc/self/fd`, using the effective ids as the kernel's permission check does).
+pub fn may_write(fd: BorrowedFd<'_>) -> bool {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .expect("no NUL in a formatted path");
+    // SAFETY: path is a valid NUL-terminated string that lives across the call.
+    let r = unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+    r == 0
+}
+
+/// The effective user id.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// `madvise(addr, len, advice)` on a range this process mapped.
+pub fn madvise(addr: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
+    // SAFETY: the callers pass ranges of mappings they own (MADV_DONTNEED on a file mapping
+    // only drops page-table entries; the file's data stays in the page cache).
+    let r = unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

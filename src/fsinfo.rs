@@ -30,7 +30,6 @@ const KNOWN: &[(u64, &str)] = &[
     (0x7366_746E, "ntfs3"),
     (0x9584_58f6, "hugetlbfs"),
     (0x7371_7368, "squashfs"),
-    (0x2840_00, "erofs"),
     (0xE0F5_E1E2, "erofs"),
 ];
 

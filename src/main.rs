@@ -10,9 +10,11 @@ fn main() -> ExitCode {
         Some(Cmd::Gen(a)) => commands::gen(a),
         Some(Cmd::Residency(a)) => commands::residency(a),
         Some(Cmd::Evict(a)) => commands::evict(a),
-        Some(Cmd::Run(_)) | Some(Cmd::Bench(_)) | Some(Cmd::Worker(_)) | None => {
-            Err(AppError::runtime("not implemented yet"))
+        Some(Cmd::Run(a)) => mmviz::run::run(a),
+        Some(Cmd::Worker(a)) => {
+            return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
+        Some(Cmd::Bench(_)) | None => Err(AppError::runtime("not implemented yet")),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,661 @@
+//! The worker process: the only process that dereferences the mapping.
+//!
+//! If the file is truncated under it, touching a page wholly beyond the new end raises SIGBUS,
+//! which kills this process and not the viewer. A tiny handler first writes the faulting
+//! offset to stderr so the parent can explain what happened.
+
+use super::protocol::*;
+use crate::advice::Advice;
+use crate::counters::{Faults, ProcCounters};
+use crate::patterns::{PatternIter, PatternKind};
+use memmap2::{Mmap, MmapOptions};
+use roaring::RoaringTreemap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Base address and length of the mapping, for the SIGBUS handler.
+static MAP_BASE: AtomicUsize = AtomicUsize::new(0);
+static MAP_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Most pages kept for the "recent" front per report.
+const RECENT_MAX: usize = 256;
+/// Upper bound of a batch at the unlimited rate (bounds the offsets buffer: 512 KiB).
+const MAX_BATCH: usize = 64 * 1024;
+/// Target duration of one unlimited-rate batch: long enough that per-batch bookkeeping
+/// (two /proc reads, ~2.5 µs) is noise, short enough that controls are served promptly.
+const BATCH_TARGET: Duration = Duration::from_millis(2);
+
+/// Entry point of `mmviz __worker FILE`. Returns the process exit code.
+pub fn main(path: &Path) -> i32 {
+    let start = Instant::now();
+    die_with_parent();
+    match run(path, start) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("worker: {}: {e}", path.display());
+            1
+        }
+    }
+}
+
+/// `PR_SET_PDEATHSIG(SIGKILL)`, then a check that the parent did not die before that call
+/// (in which case we were re-parented and the signal will never come).
+fn die_with_parent() {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    if let Ok(expected) = std::env::var("MMVIZ_PARENT_PID") {
+        // SAFETY: getppid has no preconditions and cannot fail.
+        let ppid = unsafe { libc::getppid() };
+        if expected.parse::<i32>().ok() != Some(ppid) {
+            std::process::exit(1);
+        }
+    }
+}
+
+extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // Only async-signal-safe work: format into a stack buffer, write(2), re-raise.
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers; si_addr is valid
+    // for SIGBUS.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let base = MAP_BASE.load(Ordering::Relaxed);
+    let len = MAP_LEN.load(Ordering::Relaxed);
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    let mut put = |s: &[u8]| {
+        for &b in s {
+            if n < buf.len() {
+                buf[n] = b;
+                n += 1;
+            }
+        }
+    };
+    if addr >= base && addr < base + len {
+        put(b"SIGBUS at offset ");
+        let mut digits = [0u8; 20];
+        let mut v = addr - base;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        put(&digits[i..]);
+    } else {
+        put(b"SIGBUS outside the mapping");
+    }
+    put(b"\n");
+    // SAFETY: write(2) and signal(2)/raise(3) are async-signal-safe; buf is a live stack array.
+    unsafe {
+        libc::write(2, buf.as_ptr() as *const libc::c_void, n);
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+        libc::raise(libc::SIGBUS);
+    }
+}
+
+fn install_sigbus_handler() {
+    // SAFETY: sigaction is plain old data; all-zero is a valid initial value.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = on_sigbus as *const () as usize;
+    sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND;
+    // SAFETY: sa is fully initialised; the handler only does async-signal-safe work.
+    unsafe {
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Reads one access of `size` bytes at `off` and folds it into a value (the next chase step
+/// depends on it). One byte: a single load. More: every byte is read, like memchr looking
+/// for newlines would, so the compiler cannot skip any.
+#[inline(always)]
+fn access(map: &[u8], off: u64, size: usize) -> u64 {
+    let off = off as usize;
+    if size == 1 {
+        // SAFETY: off < map.len() is guaranteed by the pattern (offset + access_size <= file
+        // size = mapping length); read_volatile keeps the load even if the value were unused.
+        unsafe { std::ptr::read_volatile(map.as_ptr().add(off)) as u64 }
+    } else {
+        let s = &map[off..off + size];
+        let nl = s.iter().filter(|&&b| b == b'\n').count() as u64;
+        nl.wrapping_mul(0x100) ^ s[0] as u64
+    }
+}
+
+struct Run {
+    iter: PatternIter,
+    spec: PatternSpec,
+    limit: Limit,
+    rate: Option<u64>,
+    state: WorkerState,
+    advice: Advice,
+    report_ms: u64,
+    progress: Progress,
+    last: u64,
+    first_access: Option<Instant>,
+    finished_at: Option<Instant>,
+    batch: usize,
+    /// Rate limiting: accesses allowed so far = rate * running time since `rate_epoch`.
+    rate_epoch: Instant,
+    rate_done: u64,
+    step_pending: bool,
+}
+
+struct Worker {
+    map: Option<Mmap>,
+    size: u64,
+    page_size: u64,
+    counters: ProcCounters,
+    touched: RoaringTreemap,
+    new_touched: Vec<u64>,
+    touched_reset: bool,
+    offs: Vec<u64>,
+    recent: Vec<u64>,
+    out: BufWriter<io::Stdout>,
+    run: Run,
+    seq: u64,
+    last_report: Instant,
+}
+
+fn run(path: &Path, start: Instant) -> io::Result<()> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let page_size = crate::units::page_size();
+    install_sigbus_handler();
+    let map = if size == 0 {
+        None
+    } else {
+        // SAFETY: the mapping is read-only and shared. Another process may truncate the file;
+        // then touching pages beyond the end raises SIGBUS, which kills this process only —
+        // that is exactly why this is a separate process (see DESIGN.md).
+        Some(unsafe { MmapOptions::new().len(size as usize).map(&file)? })
+    };
+    if let Some(m) = &map {
+        MAP_BASE.store(m.as_ptr() as usize, Ordering::Relaxed);
+        MAP_LEN.store(m.len(), Ordering::Relaxed);
+    }
+    let mut w = Worker {
+        counters: ProcCounters::open(None)?,
+        touched: RoaringTreemap::new(),
+        new_touched: Vec::new(),
+        touched_reset: false,
+        offs: Vec::with_capacity(MAX_BATCH),
+        recent: Vec::new(),
+        out: BufWriter::new(io::stdout()),
+        run: Run::new(PatternSpec::default(), size, page_size),
+        seq: 0,
+        last_report: Instant::now(),
+        size,
+        page_size,
+        map,
+    };
+    w.send(&Report::Hello {
+        version: PROTOCOL_VERSION,
+        pid: std::process::id(),
+        addr: w.map.as_ref().map_or(0, |m| m.as_ptr() as u64),
+        len: size,
+        page_size,
+        startup_ns: start.elapsed().as_nanos() as u64,
+    })?;
+    w.main_loop()
+}
+
+impl Run {
+    fn new(spec: PatternSpec, size: u64, page_size: u64) -> Run {
+        Run {
+            iter: PatternIter::new(&spec.params(size, page_size)),
+            spec,
+            limit: Limit::OnePass,
+            rate: None,
+            state: WorkerState::Idle,
+            advice: Advice::Normal,
+            report_ms: 50,
+            progress: Progress::default(),
+            last: 0,
+            first_access: None,
+            finished_at: None,
+            batch: 256,
+            rate_epoch: Instant::now(),
+            rate_done: 0,
+            step_pending: false,
+        }
+    }
+
+    fn target(&self) -> Option<u64> {
+        match self.limit {
+            Limit::OnePass => Some(self.iter.one_pass()),
+            Limit::Accesses(n) => Some(n),
+            Limit::DurationMs(_) | Limit::Unbounded => None,
+        }
+    }
+}
+
+impl Worker {
+    fn send(&mut self, r: &Report) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, r)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    fn main_loop(&mut self) -> io::Result<()> {
+        let stdin_fd = io::stdin().as_raw_fd();
+        set_nonblocking(stdin_fd)?;
+        let mut line = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let timeout = self.poll_timeout();
+            if poll_readable(stdin_fd, timeout)? {
+                match io::stdin().lock().read(&mut buf) {
+                    Ok(0) => return Ok(()), // parent closed the pipe: it is gone
+                    Ok(n) => {
+                        for &b in &buf[..n] {
+                            if b == b'\n' {
+                                let cmd: Result<Control, _> = serde_json::from_slice(&line);
+                                line.clear();
+                                match cmd {
+                                    Ok(Control::Stop) => {
+                                        self.report()?;
+                                        return Ok(());
+                                    }
+                                    Ok(c) => self.control(c)?,
+                                    Err(e) => self.send(&Report::Ack {
+                                        what: "parse".into(),
+                                        error: Some(e.to_string()),
+                                    })?,
+                                }
+                            } else {
+                                line.push(b);
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.tick()?;
+        }
+    }
+
+    /// How long to wait for a control message before the next batch is due.
+    fn poll_timeout(&self) -> Duration {
+        let r = &self.run;
+        if r.step_pending {
+            return Duration::ZERO;
+        }
+        if r.state != WorkerState::Running {
+            return Duration::from_millis(200);
+        }
+        match r.rate {
+            None => Duration::ZERO,
+            Some(rate) => {
+                let due = r.rate_done as f64 / rate.max(1) as f64;
+                let now = r.rate_epoch.elapsed().as_secs_f64();
+                Duration::from_secs_f64((due - now).clamp(0.0, 0.2))
+            }
+        }
+    }
+
+    fn control(&mut self, c: Control) -> io::Result<()> {
+        match c {
+            Control::Configure {
+                pattern,
+                limit,
+                rate,
+                paused,
+                report_ms,
+            } => {
+                let params = pattern.params(self.size, self.page_size);
+                if let Err(e) = params.validate() {
+                    return self.send(&Report::Ack {
+                        what: "configure".into(),
+                        error: Some(e),
+                    });
+                }
+                let advice = self.run.advice;
+                self.run = Run::new(pattern, self.size, self.page_size);
+                self.run.advice = advice;
+                self.run.limit = limit;
+                self.run.rate = rate.filter(|&r| r > 0);
+                self.run.report_ms = report_ms.max(1);
+                self.run.state = if paused {
+                    WorkerState::Paused
+                } else {
+                    WorkerState::Running
+                };
+                self.run.rate_epoch = Instant::now();
+                self.recent.clear();
+                self.send(&Report::Ack {
+                    what: "configure".into(),
+                    error: None,
+                })?;
+                self.report()?;
+            }
+            Control::SetRate { rate } => {
+                self.run.rate = rate.filter(|&r| r > 0);
+                self.run.rate_epoch = Instant::now();
+                self.run.rate_done = 0;
+                self.report()?;
+            }
+            Control::Pause => {
+                if self.run.state == WorkerState::Running {
+                    self.run.state = WorkerState::Paused;
+                }
+                self.report()?;
+            }
+            Control::Resume => {
+                if self.run.state == WorkerState::Paused || self.run.state == WorkerState::Idle {
+                    self.run.state = WorkerState::Running;
+                    self.run.rate_epoch = Instant::now();
+                    self.run.rate_done = 0;
+                }
+                self.report()?;
+            }
+            Control::Step => {
+                if self.run.state != WorkerState::Finished {
+                    self.run.state = WorkerState::Paused;
+                    self.run.step_pending = true;
+                }
+            }
+            Control::Advise { advice } => {
+                let err = match &self.map {
+                    Some(m) => m
+                        .advise(to_memmap_advice(advice))
+                        .err()
+                        .map(|e| e.to_string()),
+                    None => None,
+                };
+                if err.is_none() {
+                    self.run.advice = advice;
+                }
+                self.send(&Report::Ack {
+                    what: "advise".into(),
+                    error: err,
+                })?;
+                self.report()?;
+            }
+            Control::DropMapping => {
+                let err = match &self.map {
+                    Some(m) => {
+                        crate::sys::madvise(m.as_ptr() as usize, m.len(), libc::MADV_DONTNEED)
+                            .err()
+                            .map(|e| e.to_string())
+                    }
+                    None => None,
+                };
+                self.clear_touched();
+                self.send(&Report::Ack {
+                    what: "drop_mapping".into(),
+                    error: err,
+                })?;
+                self.report()?;
+            }
+            Control::ResetTouched => {
+                self.clear_touched();
+                self.report()?;
+            }
+            Control::Stop => {}
+        }
+        Ok(())
+    }
+
+    fn clear_touched(&mut self) {
+        self.touched.clear();
+        self.new_touched.clear();
+        self.recent.clear();
+        self.touched_reset = true;
+    }
+
+    /// Runs a batch if one is due, then reports if a report is due.
+    fn tick(&mut self) -> io::Result<()> {
+        let step = std::mem::take(&mut self.run.step_pending);
+        if self.run.state == WorkerState::Running || step {
+            let n = self.batch_size(step);
+            if n > 0 {
+                self.batch(n)?;
+            }
+            if self.limit_reached() {
+                self.run.state = WorkerState::Finished;
+                self.run.finished_at = Some(Instant::now());
+                return self.report();
+            }
+            let slow = self.run.rate.is_some_and(|r| r <= 50);
+            if step
+                || slow
+                || self.last_report.elapsed() >= Duration::from_millis(self.run.report_ms)
+            {
+                self.report()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn limit_reached(&self) -> bool {
+        let r = &self.run;
+        match r.limit {
+            Limit::DurationMs(ms) => r
+                .first_access
+                .is_some_and(|t| t.elapsed() >= Duration::from_millis(ms)),
+            _ => r.target().is_some_and(|t| r.progress.accesses >= t),
+        }
+    }
+
+    fn batch_size(&mut self, step: bool) -> usize {
+        let r = &mut self.run;
+        let remaining = r
+            .target()
+            .map_or(u64::MAX, |t| t.saturating_sub(r.progress.accesses));
+        let want = if step {
+            // One visible batch: at a slow rate one access, otherwise 1/10 s worth.
+            r.rate.map_or(r.batch as u64, |rate| (rate / 10).max(1))
+        } else if let Some(rate) = r.rate {
+            let allowed = (r.rate_epoch.elapsed().as_secs_f64() * rate as f64) as u64;
+            allowed.saturating_sub(r.rate_done).min(MAX_BATCH as u64)
+        } else {
+            r.batch as u64
+        };
+        want.min(remaining).min(MAX_BATCH as u64) as usize
+    }
+
+    fn batch(&mut self, n: usize) -> io::Result<()> {
+        let Some(map) = self.map.as_ref() else {
+            // Empty file: nothing to access; count nothing.
+            self.run.state = WorkerState::Finished;
+            return Ok(());
+        };
+        let map: &[u8] = map;
+        let scan = self.run.spec.kind == PatternKind::Scan;
+        let size = if scan {
+            self.page_size
+        } else {
+            self.run.spec.access_size
+        };
+        let f0 = self.counters.faults()?;
+        self.offs.clear();
+        let mut last = self.run.last;
+        let mut sum = self.run.progress.checksum;
+        let iter = &mut self.run.iter;
+        let offs = &mut self.offs;
+        let t0 = Instant::now();
+        if scan {
+            for _ in 0..n {
+                let off = iter.next_offset(last);
+                let len = (self.size - off).min(size) as usize;
+                last = access(map, off, len);
+                sum = sum.wrapping_add(last);
+                offs.push(off);
+            }
+        } else {
+            let size = size as usize;
+            for _ in 0..n {
+                let off = iter.next_offset(last);
+                last = access(map, off, size);
+                sum = sum.wrapping_add(last);
+                offs.push(off);
+            }
+        }
+        let t1 = Instant::now();
+        let f1 = self.counters.faults()?;
+        let dt = t1.duration_since(t0);
+
+        let r = &mut self.run;
+        r.last = last;
+        if r.first_access.is_none() {
+            r.first_access = Some(t0);
+            r.progress.first_access_mono_ns =
+                crate::counters::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
+        }
+        r.rate_done += n as u64;
+        let p = &mut r.progress;
+        p.checksum = sum;
+        p.accesses += n as u64;
+        p.batches += 1;
+        p.elapsed_ns += dt.as_nanos() as u64;
+        let d = f1.since(f0);
+        p.faults.minor += d.minor;
+        p.faults.major += d.major;
+        p.last_batch_faults = d;
+        p.last_batch_accesses = n as u64;
+        // Adapt the unlimited-rate batch so one batch takes about BATCH_TARGET.
+        if r.rate.is_none() {
+            if dt < BATCH_TARGET / 2 && r.batch < MAX_BATCH {
+                r.batch *= 2;
+            } else if dt > BATCH_TARGET * 4 && r.batch > 16 {
+                r.batch /= 2;
+            }
+        }
+
+        // Bookkeeping, outside the timed window: touched pages and the recent front.
+        let ps = self.page_size;
+        let access_pages = if scan { 1 } else { size.div_ceil(ps).max(1) };
+        self.recent.clear();
+        let stride = (self.offs.len() / RECENT_MAX).max(1);
+        for (i, &off) in self.offs.iter().enumerate() {
+            let first = off / ps;
+            let last_page = (off + size.max(1) - 1).min(self.size - 1) / ps;
+            for p in first..=last_page.min(first + access_pages) {
+                if self.touched.insert(p) {
+                    self.new_touched.push(p);
+                }
+            }
+            if i % stride == 0 || i + 1 == self.offs.len() {
+                self.recent.push(first);
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&mut self) -> io::Result<()> {
+        self.seq += 1;
+        self.last_report = Instant::now();
+        let r = &mut self.run;
+        let mut p = r.progress.clone();
+        p.seq = self.seq;
+        p.state = r.state;
+        p.pattern = r.spec.kind;
+        p.rate = r.rate;
+        p.advice = r.advice;
+        p.wall_ns = match (r.first_access, r.finished_at) {
+            (Some(a), Some(b)) => b.duration_since(a).as_nanos() as u64,
+            (Some(a), None) => a.elapsed().as_nanos() as u64,
+            _ => 0,
+        };
+        p.faults_total = self.counters.faults().unwrap_or(Faults::default());
+        p.read_bytes = self.counters.read_bytes();
+        p.touched_pages = self.touched.len();
+        p.touched_reset = std::mem::take(&mut self.touched_reset);
+        self.new_touched.sort_unstable();
+        p.new_touched = to_runs(&self.new_touched);
+        self.new_touched.clear();
+        let mut recent = self.recent.clone();
+        recent.sort_unstable();
+        recent.dedup();
+        p.recent = recent;
+        self.send(&Report::Progress(p))
+    }
+}
+
+/// Sorted page indexes to (start, len) runs.
+pub fn to_runs(pages: &[u64]) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &p in pages {
+        match runs.last_mut() {
+            Some((s, l)) if *s + *l == p => *l += 1,
+            Some((s, l)) if p < *s + *l => {}
+            _ => runs.push((p, 1)),
+        }
+    }
+    runs
+}
+
+fn to_memmap_advice(a: Advice) -> memmap2::Advice {
+    match a {
+        Advice::Normal => memmap2::Advice::Normal,
+        Advice::Random => memmap2::Advice::Random,
+        Advice::Sequential => memmap2::Advice::Sequential,
+        Advice::Willneed => memmap2::Advice::WillNeed,
+    }
+}
+
+fn set_nonblocking(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl F_GETFL/F_SETFL on our own stdin; no memory arguments.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits up to `timeout` for `fd` to become readable (or hung up).
+fn poll_readable(fd: i32, timeout: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: pfd is a valid pollfd array of length 1 for the duration of the call.
+    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(r > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_table() {
+        let table: &[(&[u64], &[(u64, u64)])] = &[
+            (&[], &[]),
+            (&[5], &[(5, 1)]),
+            (&[1, 2, 3, 7, 8, 10], &[(1, 3), (7, 2), (10, 1)]),
+            (&[1, 1, 2], &[(1, 2)]),
+        ];
+        for (pages, want) in table {
+            assert_eq!(to_runs(pages), want.to_vec());
+        }
+    }
+}

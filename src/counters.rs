@@ -90,6 +90,18 @@ impl ProcCounters {
     }
 }
 
+/// CLOCK_MONOTONIC in nanoseconds: comparable across processes on the same machine (unlike
+/// `Instant`, whose value cannot be sent to another process).
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,16 +139,4 @@ mod tests {
         let b = c.faults().unwrap();
         assert!(b.minor > a.minor, "{a:?} -> {b:?}");
     }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: comparable across processes on the same machine (unlike
-/// `Instant`, whose value cannot be sent to another process).
-pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid, writable timespec for the duration of the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

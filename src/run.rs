@@ -187,20 +187,23 @@ pub fn execute(
             w.kill_and_explain();
             return Err(AppError::interrupted("interrupted"));
         }
-        match w.recv(Duration::from_millis(100)) {
+        let ev = match w.recv(Duration::from_millis(100)) {
             None => continue,
+            Some(Event::Report(r)) => *r,
             Some(Event::Closed) => {
                 let d = w.death();
                 return Err(rt(t, d.reason));
             }
-            Some(Event::Report(Report::Ack {
+        };
+        match ev {
+            Report::Ack {
                 what,
                 error: Some(e),
-            })) => {
+            } => {
                 w.kill_and_explain();
                 return Err(rt(t, format!("worker refused {what}: {e}")));
             }
-            Some(Event::Report(Report::Progress(p))) => {
+            Report::Progress(p) => {
                 if progress_lines {
                     eprintln!(
                         "progress: {} accesses, {} minor, {} major faults, {} pages touched",
@@ -211,7 +214,7 @@ pub fn execute(
                     break p;
                 }
             }
-            Some(Event::Report(_)) => {}
+            _ => {}
         }
     };
     // Sample before the worker unmaps: its page table, then the cache.

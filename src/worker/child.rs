@@ -6,7 +6,7 @@
 
 use super::protocol::*;
 use crate::advice::Advice;
-use crate::counters::{Faults, ProcCounters};
+use crate::counters::ProcCounters;
 use crate::patterns::{PatternIter, PatternKind};
 use memmap2::{Mmap, MmapOptions};
 use roaring::RoaringTreemap;
@@ -574,7 +574,7 @@ impl Worker {
             (Some(a), None) => a.elapsed().as_nanos() as u64,
             _ => 0,
         };
-        p.faults_total = self.counters.faults().unwrap_or(Faults::default());
+        p.faults_total = self.counters.faults().unwrap_or_default();
         p.read_bytes = self.counters.read_bytes();
         p.touched_pages = self.touched.len();
         p.touched_reset = std::mem::take(&mut self.touched_reset);
@@ -648,7 +648,8 @@ mod tests {
 
     #[test]
     fn runs_table() {
-        let table: &[(&[u64], &[(u64, u64)])] = &[
+        type Case<'a> = (&'a [u64], &'a [(u64, u64)]);
+        let table: &[Case] = &[
             (&[], &[]),
             (&[5], &[(5, 1)]),
             (&[1, 2, 3, 7, 8, 10], &[(1, 3), (7, 2), (10, 1)]),

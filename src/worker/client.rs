@@ -23,7 +23,7 @@ pub struct MapInfo {
 /// A message from the worker's reader thread.
 #[derive(Debug)]
 pub enum Event {
-    Report(Report),
+    Report(Box<Report>),
     /// The report pipe closed: the worker exited or died.
     Closed,
 }
@@ -86,7 +86,7 @@ impl WorkerHandle {
                     let Ok(line) = line else { break };
                     match serde_json::from_str::<Report>(&line) {
                         Ok(r) => {
-                            if tx.send(Event::Report(r)).is_err() {
+                            if tx.send(Event::Report(Box::new(r))).is_err() {
                                 return;
                             }
                         }
@@ -138,26 +138,33 @@ impl WorkerHandle {
             exit: None,
             spawn_to_ready: Duration::ZERO,
         };
-        match h.events.recv_timeout(deadline) {
-            Ok(Event::Report(Report::Hello {
-                pid,
-                addr,
-                len,
-                page_size,
-                startup_ns,
-                ..
-            })) => {
-                h.map = MapInfo {
+        let hello = match h.events.recv_timeout(deadline) {
+            Ok(Event::Report(r)) => match *r {
+                Report::Hello {
                     pid,
                     addr,
                     len,
                     page_size,
                     startup_ns,
-                };
+                    ..
+                } => Some(MapInfo {
+                    pid,
+                    addr,
+                    len,
+                    page_size,
+                    startup_ns,
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        match hello {
+            Some(m) => {
+                h.map = m;
                 h.spawn_to_ready = t0.elapsed();
                 Ok(h)
             }
-            _ => {
+            None => {
                 let d = h.kill_and_explain();
                 Err(std::io::Error::other(format!(
                     "the worker did not start: {}",

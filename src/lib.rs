@@ -6,4 +6,5 @@
 pub mod advice;
 pub mod patterns;
 pub mod snapshot;
+pub mod tui;
 pub mod units;

@@ -23,5 +23,6 @@ pub mod snapshot;
 pub mod sys;
 pub mod target;
 pub mod tlb;
+pub mod tui;
 pub mod units;
 pub mod worker;

@@ -1,0 +1,517 @@
+//! The application state: the latest snapshot plus what the viewer chose (zoom, pan, help,
+//! selection). Pure: no terminal, no clock; keys in, [`Command`]s out.
+
+use super::format::pattern_for_key;
+use super::theme::Theme;
+use crate::snapshot::{Command, Snapshot};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
+
+/// How the viewer ended; the binary maps it to an exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    /// `q` or Esc.
+    Normal,
+    /// Ctrl-C or SIGINT.
+    Interrupted,
+    /// SIGTERM or SIGHUP.
+    Terminated,
+}
+
+impl ExitKind {
+    /// The conventional exit status: 0, 128+SIGINT, 128+SIGTERM.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitKind::Normal => 0,
+            ExitKind::Interrupted => 130,
+            ExitKind::Terminated => 143,
+        }
+    }
+}
+
+/// The page range the grid shows, derived from the render area on every frame (never
+/// stored as settings: a resize changes it). Kept only to map keys and clicks to pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    pub start_page: u64,
+    pub end_page: u64,
+    pub cells: u64,
+    /// The screen rectangle of the cells.
+    pub area: Rect,
+    /// The deepest zoom that still has at least one page per cell.
+    pub max_zoom: u32,
+}
+
+impl View {
+    fn pages(&self) -> u64 {
+        self.end_page - self.start_page
+    }
+    fn pages_per_cell(&self) -> u64 {
+        self.pages().div_ceil(self.cells.max(1)).max(1)
+    }
+}
+
+/// Everything the screen shows: the latest snapshot and the viewer's choices.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub snapshot: Snapshot,
+    /// 0 = whole file; each level halves the visible page range.
+    pub zoom: u32,
+    /// First page shown when zoomed in (clamped to the file by [`App::view_request`]).
+    pub pan: u64,
+    pub help: bool,
+    /// The page whose cell was clicked (kept as a page so it survives zoom and pan).
+    pub selected: Option<u64>,
+    pub quit: Option<ExitKind>,
+    pub theme: &'static Theme,
+    view: Option<View>,
+}
+
+/// `ceil(total / 2^zoom)`, at least 1 for a non-empty file.
+fn shrink(total: u64, zoom: u32) -> u64 {
+    if zoom >= 64 {
+        return total.min(1);
+    }
+    total.div_ceil(1u64 << zoom)
+}
+
+impl App {
+    pub fn new(snapshot: Snapshot, theme: &'static Theme) -> Self {
+        App {
+            snapshot,
+            zoom: 0,
+            pan: 0,
+            help: false,
+            selected: None,
+            quit: None,
+            theme,
+            view: None,
+        }
+    }
+
+    /// Takes a newer snapshot (the sampler's latest).
+    pub fn set_snapshot(&mut self, snapshot: Snapshot) {
+        self.snapshot = snapshot;
+    }
+
+    /// The last view computed by [`App::view_request`].
+    pub fn view(&self) -> Option<View> {
+        self.view
+    }
+
+    fn total_pages(&self) -> u64 {
+        self.snapshot.file.pages
+    }
+
+    /// The range to show in `grid_area` (one cell per terminal cell) at the current zoom and
+    /// pan. Clamps zoom (at least one page per cell) and pan (inside the file) to the area.
+    pub fn view_request(&mut self, grid_area: Rect) -> Command {
+        let total = self.total_pages();
+        let cells = u64::from(grid_area.width) * u64::from(grid_area.height);
+        if total == 0 || cells == 0 {
+            self.zoom = 0;
+            self.pan = 0;
+            self.view = Some(View {
+                cells,
+                area: grid_area,
+                ..View::default()
+            });
+            return Command::SetView {
+                start_page: 0,
+                end_page: 0,
+                cells,
+            };
+        }
+        let min_visible = cells.min(total);
+        let mut max_zoom = 0;
+        while shrink(total, max_zoom) > min_visible {
+            max_zoom += 1;
+        }
+        self.zoom = self.zoom.min(max_zoom);
+        let visible = shrink(total, self.zoom).max(min_visible);
+        self.pan = self.pan.min(total - visible);
+        let view = View {
+            start_page: self.pan,
+            end_page: self.pan + visible,
+            cells,
+            area: grid_area,
+            max_zoom,
+        };
+        self.view = Some(view);
+        Command::SetView {
+            start_page: view.start_page,
+            end_page: view.end_page,
+            cells,
+        }
+    }
+
+    /// Handles one key; returns what the session must do. Releases and repeats of
+    /// non-navigation keys are ignored so a held key does not flood the worker.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return vec![];
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            if key.code == KeyCode::Char('c') {
+                return self.quit_with(ExitKind::Interrupted);
+            }
+            return vec![];
+        }
+        let cmd = match key.code {
+            KeyCode::Char(c @ '1'..='7') => {
+                pattern_for_key(c).map(|p| Command::SetPattern { pattern: p })
+            }
+            KeyCode::Char(' ') => Some(Command::TogglePause),
+            KeyCode::Char('n') => Some(Command::Step),
+            KeyCode::Char('[') => Some(Command::Slower),
+            KeyCode::Char(']') => Some(Command::Faster),
+            KeyCode::Char('e') => Some(Command::Evict),
+            KeyCode::Char('w') => Some(Command::Warm),
+            KeyCode::Char('a') => Some(Command::CycleAdvice),
+            KeyCode::Char('r') => Some(Command::Reset),
+            KeyCode::Char('c') => Some(Command::Compare),
+            KeyCode::Char('+') | KeyCode::Char('=') => {
+                self.zoom_in();
+                None
+            }
+            KeyCode::Char('-') => {
+                self.zoom_out();
+                None
+            }
+            KeyCode::Char('?') => {
+                self.help = !self.help;
+                None
+            }
+            KeyCode::Esc if self.help => {
+                self.help = false;
+                None
+            }
+            KeyCode::Char('q') | KeyCode::Esc => return self.quit_with(ExitKind::Normal),
+            KeyCode::Up => self.pan_by(-(self.row_pages() as i128)),
+            KeyCode::Down => self.pan_by(self.row_pages() as i128),
+            KeyCode::Left => self.pan_by(-(self.cell_pages() as i128)),
+            KeyCode::Right => self.pan_by(self.cell_pages() as i128),
+            KeyCode::PageUp => self.pan_by(-(self.screen_pages() as i128)),
+            KeyCode::PageDown => self.pan_by(self.screen_pages() as i128),
+            KeyCode::Home => {
+                self.pan = 0;
+                None
+            }
+            KeyCode::End => {
+                self.pan = self.total_pages();
+                None
+            }
+            _ => None,
+        };
+        cmd.into_iter().collect()
+    }
+
+    /// Left click selects a cell (its pages show under the grid); the wheel zooms.
+    pub fn handle_mouse(&mut self, m: MouseEvent) -> Vec<Command> {
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.selected = self.page_at(m.column, m.row);
+            }
+            MouseEventKind::ScrollUp => self.zoom_in(),
+            MouseEventKind::ScrollDown => self.zoom_out(),
+            _ => {}
+        }
+        vec![]
+    }
+
+    /// The first page of the cell drawn at screen position (x, y), from the snapshot's grid
+    /// (what is on screen), if a cell is there.
+    pub fn page_at(&self, x: u16, y: u16) -> Option<u64> {
+        let area = self.view?.area;
+        if !area.contains(Position { x, y }) {
+            return None;
+        }
+        let idx = u64::from(y - area.y) * u64::from(area.width) + u64::from(x - area.x);
+        let g = &self.snapshot.grid;
+        if idx >= g.cells.len() as u64 || g.cells[idx as usize].pages == 0 {
+            return None;
+        }
+        Some(g.start_page + idx * g.pages_per_cell.max(1))
+    }
+
+    fn quit_with(&mut self, kind: ExitKind) -> Vec<Command> {
+        self.quit = Some(kind);
+        vec![Command::Quit]
+    }
+
+    fn cell_pages(&self) -> u64 {
+        self.view.map_or(1, |v| v.pages_per_cell())
+    }
+    fn row_pages(&self) -> u64 {
+        self.view
+            .map_or(1, |v| v.pages_per_cell() * u64::from(v.area.width.max(1)))
+    }
+    fn screen_pages(&self) -> u64 {
+        self.view.map_or(1, |v| v.pages().max(1))
+    }
+
+    fn pan_by(&mut self, delta: i128) -> Option<Command> {
+        let p = (i128::from(self.pan) + delta).clamp(0, i128::from(self.total_pages()));
+        self.pan = p as u64;
+        None
+    }
+
+    /// Zooms in around the selected page if any, else around the middle of the view.
+    fn zoom_in(&mut self) {
+        let total = self.total_pages();
+        let (max_zoom, start, len) = match self.view {
+            Some(v) if v.cells > 0 => (v.max_zoom, v.start_page, v.pages()),
+            _ => (64, 0, total),
+        };
+        if self.zoom >= max_zoom {
+            return;
+        }
+        let focus = self
+            .selected
+            .filter(|p| (start..start + len).contains(p))
+            .unwrap_or(start + len / 2);
+        self.zoom += 1;
+        let visible = shrink(total, self.zoom);
+        self.pan = focus.saturating_sub(visible / 2);
+    }
+
+    fn zoom_out(&mut self) {
+        if self.zoom == 0 {
+            return;
+        }
+        let total = self.total_pages();
+        let (start, len) = self.view.map_or((0, total), |v| (v.start_page, v.pages()));
+        self.zoom -= 1;
+        let visible = shrink(total, self.zoom);
+        self.pan = (start + len / 2).saturating_sub(visible / 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patterns::PatternKind;
+    use crate::tui::fixture::fixture_snapshot;
+    use crate::tui::theme::COLOR;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+    fn app_with_pages(pages: u64) -> App {
+        let mut s = fixture_snapshot();
+        s.file.pages = pages;
+        s.file.size_bytes = pages * 4096;
+        App::new(s, &COLOR)
+    }
+    fn view(cmd: Command) -> (u64, u64, u64) {
+        match cmd {
+            Command::SetView {
+                start_page,
+                end_page,
+                cells,
+            } => (start_page, end_page, cells),
+            other => panic!("not a view: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_send_commands() {
+        let table = [
+            (KeyCode::Char(' '), Command::TogglePause),
+            (KeyCode::Char('n'), Command::Step),
+            (KeyCode::Char('['), Command::Slower),
+            (KeyCode::Char(']'), Command::Faster),
+            (KeyCode::Char('e'), Command::Evict),
+            (KeyCode::Char('w'), Command::Warm),
+            (KeyCode::Char('a'), Command::CycleAdvice),
+            (KeyCode::Char('r'), Command::Reset),
+            (KeyCode::Char('c'), Command::Compare),
+        ];
+        for (code, want) in table {
+            let mut app = app_with_pages(65536);
+            assert_eq!(app.handle_key(key(code)), vec![want], "{code:?}");
+            assert_eq!(app.quit, None);
+        }
+    }
+
+    #[test]
+    fn digit_keys_pick_patterns() {
+        let want = [
+            PatternKind::Sequential,
+            PatternKind::Reverse,
+            PatternKind::Stride,
+            PatternKind::Random,
+            PatternKind::Hotset,
+            PatternKind::Chase,
+            PatternKind::Scan,
+        ];
+        let mut app = app_with_pages(65536);
+        for (i, p) in want.into_iter().enumerate() {
+            let c = char::from(b'1' + i as u8);
+            assert_eq!(
+                app.handle_key(key(KeyCode::Char(c))),
+                vec![Command::SetPattern { pattern: p }]
+            );
+        }
+        assert!(app.handle_key(key(KeyCode::Char('8'))).is_empty());
+        assert!(app.handle_key(key(KeyCode::Char('0'))).is_empty());
+    }
+
+    #[test]
+    fn quit_keys() {
+        for (k, kind) in [
+            (key(KeyCode::Char('q')), ExitKind::Normal),
+            (key(KeyCode::Esc), ExitKind::Normal),
+            (
+                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                ExitKind::Interrupted,
+            ),
+        ] {
+            let mut app = app_with_pages(10);
+            assert_eq!(app.handle_key(k), vec![Command::Quit]);
+            assert_eq!(app.quit, Some(kind));
+        }
+        assert_eq!(ExitKind::Interrupted.code(), 130);
+    }
+
+    #[test]
+    fn help_toggles_and_esc_closes_it_first() {
+        let mut app = app_with_pages(10);
+        assert!(app.handle_key(key(KeyCode::Char('?'))).is_empty());
+        assert!(app.help);
+        assert!(app.handle_key(key(KeyCode::Char('?'))).is_empty());
+        assert!(!app.help);
+        app.handle_key(key(KeyCode::Char('?')));
+        assert!(app.handle_key(key(KeyCode::Esc)).is_empty());
+        assert!(!app.help);
+        assert_eq!(app.quit, None);
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), vec![Command::Quit]);
+    }
+
+    #[test]
+    fn releases_and_other_ctrl_keys_do_nothing() {
+        let mut app = app_with_pages(10);
+        let mut k = key(KeyCode::Char('e'));
+        k.kind = KeyEventKind::Release;
+        assert!(app.handle_key(k).is_empty());
+        let ctrl_e = KeyEvent::new(KeyCode::Char('e'), KeyModifiers::CONTROL);
+        assert!(app.handle_key(ctrl_e).is_empty());
+        assert_eq!(app.quit, None);
+    }
+
+    #[test]
+    fn zoom_halves_the_range_down_to_one_page_per_cell() {
+        let mut app = app_with_pages(65536);
+        let area = Rect::new(0, 0, 64, 16); // 1024 cells
+        assert_eq!(view(app.view_request(area)), (0, 65536, 1024));
+        app.handle_key(key(KeyCode::Char('+')));
+        let (s, e, _) = view(app.view_request(area));
+        assert_eq!(e - s, 32768);
+        assert_eq!(s, 16384, "zoom keeps the middle in view");
+        app.handle_key(key(KeyCode::Char('=')));
+        let (s, e, _) = view(app.view_request(area));
+        assert_eq!(e - s, 16384);
+        for _ in 0..20 {
+            app.handle_key(key(KeyCode::Char('+')));
+            app.view_request(area);
+        }
+        let (s, e, _) = view(app.view_request(area));
+        assert_eq!(e - s, 1024, "never less than one page per cell");
+        assert_eq!(app.zoom, 6);
+        app.handle_key(key(KeyCode::Char('-')));
+        let (s2, e2, _) = view(app.view_request(area));
+        assert_eq!(e2 - s2, 2048);
+        assert!(s2 <= s && e2 >= e);
+        for _ in 0..10 {
+            app.handle_key(key(KeyCode::Char('-')));
+        }
+        assert_eq!(view(app.view_request(area)), (0, 65536, 1024));
+    }
+
+    #[test]
+    fn pan_keys_move_and_clamp_to_the_file() {
+        let mut app = app_with_pages(65536);
+        let area = Rect::new(0, 0, 64, 16);
+        app.view_request(area);
+        // Whole file shown: panning cannot move it.
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(view(app.view_request(area)).0, 0);
+        app.zoom = 2; // 16384 pages, 16 per cell, 1024 per row
+        app.view_request(area);
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(view(app.view_request(area)).0, 1024);
+        app.handle_key(key(KeyCode::Right));
+        assert_eq!(view(app.view_request(area)).0, 1040);
+        app.handle_key(key(KeyCode::Left));
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(view(app.view_request(area)).0, 0);
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(view(app.view_request(area)).0, 0);
+        app.handle_key(key(KeyCode::PageDown));
+        assert_eq!(view(app.view_request(area)).0, 16384);
+        app.handle_key(key(KeyCode::PageUp));
+        assert_eq!(view(app.view_request(area)).0, 0);
+        app.handle_key(key(KeyCode::End));
+        assert_eq!(view(app.view_request(area)), (49152, 65536, 1024));
+        app.handle_key(key(KeyCode::PageDown));
+        assert_eq!(view(app.view_request(area)), (49152, 65536, 1024));
+        app.handle_key(key(KeyCode::Home));
+        assert_eq!(view(app.view_request(area)), (0, 16384, 1024));
+    }
+
+    #[test]
+    fn huge_and_empty_files() {
+        // 1 TiB sparse file: 268M pages.
+        let mut app = app_with_pages(1 << 28);
+        let area = Rect::new(0, 0, 100, 30);
+        let (s, e, cells) = view(app.view_request(area));
+        assert_eq!((s, e, cells), (0, 1 << 28, 3000));
+        for _ in 0..40 {
+            app.handle_key(key(KeyCode::Char('+')));
+            app.view_request(area);
+        }
+        let (s, e, _) = view(app.view_request(area));
+        assert_eq!(e - s, 3000);
+        app.handle_key(key(KeyCode::End));
+        assert_eq!(view(app.view_request(area)).1, 1 << 28);
+
+        let mut empty = app_with_pages(0);
+        for code in [
+            KeyCode::Char('+'),
+            KeyCode::End,
+            KeyCode::Down,
+            KeyCode::PageDown,
+        ] {
+            empty.handle_key(key(code));
+            assert_eq!(view(empty.view_request(area)), (0, 0, 3000));
+        }
+        // A zero-sized area (terminal too small) asks for nothing.
+        assert_eq!(view(app.view_request(Rect::default())), (0, 0, 0));
+    }
+
+    #[test]
+    fn clicks_select_the_cell_under_the_mouse() {
+        let mut app = App::new(fixture_snapshot(), &COLOR);
+        let g = app.snapshot.grid.clone();
+        let area = Rect::new(2, 3, 32, 32);
+        app.view_request(area);
+        let click = |x, y| MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        };
+        assert!(app.handle_mouse(click(2 + 5, 3 + 1)).is_empty());
+        assert_eq!(app.selected, Some(g.start_page + 37 * g.pages_per_cell));
+        app.handle_mouse(click(0, 0));
+        assert_eq!(app.selected, None);
+        let wheel = MouseEvent {
+            kind: MouseEventKind::ScrollUp,
+            ..click(5, 5)
+        };
+        app.handle_mouse(wheel);
+        assert_eq!(app.zoom, 1);
+    }
+}

@@ -1,0 +1,407 @@
+//! The terminal UI: renders [`Snapshot`]s, turns keys into [`Command`]s.
+//!
+//! Shaped like ratatui's demo2: an [`App`] with pure state, `impl Widget for &App` for the
+//! whole screen with named layout areas, one theme, `ratatui::init`/`restore`. The sampler
+//! runs elsewhere and sends owned snapshots over a channel (as in bottom); this module reads
+//! no clock and no /proc, so every screen renders the same in a test.
+
+pub mod app;
+#[doc(hidden)]
+pub mod fixture;
+pub mod format;
+pub mod theme;
+pub mod widgets;
+
+pub use app::{App, ExitKind, View};
+pub use theme::Theme;
+
+use crate::snapshot::{Command, Snapshot};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::Widget;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+use widgets::{
+    comparison::Comparison, faults::Faults, footer::Footer, grid::Grid, header::Header, help::Help,
+    tlb::Tlb, too_small::TooSmall,
+};
+
+/// Below this the screen only asks for a bigger terminal.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+/// The named areas of the screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub grid: Rect,
+    pub faults: Rect,
+    pub tlb: Rect,
+    pub comparison: Rect,
+    pub footer: Rect,
+    /// Short screen: side panels drop their explanation lines.
+    pub compact: bool,
+}
+
+impl App {
+    /// The screen layout for `area`, or None when the terminal is too small.
+    pub fn areas(&self, area: Rect) -> Option<Areas> {
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            return None;
+        }
+        let s = &self.snapshot;
+        let [header, main, footer] = Layout::vertical([
+            Constraint::Length(Header::height(s)),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        let side_w = match area.width {
+            140.. => 48,
+            100.. => 42,
+            _ => 34,
+        };
+        let [grid, side] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(main);
+        // Short screens: panels drop their explanations so the counters keep their room.
+        let compact = main.height < 30;
+        let tlb = Tlb {
+            tlb: &s.tlb,
+            theme: self.theme,
+            compact,
+        };
+        let cmp = Comparison {
+            state: &s.comparison,
+            theme: self.theme,
+            compact,
+        };
+        let [faults, tlb, comparison] = Layout::vertical([
+            Constraint::Min(6),
+            Constraint::Length(tlb.height(side_w)),
+            Constraint::Length(cmp.height(side_w)),
+        ])
+        .areas(side);
+        Some(Areas {
+            header,
+            grid,
+            faults,
+            tlb,
+            comparison,
+            footer,
+            compact,
+        })
+    }
+
+    /// Where the grid's cells go on a screen of `area` (empty when too small): the input of
+    /// [`App::view_request`].
+    pub fn grid_cells_area(&self, area: Rect) -> Rect {
+        self.areas(area).map_or(Rect::default(), |a| {
+            Grid::cells_area(a.grid, &self.snapshot, self.theme)
+        })
+    }
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(buf.area);
+        let (s, theme) = (&self.snapshot, self.theme);
+        let Some(a) = self.areas(area) else {
+            TooSmall {
+                min_width: MIN_WIDTH,
+                min_height: MIN_HEIGHT,
+                theme,
+            }
+            .render(area, buf);
+            return;
+        };
+        let compact = a.compact;
+        Header { snapshot: s, theme }.render(a.header, buf);
+        Grid {
+            snapshot: s,
+            theme,
+            selected: self.selected,
+        }
+        .render(a.grid, buf);
+        Faults { snapshot: s, theme }.render(a.faults, buf);
+        Tlb {
+            tlb: &s.tlb,
+            theme,
+            compact,
+        }
+        .render(a.tlb, buf);
+        Comparison {
+            state: &s.comparison,
+            theme,
+            compact,
+        }
+        .render(a.comparison, buf);
+        Footer { snapshot: s, theme }.render(a.footer, buf);
+        if self.help {
+            Help { theme }.render(area, buf);
+        }
+    }
+}
+
+/// Restores the terminal however `run` ends (return, `?`, panic unwinding).
+struct RestoreGuard;
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        ratatui::restore();
+    }
+}
+
+/// Signal flags checked every loop iteration; unregistered when dropped so the default
+/// actions return once the UI is gone.
+struct Signals {
+    interrupted: Arc<AtomicBool>,
+    terminated: Arc<AtomicBool>,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Self> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let terminated = Arc::new(AtomicBool::new(false));
+        let ids = vec![
+            signal_hook::flag::register(SIGINT, Arc::clone(&interrupted))?,
+            signal_hook::flag::register(SIGTERM, Arc::clone(&terminated))?,
+            signal_hook::flag::register(SIGHUP, Arc::clone(&terminated))?,
+        ];
+        Ok(Signals {
+            interrupted,
+            terminated,
+            ids,
+        })
+    }
+
+    fn exit_kind(&self) -> Option<ExitKind> {
+        if self.interrupted.load(Ordering::Relaxed) {
+            Some(ExitKind::Interrupted)
+        } else if self.terminated.load(Ordering::Relaxed) {
+            Some(ExitKind::Terminated)
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// How long to wait for input before looking at the channel and signals again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Runs the UI until quit or a signal: draws the latest snapshot, sends the grid's view
+/// whenever it changes (resize, zoom, pan) and the commands keys ask for.
+pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::Result<ExitKind> {
+    use crossterm::event::{self, Event, KeyEventKind};
+
+    let signals = Signals::register()?;
+    // try_init is init() returning the error instead of panicking; both install the panic
+    // hook that restores the terminal.
+    let mut terminal = ratatui::try_init()?;
+    let _guard = RestoreGuard;
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
+
+    let mut app = App::new(Snapshot::default(), Theme::from_env());
+    let mut last_view: Option<Command> = None;
+    let mut dirty = true;
+    let mut connected = true;
+    loop {
+        if let Some(kind) = signals.exit_kind() {
+            let _ = commands.send(Command::Quit);
+            return Ok(kind);
+        }
+        // Keep only the newest snapshot: older ones are already stale.
+        while connected {
+            match snapshots.try_recv() {
+                Ok(s) => {
+                    app.set_snapshot(s);
+                    dirty = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => connected = false,
+            }
+        }
+        if dirty {
+            let size = terminal.size()?;
+            let area = Rect::new(0, 0, size.width, size.height);
+            let view = app.view_request(app.grid_cells_area(area));
+            let has_cells = matches!(view, Command::SetView { cells, .. } if cells > 0);
+            if has_cells && last_view.as_ref() != Some(&view) {
+                let _ = commands.send(view.clone());
+                last_view = Some(view);
+            }
+            terminal.draw(|frame| frame.render_widget(&app, frame.area()))?;
+            dirty = false;
+        }
+        if !event::poll(POLL)? {
+            continue;
+        }
+        // Handle every pending event before the next draw.
+        loop {
+            match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    for cmd in app.handle_key(k) {
+                        let _ = commands.send(cmd);
+                    }
+                    dirty = true;
+                }
+                Event::Mouse(m) => {
+                    for cmd in app.handle_mouse(m) {
+                        let _ = commands.send(cmd);
+                    }
+                    dirty = true;
+                }
+                Event::Resize(..) => dirty = true,
+                _ => {}
+            }
+            if let Some(kind) = app.quit {
+                return Ok(kind);
+            }
+            if !event::poll(Duration::ZERO)? {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::RunState;
+    use fixture::{fixture_grid, fixture_snapshot};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use theme::COLOR;
+
+    /// Renders the whole screen for the fixture, regridded to the cells the area has (as the
+    /// sampler would after the view request), with `tweak` applied last.
+    fn screen(w: u16, h: u16, tweak: impl FnOnce(&mut App)) -> Terminal<TestBackend> {
+        screen_with(w, h, tweak, |_| {})
+    }
+
+    /// `before` changes the snapshot the view is asked for; `after` edits the grid the
+    /// sampler answered with.
+    fn screen_with(
+        w: u16,
+        h: u16,
+        before: impl FnOnce(&mut App),
+        after: impl FnOnce(&mut App),
+    ) -> Terminal<TestBackend> {
+        let mut app = App::new(fixture_snapshot(), &COLOR);
+        before(&mut app);
+        let area = Rect::new(0, 0, w, h);
+        if let Command::SetView {
+            start_page,
+            end_page,
+            cells,
+        } = app.view_request(app.grid_cells_area(area))
+        {
+            if app.snapshot.file.pages > 0 {
+                app.snapshot.grid = fixture_grid(start_page, end_page, cells);
+            }
+        }
+        after(&mut app);
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        terminal.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        terminal
+    }
+
+    #[test]
+    fn screen_80x24() {
+        insta::assert_snapshot!(screen(80, 24, |_| {}).backend());
+    }
+
+    #[test]
+    fn screen_120x40() {
+        insta::assert_snapshot!(screen(120, 40, |_| {}).backend());
+    }
+
+    #[test]
+    fn screen_cache_hidden() {
+        let t = screen(100, 30, |app| {
+            let s = &mut app.snapshot;
+            s.caps.cache_state_visible = false;
+            s.caps.cache_note = Some("cachestat EPERM: the file is not ours".into());
+            s.totals.cached = None;
+            s.totals.ghosts = None;
+            s.faults.pages_cached_per_major = None;
+        });
+        let text = t.backend().to_string();
+        assert!(text.contains("page-cache state hidden by the kernel"));
+        insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
+    fn screen_dead_worker() {
+        let dead = |app: &mut App| {
+            let s = &mut app.snapshot;
+            s.worker.state = RunState::Dead {
+                reason: "killed by SIGBUS: the file shrank from 256 MiB to 1 MiB".into(),
+            };
+            s.worker.pid = None;
+            s.totals.mapped = None;
+            s.message = Some("worker died; press r to restart on the new size".into());
+        };
+        // No worker, no page table: nothing is mapped; the cache still holds its pages.
+        let no_page_table = |app: &mut App| {
+            for c in &mut app.snapshot.grid.cells {
+                c.mapped = None;
+                c.private = None;
+                c.recent = 0;
+            }
+        };
+        let t = screen_with(100, 30, dead, no_page_table);
+        insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
+    fn help_overlay_80x24() {
+        let t = screen(80, 24, |app| app.help = true);
+        let text = t.backend().to_string();
+        assert!(text.contains("this help (Esc closes it)"), "{text}");
+        insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
+    fn tiny_terminals_do_not_panic() {
+        for (w, h) in [(20, 6), (1, 1), (0, 0), (59, 40), (200, 15), (60, 16)] {
+            let t = screen(w, h, |app| app.help = true);
+            if w > 0 && (w < MIN_WIDTH || h < MIN_HEIGHT) {
+                let text = t.backend().to_string();
+                assert!(w < 20 || text.contains("enlarge"), "{w}×{h}\n{text}");
+            }
+        }
+        let t = screen(20, 6, |_| {});
+        let text = t.backend().to_string();
+        assert!(
+            text.contains("enlarge to at least") && text.contains("60×16"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn empty_and_huge_files_render() {
+        screen(80, 24, |app| {
+            app.snapshot.file.pages = 0;
+            app.snapshot.file.size_bytes = 0;
+            app.snapshot.grid = Default::default();
+        });
+        let t = screen(100, 30, |app| {
+            app.snapshot.file.pages = 1 << 28;
+            app.snapshot.file.size_bytes = 1 << 40;
+        });
+        assert!(t.backend().to_string().contains("1 TiB"));
+    }
+}

@@ -1,0 +1,262 @@
+//! Fault counters, what they brought in, and why faults are not pages.
+
+use crate::snapshot::Snapshot;
+use crate::tui::format::{count, rate, ratio, wrap};
+use crate::tui::theme::Theme;
+use crate::units::human_bytes;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Sparkline, Widget};
+
+pub struct Faults<'a> {
+    pub snapshot: &'a Snapshot,
+    pub theme: &'a Theme,
+}
+
+const NOTE: &str = "faults ≠ pages: one minor fault can map up to 16 pages (fault-around) or a 2 MiB folio; waiting for readahead I/O counts as a minor fault";
+const SHORT_NOTE: &str = "faults ≠ pages (? explains)";
+
+/// `label ........ value` in `width` columns.
+fn kv(label: &str, value: String, width: usize, t: &Theme, vs: Style) -> Line<'static> {
+    let pad = width.saturating_sub(label.chars().count() + value.chars().count());
+    Line::from(vec![
+        Span::styled(label.to_string(), t.label),
+        Span::raw(" ".repeat(pad)),
+        Span::styled(value, vs),
+    ])
+}
+
+impl Faults<'_> {
+    /// A counter row: label, total, rate; the sparkline goes after `PREFIX` columns.
+    fn counter(&self, label: &str, total: u64, per_s: f64) -> Line<'static> {
+        let t = self.theme;
+        Line::from(vec![
+            Span::styled(format!("{label:<6}"), t.label),
+            Span::styled(format!("{:>8}", count(total)), t.value),
+            Span::styled(format!(" {:>6}/s ", rate(per_s)), t.label),
+        ])
+    }
+}
+
+/// Columns before a sparkline on a counter row.
+const PREFIX: u16 = 6 + 8 + 1 + 6 + 3;
+
+impl Widget for Faults<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(buf.area);
+        if area.is_empty() {
+            return;
+        }
+        let (s, t) = (self.snapshot, self.theme);
+        let block = super::panel("Page faults of the worker", t);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let w = inner.width as usize;
+        let f = &s.faults;
+        let visible = s.caps.cache_state_visible;
+        let hidden = || "hidden".to_string();
+        let cache_val = |v: Option<u64>| {
+            if visible {
+                v.map_or("?".into(), count)
+            } else {
+                hidden()
+            }
+        };
+        let tot = &s.totals;
+
+        // (priority, line): on short panels the least important lines give way first
+        // (lower = more important); the order on screen stays as listed.
+        let mut lines = vec![
+            (0, self.counter("minor", f.minor_total, f.minor_rate)),
+            (0, self.counter("major", f.major_total, f.major_rate)),
+            (
+                5,
+                Line::styled("minor: page was in RAM, just map it", t.dim),
+            ),
+            (5, Line::styled("major: had to wait for the disk", t.dim)),
+            (
+                2,
+                kv(
+                    "pages cached / major",
+                    if visible {
+                        ratio(f.pages_cached_per_major)
+                    } else {
+                        hidden()
+                    },
+                    w,
+                    t,
+                    t.value,
+                ),
+            ),
+            (
+                2,
+                kv(
+                    "pages mapped / fault",
+                    ratio(f.pages_mapped_per_fault),
+                    w,
+                    t,
+                    t.value,
+                ),
+            ),
+            (3, kv("cached", cache_val(tot.cached), w, t, t.value)),
+            (
+                3,
+                kv(
+                    "mapped",
+                    tot.mapped.map_or("?".into(), count),
+                    w,
+                    t,
+                    t.value,
+                ),
+            ),
+            (4, kv("touched", count(tot.touched), w, t, t.value)),
+            (
+                3,
+                kv("readahead ghosts", cache_val(tot.ghosts), w, t, t.value),
+            ),
+            (
+                4,
+                kv(
+                    "read from disk",
+                    f.read_bytes.map_or("?".into(), human_bytes),
+                    w,
+                    t,
+                    t.value,
+                ),
+            ),
+        ];
+        let height = inner.height as usize;
+        let note = wrap(NOTE, w);
+        let note: Vec<String> = if lines.len() + note.len() <= height {
+            note
+        } else {
+            vec![SHORT_NOTE.to_string()]
+        };
+        let room = height.saturating_sub(note.len().min(height.saturating_sub(2)));
+        if lines.len() > room {
+            let mut prios: Vec<u8> = lines.iter().map(|(p, _)| *p).collect();
+            prios.sort_unstable();
+            let cutoff = prios.get(room.saturating_sub(1)).copied().unwrap_or(0);
+            // Keep everything more important than the cutoff, then cutoff lines in order.
+            let mut budget = room - lines.iter().filter(|(p, _)| *p < cutoff).count().min(room);
+            lines.retain(|(p, _)| {
+                if *p < cutoff {
+                    true
+                } else if *p == cutoff && budget > 0 {
+                    budget -= 1;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        let mut lines: Vec<Line> = lines.into_iter().map(|(_, l)| l).collect();
+        lines.extend(note.into_iter().map(|l| Line::styled(l, t.warn)));
+
+        for (i, line) in lines.into_iter().take(height).enumerate() {
+            line.render(
+                Rect {
+                    y: inner.y + i as u16,
+                    height: 1,
+                    ..inner
+                },
+                buf,
+            );
+        }
+        for (row, hist, style) in [
+            (0u16, &f.minor_history, t.spark_minor),
+            (1, &f.major_history, t.spark_major),
+        ] {
+            if row >= inner.height || inner.width <= PREFIX {
+                continue;
+            }
+            let sw = (inner.width - PREFIX) as usize;
+            let tail = &hist[hist.len().saturating_sub(sw)..];
+            let r = Rect::new(inner.x + PREFIX, inner.y + row, sw as u16, 1);
+            Sparkline::default().data(tail).style(style).render(r, buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixture::fixture_snapshot;
+    use crate::tui::theme::COLOR;
+    use crate::tui::widgets::testing::{render, text};
+
+    fn show(s: &Snapshot, w: u16, h: u16) -> String {
+        text(&render(
+            Faults {
+                snapshot: s,
+                theme: &COLOR,
+            },
+            w,
+            h,
+        ))
+    }
+
+    #[test]
+    fn shows_counts_rates_ratios_and_the_note() {
+        let s = fixture_snapshot();
+        let out = show(&s, 44, 24);
+        for want in [
+            "minor",
+            "1,813",
+            "44/s",
+            "major",
+            "14",
+            "0.5/s",
+            "in RAM",
+            "pages cached / major",
+            "2,048",
+            "15.9",
+            "33,096",
+            "29,000",
+            "4,096",
+            "read from disk",
+            "faults ≠ pages",
+            "fault-around",
+            "waiting for readahead",
+        ] {
+            assert!(out.contains(want), "{want:?} missing\n{out}");
+        }
+        // Sparklines draw bars.
+        assert!(
+            out.lines()
+                .nth(1)
+                .unwrap()
+                .contains(['▄', '▅', '▆', '▇', '█']),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn hidden_cache_state_draws_no_cache_numbers() {
+        let mut s = fixture_snapshot();
+        s.caps.cache_state_visible = false;
+        s.totals.cached = None;
+        s.totals.ghosts = None;
+        s.faults.pages_cached_per_major = Some(2048.0);
+        let out = show(&s, 44, 24);
+        assert!(!out.contains("33,096") && !out.contains("2,048"), "{out}");
+        assert!(out.matches("hidden").count() >= 3, "{out}");
+    }
+
+    #[test]
+    fn short_panels_keep_a_short_note() {
+        let s = fixture_snapshot();
+        let out = show(&s, 34, 11);
+        assert!(out.contains("faults ≠ pages"), "{out}");
+        assert!(out.contains("pages mapped / fault"), "{out}");
+        assert!(
+            !out.contains("had to wait"),
+            "teaching lines give way first\n{out}"
+        );
+        for (w, h) in [(0, 0), (1, 1), (5, 3), (30, 2)] {
+            show(&s, w, h);
+        }
+    }
+}

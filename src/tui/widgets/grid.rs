@@ -1,0 +1,379 @@
+//! The page grid: one terminal cell per run of pages, its glyph the mix of states of those
+//! pages, with a caption (what range, how many pages per cell) and a legend that teaches.
+
+use crate::snapshot::{CellCounts, Snapshot};
+use crate::tui::format::{count, wrap};
+use crate::tui::theme::{CellState, Theme};
+use crate::units::human_bytes;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+pub struct Grid<'a> {
+    pub snapshot: &'a Snapshot,
+    pub theme: &'a Theme,
+    /// The page whose cell the viewer clicked.
+    pub selected: Option<u64>,
+}
+
+/// What a touch costs in each state: the point of the picture.
+const TEACH: [&str; 2] = [
+    "touch ▒░ → minor fault (in RAM: just map it)",
+    "touch · → major fault (wait for the disk)",
+];
+
+/// The inner rows of the grid block, top to bottom.
+struct Rows {
+    caption: Rect,
+    cells: Rect,
+    legend: Rect,
+    info: Rect,
+}
+
+/// The legend entries worth showing for this snapshot.
+fn legend_states(s: &Snapshot) -> Vec<CellState> {
+    let any_private = s.grid.cells.iter().any(|c| c.private.unwrap_or(0) > 0);
+    let hidden = !s.caps.cache_state_visible;
+    CellState::ALL
+        .into_iter()
+        .filter(|st| match st {
+            CellState::Empty => false,
+            CellState::Private => any_private,
+            CellState::Hidden => hidden,
+            CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
+            _ => true,
+        })
+        .collect()
+}
+
+/// Flows legend entries into lines of at most `width` columns.
+fn legend_lines(s: &Snapshot, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let width = width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut cur: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for st in legend_states(s) {
+        let w = 2 + st.label().chars().count();
+        if used > 0 && used + 2 + w > width {
+            lines.push(Line::from(std::mem::take(&mut cur)));
+            used = 0;
+        }
+        if used > 0 {
+            cur.push(Span::raw("  "));
+            used += 2;
+        }
+        cur.push(Span::styled(st.glyph().to_string(), theme.cell(st)));
+        cur.push(Span::styled(format!(" {}", st.label()), theme.label));
+        used += w;
+    }
+    if !cur.is_empty() {
+        lines.push(Line::from(cur));
+    }
+    if s.caps.cache_state_visible {
+        for teach in TEACH {
+            lines.extend(
+                wrap(teach, width)
+                    .into_iter()
+                    .map(|l| Line::styled(l, theme.dim)),
+            );
+        }
+    }
+    lines
+}
+
+fn rows(area: Rect, s: &Snapshot, theme: &Theme) -> Rows {
+    let inner = Rect {
+        x: area.x.saturating_add(1),
+        y: area.y.saturating_add(1),
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    };
+    let legend_h = legend_lines(s, theme, inner.width).len() as u16;
+    let row = |y: u16, h: u16| Rect::new(inner.x, y, inner.width, h);
+    // Caption and info line take one row each; the legend gives way first when short.
+    let fixed = 2 + legend_h;
+    let (legend_h, info_h) = if inner.height >= fixed + 3 {
+        (legend_h, 1)
+    } else if inner.height >= 6 {
+        (0, 1)
+    } else {
+        (0, 0)
+    };
+    let caption_h = inner.height.min(1);
+    let cells_h = inner.height - caption_h - legend_h - info_h;
+    let y0 = inner.y;
+    Rows {
+        caption: row(y0, caption_h),
+        cells: row(y0 + caption_h, cells_h),
+        legend: row(y0 + caption_h + cells_h, legend_h),
+        info: row(y0 + caption_h + cells_h + legend_h, info_h),
+    }
+}
+
+impl Grid<'_> {
+    /// Where the cells go inside the grid's area: the view request is derived from this, so
+    /// one terminal cell is one grid cell.
+    pub fn cells_area(area: Rect, s: &Snapshot, theme: &Theme) -> Rect {
+        rows(area, s, theme).cells
+    }
+
+    fn caption(&self, width: u16) -> Line<'static> {
+        let (s, t) = (self.snapshot, self.theme);
+        let g = &s.grid;
+        if s.file.pages == 0 {
+            return Line::styled("empty file: 0 pages, nothing to map", t.warn);
+        }
+        let range = format!(
+            "{}–{}",
+            count(g.start_page),
+            count(g.end_page.saturating_sub(1))
+        );
+        let ppc = g.pages_per_cell.max(1);
+        let bytes = human_bytes(ppc.saturating_mul(s.file.page_size));
+        let per = if ppc == 1 {
+            format!("1 cell = 1 page = {bytes}")
+        } else {
+            format!("1 cell = {} pages = {bytes}", count(ppc))
+        };
+        let whole = g.start_page == 0 && g.end_page >= s.file.pages;
+        let of = if whole {
+            " (whole file)".to_string()
+        } else {
+            format!(" of {}", count(s.file.pages))
+        };
+        for cand in [
+            format!("pages {range}{of} · {per}"),
+            format!("pages {range} · {per}"),
+            format!("{range} · {per}"),
+            format!("{range} · {} pg/cell", count(ppc)),
+        ] {
+            if cand.chars().count() <= width as usize {
+                return Line::styled(cand, t.label);
+            }
+        }
+        Line::styled(range, t.label)
+    }
+
+    /// The clicked cell's pages, or a hint.
+    fn info(&self, width: u16) -> Line<'static> {
+        let (s, t) = (self.snapshot, self.theme);
+        let g = &s.grid;
+        let ppc = g.pages_per_cell.max(1);
+        let hit = self.selected.and_then(|p| {
+            let i = p.checked_sub(g.start_page)? / ppc;
+            Some((i, g.cells.get(i as usize)?))
+        });
+        let Some((i, c)) = hit else {
+            let hint = [
+                "click a cell for its pages · +/- zoom · arrows pan",
+                "click a cell for its pages",
+            ]
+            .into_iter()
+            .find(|h| h.chars().count() <= width as usize)
+            .unwrap_or("");
+            return Line::styled(hint, t.dim);
+        };
+        let lo = g.start_page + i * ppc;
+        let c = visible(c, s);
+        let opt = |v: Option<u64>| v.map_or("?".to_string(), count);
+        Line::from(vec![
+            Span::styled(
+                format!(
+                    "▸ pages {}–{}: ",
+                    count(lo),
+                    count(lo + c.pages.saturating_sub(1))
+                ),
+                t.value,
+            ),
+            Span::styled(
+                format!(
+                    "mapped {} · cached {} · touched {} · ghosts {}",
+                    opt(c.mapped),
+                    opt(c.cached),
+                    count(c.touched),
+                    opt(c.ghosts())
+                ),
+                t.label,
+            ),
+        ])
+    }
+}
+
+/// The cell as the screen may show it: when the kernel hides page-cache state, cache counts
+/// are dropped even if the sampler sent some (never draw a number we cannot trust).
+fn visible(c: &CellCounts, s: &Snapshot) -> CellCounts {
+    if s.caps.cache_state_visible {
+        *c
+    } else {
+        CellCounts {
+            cached: None,
+            dirty: None,
+            ..*c
+        }
+    }
+}
+
+impl Widget for Grid<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(buf.area);
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        super::panel("Pages of the file", t).render(area, buf);
+        let r = rows(area, self.snapshot, t);
+        self.caption(r.caption.width).render(r.caption, buf);
+
+        let g = &self.snapshot.grid;
+        let ppc = g.pages_per_cell.max(1);
+        let sel_idx = self
+            .selected
+            .and_then(|p| p.checked_sub(g.start_page))
+            .map(|d| d / ppc);
+        let fits = r.cells.width as usize * r.cells.height as usize;
+        for (i, c) in g.cells.iter().take(fits).enumerate() {
+            let x = r.cells.x + (i % r.cells.width as usize) as u16;
+            let y = r.cells.y + (i / r.cells.width as usize) as u16;
+            let st = CellState::of(&visible(c, self.snapshot));
+            let mut style = t.cell(st);
+            if sel_idx == Some(i as u64) {
+                style = style.patch(t.selected);
+            }
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                cell.set_char(st.glyph()).set_style(style);
+            }
+        }
+
+        let legend = legend_lines(self.snapshot, t, r.legend.width);
+        for (i, line) in legend
+            .into_iter()
+            .take(r.legend.height as usize)
+            .enumerate()
+        {
+            line.render(
+                Rect {
+                    y: r.legend.y + i as u16,
+                    height: 1,
+                    ..r.legend
+                },
+                buf,
+            );
+        }
+        if r.info.height > 0 {
+            self.info(r.info.width).render(r.info, buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixture::{fixture_grid, fixture_snapshot};
+    use crate::tui::theme::{COLOR, MONO};
+    use crate::tui::widgets::testing::{render, text};
+
+    fn show(s: &Snapshot, w: u16, h: u16, selected: Option<u64>) -> String {
+        text(&render(
+            Grid {
+                snapshot: s,
+                theme: &COLOR,
+                selected,
+            },
+            w,
+            h,
+        ))
+    }
+
+    #[test]
+    fn draws_one_cell_per_grid_cell_with_caption_and_legend() {
+        let mut s = fixture_snapshot();
+        let area = Rect::new(0, 0, 66, 30);
+        let cells = Grid::cells_area(area, &s, &COLOR);
+        assert_eq!(cells.width, 64);
+        s.grid = fixture_grid(0, 65536, u64::from(cells.width) * u64::from(cells.height));
+        let out = show(&s, area.width, area.height, None);
+        let ppc = s.grid.pages_per_cell;
+        assert!(
+            out.contains(&format!("1 cell = {ppc} pages = {} KiB", ppc * 4)),
+            "{out}"
+        );
+        assert!(out.contains("pages 0–65,535 (whole file)"), "{out}");
+        for st in [
+            CellState::Mapped,
+            CellState::Ghost,
+            CellState::NotCached,
+            CellState::Front,
+        ] {
+            assert!(out.contains(st.glyph()), "{st:?} glyph missing\n{out}");
+            assert!(out.contains(st.label()), "{st:?} label missing\n{out}");
+        }
+        assert!(out.contains("minor fault (in RAM"), "{out}");
+        assert!(out.contains("click a cell"), "{out}");
+    }
+
+    #[test]
+    fn selected_cell_shows_its_pages() {
+        let s = fixture_snapshot(); // 1024 cells of 64 pages
+        let out = show(&s, 66, 40, Some(64 * 3 + 5));
+        assert!(
+            out.contains("▸ pages 192–255: mapped 64 · cached 64 · touched 64"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn hidden_cache_draws_no_cache_state() {
+        let mut s = fixture_snapshot();
+        s.caps.cache_state_visible = false;
+        // Even if a sampler bug sent cache counts, none are drawn.
+        let out = show(&s, 90, 40, Some(40_000));
+        assert!(out.contains('?'), "{out}");
+        assert!(!out.contains('░') && !out.contains('▒'), "{out}");
+        assert!(out.contains("cache state hidden"), "{out}");
+        assert!(out.contains("cached ? · touched 0 · ghosts ?"), "{out}");
+    }
+
+    #[test]
+    fn mismatched_counts_and_tiny_areas_do_not_panic() {
+        let mut s = fixture_snapshot();
+        for (w, h) in [(0, 0), (1, 1), (2, 2), (3, 3), (10, 4), (200, 60)] {
+            show(&s, w, h, Some(3));
+        }
+        s.grid.cells.truncate(5);
+        let out = show(&s, 40, 12, None);
+        let first_row = out.lines().nth(2).unwrap();
+        assert!(first_row.starts_with("│█████ "), "{out}");
+        s.grid = Default::default();
+        s.file.pages = 0;
+        let out = show(&s, 40, 12, None);
+        assert!(out.contains("empty file"), "{out}");
+    }
+
+    #[test]
+    fn mono_grid_still_tells_states_apart() {
+        let s = fixture_snapshot();
+        let buf = render(
+            Grid {
+                snapshot: &s,
+                theme: &MONO,
+                selected: None,
+            },
+            66,
+            40,
+        );
+        let out = text(&buf);
+        for st in [
+            CellState::Mapped,
+            CellState::Ghost,
+            CellState::NotCached,
+            CellState::Front,
+        ] {
+            assert!(out.contains(st.glyph()), "{st:?}");
+        }
+        assert!(buf
+            .content
+            .iter()
+            .all(|c| c.fg == ratatui::style::Color::Reset));
+    }
+}

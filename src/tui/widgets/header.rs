@@ -1,0 +1,252 @@
+//! The header: what file, on what filesystem and kernel settings, what the workload does, and
+//! what this machine can and cannot show.
+
+use crate::snapshot::{PagemapSource, RunState, Snapshot};
+use crate::tui::format::{count, pattern_name, truncate_left};
+use crate::tui::theme::Theme;
+use crate::units::human_bytes;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+pub struct Header<'a> {
+    pub snapshot: &'a Snapshot,
+    pub theme: &'a Theme,
+}
+
+impl Header<'_> {
+    /// Rows it needs: file, run, capabilities, and one more for a warning.
+    pub fn height(snapshot: &Snapshot) -> u16 {
+        if warnings(snapshot).is_empty() {
+            3
+        } else {
+            4
+        }
+    }
+
+    fn file_line(&self, width: usize) -> Line<'static> {
+        let (s, t) = (self.snapshot, self.theme);
+        let f = &s.file;
+        let mut facts = vec![
+            Span::styled(human_bytes(f.size_bytes), t.value),
+            Span::styled(format!(" ({} pages)", count(f.pages)), t.label),
+            Span::styled(" on ", t.label),
+            Span::styled(f.filesystem.name.clone(), t.value),
+            Span::styled("  page ", t.label),
+            Span::styled(human_bytes(f.page_size), t.value),
+            Span::styled("  readahead ", t.label),
+            Span::styled(
+                f.read_ahead_kb
+                    .map_or("n/a".to_string(), |kb| human_bytes(kb * 1024)),
+                t.value,
+            ),
+            Span::styled("  THP ", t.label),
+            Span::styled(f.thp_mode.clone().unwrap_or_else(|| "?".into()), t.value),
+        ];
+        let tag = if f.is_demo { " [demo file]" } else { "" };
+        let fixed: usize = facts.iter().map(|s| s.width()).sum::<usize>() + 9 + tag.len();
+        let budget = width.saturating_sub(fixed).max(12);
+        let mut spans = vec![
+            Span::styled(" mmviz ", t.title),
+            Span::styled(truncate_left(&f.path, budget), t.value),
+        ];
+        if f.is_demo {
+            spans.push(Span::styled(tag, t.warn));
+        }
+        spans.push(Span::raw("  "));
+        spans.append(&mut facts);
+        Line::from(spans)
+    }
+
+    fn run_line(&self) -> Line<'static> {
+        let (s, t) = (self.snapshot, self.theme);
+        let w = &s.worker;
+        let (badge, style) = match &w.state {
+            RunState::Starting => ("◌ starting".to_string(), t.label),
+            RunState::Running => ("▶ running".to_string(), t.good),
+            RunState::Paused => ("‖ paused (space resumes, n steps)".to_string(), t.warn),
+            RunState::Finished => ("■ pass finished".to_string(), t.label),
+            RunState::Dead { reason } => (format!("✖ worker died: {reason} (r restarts)"), t.error),
+        };
+        let rate = w
+            .rate
+            .map_or("max".to_string(), |r| format!("{}/s", count(r)));
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled(badge, style),
+            Span::styled("  pattern ", t.label),
+            Span::styled(pattern_name(w.pattern), t.value),
+            Span::styled("  rate ", t.label),
+            Span::styled(rate, t.value),
+            Span::styled("  advice ", t.label),
+            Span::styled(w.advice.name(), t.value),
+            Span::styled("  accesses ", t.label),
+            Span::styled(count(w.accesses), t.value),
+        ])
+    }
+
+    fn caps_line(&self) -> Line<'static> {
+        let (s, t) = (self.snapshot, self.theme);
+        let c = &s.caps;
+        let mut spans = vec![Span::styled(" page cache: ", t.label)];
+        if c.cache_state_visible {
+            let src = match c.cache_source {
+                crate::snapshot::CacheSource::Cachestat => "cachestat",
+                crate::snapshot::CacheSource::Mincore => "mincore",
+            };
+            spans.push(Span::styled(src, t.value));
+            if let Some(n) = &c.cache_note {
+                spans.push(Span::styled(format!(" ({n})"), t.dim));
+            }
+        } else {
+            spans.push(Span::styled("hidden", t.warn));
+        }
+        spans.push(Span::styled("  mapped: ", t.label));
+        let pm = match c.pagemap {
+            PagemapSource::Scan => ("pagemap scan", t.value),
+            PagemapSource::Pread => ("pagemap pread", t.value),
+            PagemapSource::Unavailable => ("unavailable", t.warn),
+        };
+        spans.push(Span::styled(pm.0, pm.1));
+        if let Some(n) = &c.pagemap_note {
+            spans.push(Span::styled(format!(" ({n})"), t.dim));
+        }
+        if let Some(pid) = s.worker.pid {
+            spans.push(Span::styled(format!("  worker pid {pid}"), t.dim));
+        }
+        Line::from(spans)
+    }
+}
+
+/// What the viewer must know before trusting the picture.
+fn warnings(s: &Snapshot) -> Vec<String> {
+    let mut w = Vec::new();
+    if !s.caps.cache_state_visible {
+        let why = s
+            .caps
+            .cache_note
+            .as_deref()
+            .map_or(String::new(), |n| format!(" ({n})"));
+        w.push(format!("page-cache state hidden by the kernel{why}"));
+    }
+    if let Some(n) = &s.file.filesystem.note {
+        w.push(format!("{}: {n}", s.file.filesystem.name));
+    }
+    w
+}
+
+impl Widget for Header<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let mut lines = vec![
+            self.file_line(area.width as usize),
+            self.run_line(),
+            self.caps_line(),
+        ];
+        let warns = warnings(self.snapshot);
+        if !warns.is_empty() {
+            lines.push(Line::from(vec![
+                Span::styled(" ⚠ ", self.theme.warn),
+                Span::styled(warns.join(" · "), self.theme.warn),
+            ]));
+        }
+        for (i, line) in lines.into_iter().enumerate() {
+            let y = area.y + i as u16;
+            if y >= area.bottom() {
+                break;
+            }
+            line.render(Rect::new(area.x, y, area.width, 1), buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixture::fixture_snapshot;
+    use crate::tui::theme::COLOR;
+    use crate::tui::widgets::testing::{render, text};
+
+    fn show(s: &Snapshot, w: u16) -> String {
+        let h = Header::height(s);
+        text(&render(
+            Header {
+                snapshot: s,
+                theme: &COLOR,
+            },
+            w,
+            h,
+        ))
+    }
+
+    #[test]
+    fn shows_file_settings_and_capabilities() {
+        let s = fixture_snapshot();
+        let out = show(&s, 160);
+        for want in [
+            "data.bin",
+            "256 MiB",
+            "65,536 pages",
+            "ext4",
+            "page 4 KiB",
+            "readahead 8 MiB",
+            "THP madvise",
+            "running",
+            "pattern sequential",
+            "rate max",
+            "advice normal",
+            "cachestat",
+            "pagemap scan",
+        ] {
+            assert!(out.contains(want), "{want:?} missing in\n{out}");
+        }
+        assert_eq!(Header::height(&s), 3);
+    }
+
+    #[test]
+    fn says_what_is_hidden_and_why() {
+        let mut s = fixture_snapshot();
+        s.caps.cache_state_visible = false;
+        s.caps.cache_note = Some("cachestat EPERM: file not ours".into());
+        s.file.filesystem.name = "tmpfs".into();
+        s.file.filesystem.note = Some("pages never leave memory: no cold cache".into());
+        s.file.is_demo = true;
+        s.worker.rate = Some(5000);
+        let out = show(&s, 200);
+        assert_eq!(Header::height(&s), 4);
+        for want in [
+            "page-cache state hidden by the kernel (cachestat EPERM",
+            "tmpfs: pages never leave memory",
+            "[demo file]",
+            "rate 5,000/s",
+            "page cache: hidden",
+        ] {
+            assert!(out.contains(want), "{want:?} missing in\n{out}");
+        }
+    }
+
+    #[test]
+    fn dead_worker_shows_reason() {
+        let mut s = fixture_snapshot();
+        s.worker.state = RunState::Dead {
+            reason: "killed by SIGBUS: the file shrank".into(),
+        };
+        let out = show(&s, 120);
+        assert!(
+            out.contains("worker died: killed by SIGBUS: the file shrank"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn long_paths_keep_the_file_name() {
+        let mut s = fixture_snapshot();
+        s.file.path = format!("/{}/data.bin", "deep/".repeat(40));
+        let out = show(&s, 100);
+        assert!(out.lines().next().unwrap().contains("…"), "{out}");
+        assert!(out.contains("/data.bin"), "{out}");
+        // Tiny widths do not panic.
+        show(&s, 1);
+        show(&s, 0);
+    }
+}

@@ -1,0 +1,49 @@
+//! One widget per file. Each is a pure function of borrowed snapshot data and the theme:
+//! no clock, no /proc, no I/O, so each renders the same into a test buffer.
+
+pub mod comparison;
+pub mod faults;
+pub mod footer;
+pub mod grid;
+pub mod header;
+pub mod help;
+pub mod tlb;
+pub mod too_small;
+
+use super::theme::Theme;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType};
+
+/// A side panel's frame: rounded border, title in the title style.
+pub fn panel<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border)
+        .title(Line::styled(format!(" {title} "), theme.title))
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::widgets::Widget;
+
+    /// Renders a widget into a fresh buffer.
+    pub fn render(w: impl Widget, width: u16, height: u16) -> Buffer {
+        let mut buf = Buffer::empty(Rect::new(0, 0, width, height));
+        w.render(buf.area, &mut buf);
+        buf
+    }
+
+    /// The buffer's text, one line per row, trailing spaces kept (exact layout).
+    pub fn text(buf: &Buffer) -> String {
+        let mut out = String::new();
+        for y in buf.area.top()..buf.area.bottom() {
+            for x in buf.area.left()..buf.area.right() {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+}

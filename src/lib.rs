@@ -26,3 +26,4 @@ pub mod tlb;
 pub mod tui;
 pub mod units;
 pub mod worker;
+pub mod live;

@@ -14,7 +14,11 @@ fn main() -> ExitCode {
         Some(Cmd::Worker(a)) => {
             return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
-        Some(Cmd::Bench(_)) | None => Err(AppError::runtime("not implemented yet")),
+        None => match mmviz::live::main(&cli.tui, None) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Some(Cmd::Bench(_)) => Err(AppError::runtime("not implemented yet")),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,57 @@
+//! `mmviz [FILE]`: the live view. Checks the terminal, prepares the file (or the demo file),
+//! starts the session thread and hands the screen to the TUI.
+
+use crate::cli::TuiArgs;
+use crate::demo;
+use crate::error::{AppError, Result};
+use crate::run::{parse_rate, pattern_spec};
+use crate::session::{self, CompareFn, SessionOptions};
+use crate::snapshot::Command;
+use crate::target::Target;
+use std::io::IsTerminal;
+
+/// Default rate of the live view: fast enough to sweep the demo file in half a minute, slow
+/// enough that the moving front is visible.
+pub const DEFAULT_TUI_RATE: u64 = 2_000;
+
+/// Runs the live view; returns the process exit code.
+pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(AppError::usage(
+            "the live view needs a terminal (stdin and stdout); for scripts use `mmviz run FILE --json`",
+        ));
+    }
+    let (path, is_demo) = match &a.file {
+        Some(p) => (p.clone(), false),
+        None => (demo::ensure_demo_file(std::io::stderr().is_terminal())?, true),
+    };
+    // Validate the file and the options before the screen switches to the alternate buffer,
+    // so bad input is a plain one-line error.
+    let t = Target::open(&path)?;
+    let (spec, advice) = pattern_spec(&a.workload, t.size, &t.path)?;
+    drop(t);
+    let rate = match a.rate.as_deref() {
+        None => Some(DEFAULT_TUI_RATE),
+        r => parse_rate(r)?,
+    };
+    if a.hz == 0 || a.hz > 60 {
+        return Err(AppError::usage(format!("--hz {} is not in 1..=60", a.hz)));
+    }
+    let (tx, rx, handle) = session::spawn(SessionOptions {
+        path,
+        is_demo,
+        spec,
+        advice,
+        rate,
+        cold: a.cold,
+        hz: a.hz,
+        compare,
+    })?;
+    let res = crate::tui::run(rx, tx.clone());
+    let _ = tx.send(Command::Quit);
+    let _ = handle.join();
+    match res {
+        Ok(kind) => Ok(kind.code() as u8),
+        Err(e) => Err(AppError::runtime(format!("terminal: {e}"))),
+    }
+}

@@ -154,28 +154,35 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// Signal flags checked every loop iteration; unregistered when dropped so the default
-/// actions return once the UI is gone.
+/// Signal flags checked every loop iteration, so SIGINT/SIGTERM/SIGHUP leave through the
+/// same path as `q` and the terminal is restored.
+///
+/// A second signal of a kind performs the default action (terminates the process) even if
+/// the UI or the shutdown after it hangs. The handlers are never unregistered:
+/// signal-hook's `unregister` would leave the signal ignored, not restore its default.
 struct Signals {
     interrupted: Arc<AtomicBool>,
     terminated: Arc<AtomicBool>,
-    ids: Vec<signal_hook::SigId>,
 }
 
 impl Signals {
     fn register() -> anyhow::Result<Self> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        use signal_hook::flag::{register, register_conditional_default};
         let interrupted = Arc::new(AtomicBool::new(false));
         let terminated = Arc::new(AtomicBool::new(false));
-        let ids = vec![
-            signal_hook::flag::register(SIGINT, Arc::clone(&interrupted))?,
-            signal_hook::flag::register(SIGTERM, Arc::clone(&terminated))?,
-            signal_hook::flag::register(SIGHUP, Arc::clone(&terminated))?,
-        ];
+        for (sig, flag) in [
+            (SIGINT, &interrupted),
+            (SIGTERM, &terminated),
+            (SIGHUP, &terminated),
+        ] {
+            // Order matters: the conditional default sees the flag before this signal sets it.
+            register_conditional_default(sig, Arc::clone(flag))?;
+            register(sig, Arc::clone(flag))?;
+        }
         Ok(Signals {
             interrupted,
             terminated,
-            ids,
         })
     }
 
@@ -186,14 +193,6 @@ impl Signals {
             Some(ExitKind::Terminated)
         } else {
             None
-        }
-    }
-}
-
-impl Drop for Signals {
-    fn drop(&mut self) {
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct App {
     pub selected: Option<u64>,
     pub quit: Option<ExitKind>,
     pub theme: &'static Theme,
+    /// No snapshot has arrived yet (the screen says so instead of showing an empty file).
+    pub waiting: bool,
     view: Option<View>,
 }
 
@@ -87,13 +89,23 @@ impl App {
             selected: None,
             quit: None,
             theme,
+            waiting: false,
             view: None,
+        }
+    }
+
+    /// Before the first snapshot: the screen shows "starting" until one arrives.
+    pub fn waiting(theme: &'static Theme) -> Self {
+        App {
+            waiting: true,
+            ..App::new(Snapshot::default(), theme)
         }
     }
 
     /// Takes a newer snapshot (the sampler's latest).
     pub fn set_snapshot(&mut self, snapshot: Snapshot) {
         self.snapshot = snapshot;
+        self.waiting = false;
     }
 
     /// The last view computed by [`App::view_request`].

@@ -18,6 +18,7 @@ pub use theme::Theme;
 use crate::snapshot::{Command, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
 use ratatui::widgets::Widget;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -107,6 +108,19 @@ impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
         let (s, theme) = (&self.snapshot, self.theme);
+        if self.waiting {
+            let msg = "mmviz: starting the worker and taking the first sample…  (q quits)";
+            let y = area.y + area.height / 2;
+            Line::styled(msg, theme.title).centered().render(
+                Rect {
+                    y,
+                    height: area.height.min(1),
+                    ..area
+                },
+                buf,
+            );
+            return;
+        }
         let Some(a) = self.areas(area) else {
             TooSmall {
                 min_width: MIN_WIDTH,
@@ -154,28 +168,35 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// Signal flags checked every loop iteration; unregistered when dropped so the default
-/// actions return once the UI is gone.
+/// Signal flags checked every loop iteration, so SIGINT/SIGTERM/SIGHUP leave through the
+/// same path as `q` and the terminal is restored.
+///
+/// A second signal of a kind performs the default action (terminates the process) even if
+/// the UI or the shutdown after it hangs. The handlers are never unregistered:
+/// signal-hook's `unregister` would leave the signal ignored, not restore its default.
 struct Signals {
     interrupted: Arc<AtomicBool>,
     terminated: Arc<AtomicBool>,
-    ids: Vec<signal_hook::SigId>,
 }
 
 impl Signals {
     fn register() -> anyhow::Result<Self> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        use signal_hook::flag::{register, register_conditional_default};
         let interrupted = Arc::new(AtomicBool::new(false));
         let terminated = Arc::new(AtomicBool::new(false));
-        let ids = vec![
-            signal_hook::flag::register(SIGINT, Arc::clone(&interrupted))?,
-            signal_hook::flag::register(SIGTERM, Arc::clone(&terminated))?,
-            signal_hook::flag::register(SIGHUP, Arc::clone(&terminated))?,
-        ];
+        for (sig, flag) in [
+            (SIGINT, &interrupted),
+            (SIGTERM, &terminated),
+            (SIGHUP, &terminated),
+        ] {
+            // Order matters: the conditional default sees the flag before this signal sets it.
+            register_conditional_default(sig, Arc::clone(flag))?;
+            register(sig, Arc::clone(flag))?;
+        }
         Ok(Signals {
             interrupted,
             terminated,
-            ids,
         })
     }
 
@@ -186,14 +207,6 @@ impl Signals {
             Some(ExitKind::Terminated)
         } else {
             None
-        }
-    }
-}
-
-impl Drop for Signals {
-    fn drop(&mut self) {
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
         }
     }
 }
@@ -213,7 +226,7 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
     let _guard = RestoreGuard;
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
 
-    let mut app = App::new(Snapshot::default(), Theme::from_env());
+    let mut app = App::waiting(Theme::from_env());
     let mut last_view: Option<Command> = None;
     let mut dirty = true;
     let mut connected = true;
@@ -389,6 +402,30 @@ mod tests {
             text.contains("enlarge to at least") && text.contains("60×16"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn waits_for_the_first_snapshot() {
+        let mut app = App::waiting(&COLOR);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        assert!(terminal
+            .backend()
+            .to_string()
+            .contains("starting the worker"));
+        assert_eq!(
+            app.handle_key(crossterm::event::KeyEvent::from(
+                crossterm::event::KeyCode::Char('q')
+            )),
+            vec![Command::Quit]
+        );
+        app.set_snapshot(fixture_snapshot());
+        assert!(!app.waiting);
+        // 0×0 while waiting does not panic either.
+        Terminal::new(TestBackend::new(0, 0))
+            .unwrap()
+            .draw(|f| f.render_widget(&app, f.area()))
+            .unwrap();
     }
 
     #[test]

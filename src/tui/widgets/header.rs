@@ -45,7 +45,12 @@ impl Header<'_> {
             Span::styled(f.thp_mode.clone().unwrap_or_else(|| "?".into()), t.value),
         ];
         let tag = if f.is_demo { " [demo file]" } else { "" };
-        let fixed: usize = facts.iter().map(|s| s.width()).sum::<usize>() + 9 + tag.len();
+        let fixed = |facts: &[Span]| facts.iter().map(|s| s.width()).sum::<usize>() + 9 + tag.len();
+        // Narrow screens: the page count goes first, so the kernel settings stay visible.
+        if fixed(&facts) + 20 > width {
+            facts.remove(1);
+        }
+        let fixed = fixed(&facts);
         let budget = width.saturating_sub(fixed).max(12);
         let mut spans = vec![
             Span::styled(" mmviz ", t.title),

@@ -23,7 +23,10 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
     }
     let (path, is_demo) = match &a.file {
         Some(p) => (p.clone(), false),
-        None => (demo::ensure_demo_file(std::io::stderr().is_terminal())?, true),
+        None => (
+            demo::ensure_demo_file(std::io::stderr().is_terminal())?,
+            true,
+        ),
     };
     // Validate the file and the options before the screen switches to the alternate buffer,
     // so bad input is a plain one-line error.

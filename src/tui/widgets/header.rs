@@ -30,7 +30,14 @@ impl Header<'_> {
         let f = &s.file;
         let mut facts = vec![
             Span::styled(human_bytes(f.size_bytes), t.value),
-            Span::styled(format!(" ({} pages)", count(f.pages)), t.label),
+            Span::styled(
+                format!(
+                    " ({} page{})",
+                    count(f.pages),
+                    if f.pages == 1 { "" } else { "s" }
+                ),
+                t.label,
+            ),
             Span::styled(" on ", t.label),
             Span::styled(f.filesystem.name.clone(), t.value),
             Span::styled("  page ", t.label),

@@ -1,0 +1,225 @@
+//! End-to-end: the real binary in a real terminal (tmux), driven by keys, read back from the
+//! screen. A private tmux socket, killed on drop; every wait polls against a deadline.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn start(name: &str, cmd: &str) -> Tmux {
+        let socket = format!("mmviz-e2e-{}-{name}", std::process::id());
+        let st = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
+            .arg(cmd)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux runs");
+        assert!(st.success(), "tmux new-session failed");
+        Tmux { socket }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn capture(&self) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn display(&self, fmt: &str) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket, "display-message", "-p", fmt])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    /// Polls the screen until `f` holds; panics with the last screen after `secs`.
+    fn wait(&self, secs: u64, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        let mut last = String::new();
+        while t0.elapsed() < Duration::from_secs(secs) {
+            last = self.capture();
+            if f(&last) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; screen:\n{last}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn scratch(name: &str, size: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    let st = Command::new(env!("CARGO_BIN_EXE_mmviz"))
+        .args(["gen", p.to_str().unwrap(), "--size", size, "--force"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    p
+}
+
+/// Minor + major fault totals as shown in the faults panel.
+fn faults_on_screen(screen: &str) -> Option<u64> {
+    let num = |word: &str| -> Option<u64> {
+        let line = screen.lines().find(|l| l.contains(&format!("│{word} ")))?;
+        let after = &line[line.find(&format!("│{word} "))? + word.len() + 4..];
+        let tok = after.split_whitespace().next()?;
+        tok.replace(',', "").parse().ok()
+    };
+    Some(num("minor")? + num("major")?)
+}
+
+/// The grid's cell rows: lines between the caption and the legend, left panel only.
+fn grid_rows(screen: &str) -> Vec<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.contains("1 cell ="))
+        .map(|i| i + 1);
+    let end = lines.iter().position(|l| l.contains("just touched"));
+    match (start, end) {
+        (Some(s), Some(e)) if e > s => lines[s..e]
+            .iter()
+            .map(|l| {
+                let l = l.trim_start_matches('│');
+                l.split('│').next().unwrap_or("").to_string()
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn live_view_switch_pattern_pause_evict_quit() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e.bin", "16MiB");
+    let cmd = format!(
+        "{} {} --cold --rate 500; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_mmviz"),
+        file.display()
+    );
+    let t = Tmux::start("main", &cmd);
+    t.wait(20, "the running view", |s| {
+        s.contains("running") && s.contains("pattern sequential") && s.contains("1 cell =")
+    });
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "1",
+        "the TUI uses the alternate screen"
+    );
+
+    // Switch to random: the fault counts move.
+    t.keys(&["4"]);
+    let s = t.wait(10, "pattern random", |s| s.contains("pattern random"));
+    let f1 = faults_on_screen(&s).expect("fault counts on screen");
+    t.wait(20, "fault counts to change", |s| {
+        faults_on_screen(s).is_some_and(|f| f > f1)
+    });
+
+    // Pause, evict: the grid empties (no cached or mapped glyphs left).
+    t.keys(&["Space"]);
+    t.wait(10, "paused", |s| s.contains("paused"));
+    t.keys(&["e"]);
+    let s = t.wait(15, "the evicted grid", |s| {
+        s.contains("evicted:")
+            && !grid_rows(s).is_empty()
+            && grid_rows(s)
+                .iter()
+                .all(|r| !r.contains(['█', '▓', '▒', '░', '●']))
+    });
+    assert!(s.contains("-> 0 pages cached"), "{s}");
+
+    // Quit: the shell sees exit 0 and the terminal is back on the main screen.
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
+    assert_eq!(t.display("#{alternate_on}"), "0", "terminal restored");
+}
+
+#[test]
+fn live_view_survives_truncation_and_restarts() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-trunc.bin", "8MiB");
+    let cmd = format!(
+        "{} {} --rate 100; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_mmviz"),
+        file.display()
+    );
+    let t = Tmux::start("trunc", &cmd);
+    t.wait(20, "running", |s| s.contains("running"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    t.wait(20, "the worker's death explained", |s| s.contains("SIGBUS"));
+    t.keys(&["r"]);
+    t.wait(20, "restarted on the new size", |s| {
+        s.contains("running") && s.contains("4 KiB (1 page)")
+    });
+    t.keys(&["C-c"]);
+    t.wait(10, "exit status 130", |s| s.contains("EXIT=130"));
+    assert_eq!(t.display("#{alternate_on}"), "0", "terminal restored");
+}
+
+#[test]
+fn live_view_without_a_terminal_is_a_usage_error() {
+    let file = scratch("e2e-notty.bin", "64KiB");
+    let o = Command::new(env!("CARGO_BIN_EXE_mmviz"))
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("mmviz run"), "{err}");
+}

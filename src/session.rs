@@ -4,7 +4,7 @@
 
 use crate::advice::Advice;
 use crate::cache::{self, Fill};
-use crate::counters::Faults;
+use crate::counters::{Faults, ProcCounters};
 use crate::error::{AppError, Result};
 use crate::fsinfo;
 use crate::grid::{self, GridScratch, MappedSource};
@@ -102,6 +102,9 @@ pub fn spawn(
 
 struct Worker {
     handle: WorkerHandle,
+    /// The worker's /proc/<pid>/stat, read at sampling time so fault counts and page-table
+    /// samples describe the same instant.
+    counters: Option<ProcCounters>,
     pagemap: Option<PagemapReader>,
     dtlb: Option<DtlbCounter>,
 }
@@ -136,6 +139,8 @@ struct Session {
     scratch: GridScratch,
     baseline: Faults,
     last_faults: Faults,
+    /// The worker's fault counters at the latest sample.
+    faults_now: Faults,
     last_tick: Instant,
     minor_hist: Vec<u64>,
     major_hist: Vec<u64>,
@@ -202,6 +207,7 @@ impl Session {
             scratch: GridScratch::default(),
             baseline: Faults::default(),
             last_faults: Faults::default(),
+            faults_now: Faults::default(),
             last_tick: Instant::now(),
             minor_hist: Vec::new(),
             major_hist: Vec::new(),
@@ -313,15 +319,23 @@ impl Session {
                         advice: self.advice,
                     });
                 }
+                // Baseline after the worker's own start-up faults (exec, mmap, /proc opens).
+                let mut counters = ProcCounters::open(Some(h.pid())).ok();
+                let base = counters
+                    .as_mut()
+                    .and_then(|c| c.faults().ok())
+                    .unwrap_or_default();
                 let _ = h.send(&self.configure(false));
-                self.baseline = Faults::default();
-                self.last_faults = Faults::default();
                 self.worker = Some(Worker {
                     handle: h,
+                    counters,
                     pagemap,
                     dtlb,
                 });
                 self.reset_stats();
+                self.baseline = base;
+                self.last_faults = base;
+                self.faults_now = base;
             }
             Err(e) => {
                 self.dead = Some(format!("could not start the worker: {e}"));
@@ -350,8 +364,8 @@ impl Session {
         self.map_faults = 0;
         self.prev_cached = None;
         self.prev_mapped = None;
-        self.baseline = self.progress.faults_total;
-        self.last_faults = self.progress.faults_total;
+        self.baseline = self.faults_now;
+        self.last_faults = self.faults_now;
     }
 
     fn send(&mut self, c: Control) {
@@ -683,7 +697,15 @@ impl Session {
         let totals = self.totals(&grid, whole);
 
         // Fault rates over this tick, and per-fault ratios since the last reset.
-        let ft = self.progress.faults_total;
+        if let Some(f) = self
+            .worker
+            .as_mut()
+            .and_then(|w| w.counters.as_mut())
+            .and_then(|c| c.faults().ok())
+        {
+            self.faults_now = f;
+        }
+        let ft = self.faults_now;
         let d = ft.since(self.last_faults);
         self.last_faults = ft;
         self.minor_rate = d.minor as f64 / dt;

@@ -228,7 +228,9 @@ impl Run {
             last: 0,
             first_access: None,
             finished_at: None,
-            batch: 256,
+            // Start small: the first accesses may be slow (cold disk, sparse holes) and the
+            // worker answers controls only between batches; it doubles quickly when fast.
+            batch: 16,
             rate_epoch: Instant::now(),
             rate_done: 0,
             step_pending: false,

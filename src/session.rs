@@ -237,27 +237,39 @@ impl Session {
         let period = Duration::from_secs_f64(1.0 / self.opts.hz.clamp(1, 60) as f64);
         let mut next = Instant::now();
         loop {
-            // Wait for a command until the next tick is due (commands are served at once).
-            let now = Instant::now();
-            let wait = next.saturating_duration_since(now);
+            // Wait for a command until the next tick is due; commands are served at once.
+            let wait = next.saturating_duration_since(Instant::now());
+            let mut resample = self.last_sent.is_none();
             match commands.recv_timeout(wait) {
                 Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(c) => {
+                    // A new view needs new cells now; other keys get an immediate answer built
+                    // from the latest sample (the next tick re-samples).
+                    resample |= matches!(c, Command::SetView { .. } | Command::Evict);
                     self.command(c);
-                    // Keys get an answer within a frame: sample right away.
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => resample = true,
             }
-            let paused = self.progress.state != WorkerState::Running;
-            let p = if paused && self.compare_job.is_none() {
-                period.max(Duration::from_millis(250))
-            } else {
-                period
-            };
             self.poll_worker();
             self.poll_compare();
-            next = Instant::now() + p;
-            let snap = self.snapshot();
+            let t0 = Instant::now();
+            let snap = if resample {
+                let snap = self.snapshot();
+                // Sampling cost grows with the cached folios of the range (cachestat walks
+                // them): never spend more than ~10% of a core on it, so the visualizer does not
+                // perturb what it measures.
+                let cost = t0.elapsed();
+                let paused = self.progress.state != WorkerState::Running;
+                let base = if paused && self.compare_job.is_none() {
+                    period.max(Duration::from_millis(250))
+                } else {
+                    period
+                };
+                next = Instant::now() + base.max(cost * 10).min(Duration::from_secs(2));
+                snap
+            } else {
+                self.quick_snapshot()
+            };
             let changed = match &self.last_sent {
                 Some(prev) => !same_content(prev, &snap),
                 None => true,
@@ -658,6 +670,48 @@ impl Session {
         }
     }
 
+    /// The latest sample with the current settings, state and message: the immediate answer
+    /// to a key, without the cost of sampling.
+    fn quick_snapshot(&mut self) -> Snapshot {
+        let Some(mut s) = self.last_sent.clone() else {
+            return self.snapshot();
+        };
+        self.seq += 1;
+        s.seq = self.seq;
+        s.t_ms = self.started.elapsed().as_millis() as u64;
+        s.worker = self.worker_info();
+        s.caps = self.caps.clone();
+        s.file = self.file.clone();
+        s.comparison = self.comparison.clone();
+        if let Some(m) = self.message.take() {
+            s.message = Some(m);
+        }
+        s
+    }
+
+    fn worker_info(&self) -> WorkerInfo {
+        let state = if let Some(r) = &self.dead {
+            RunState::Dead { reason: r.clone() }
+        } else {
+            match self.progress.state {
+                WorkerState::Idle => RunState::Starting,
+                WorkerState::Running => RunState::Running,
+                WorkerState::Paused => RunState::Paused,
+                WorkerState::Finished => RunState::Finished,
+            }
+        };
+        WorkerInfo {
+            pid: self.worker.as_ref().map(|w| w.handle.pid()),
+            state,
+            pattern: self.spec.kind,
+            rate: self.rate,
+            advice: self.advice,
+            access_size: self.spec.access_size,
+            accesses: self.progress.accesses,
+            batches: self.progress.batches,
+        }
+    }
+
     fn snapshot(&mut self) -> Snapshot {
         let now = Instant::now();
         let dt = now.duration_since(self.last_tick).as_secs_f64().max(1e-3);
@@ -741,16 +795,6 @@ impl Session {
         self.last_tick = now;
         self.seq += 1;
 
-        let state = if let Some(r) = &self.dead {
-            RunState::Dead { reason: r.clone() }
-        } else {
-            match self.progress.state {
-                WorkerState::Idle => RunState::Starting,
-                WorkerState::Running => RunState::Running,
-                WorkerState::Paused => RunState::Paused,
-                WorkerState::Finished => RunState::Finished,
-            }
-        };
         let ft_since = ft.since(self.baseline);
         Snapshot {
             schema_version: 1,
@@ -758,16 +802,7 @@ impl Session {
             t_ms: self.started.elapsed().as_millis() as u64,
             file: self.file.clone(),
             caps: self.caps.clone(),
-            worker: WorkerInfo {
-                pid: self.worker.as_ref().map(|w| w.handle.pid()),
-                state,
-                pattern: self.spec.kind,
-                rate: self.rate,
-                advice: self.advice,
-                access_size: self.spec.access_size,
-                accesses: self.progress.accesses,
-                batches: self.progress.batches,
-            },
+            worker: self.worker_info(),
             grid,
             totals,
             faults: FaultStats {

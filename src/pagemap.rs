@@ -68,6 +68,7 @@ pub struct PagemapReader {
     source: PagemapSource,
     regions: Vec<PageRegion>,
     buf: Vec<u64>,
+    file_bit: bool,
 }
 
 impl PagemapReader {
@@ -79,6 +80,7 @@ impl PagemapReader {
             source: PagemapSource::Scan,
             regions: vec![PageRegion::default(); 1024],
             buf: Vec::new(),
+            file_bit: true,
         };
         // A zero-length scan tells whether the ioctl exists (ENOTTY/EINVAL before 6.7).
         let probe = r.scan_once(0, 0);
@@ -91,6 +93,14 @@ impl PagemapReader {
     /// Forces the pread fallback (for tests and benchmarks of both paths).
     pub fn force_pread(&mut self) {
         self.source = PagemapSource::Pread;
+    }
+
+    /// Whether to tell file pages from private copies. Asking costs a `struct page` lookup
+    /// per present page (about twice the walk); a read-only `MAP_SHARED` mapping cannot hold
+    /// private copies, so its reader turns this off and reports every present page as a file
+    /// page.
+    pub fn set_file_bit(&mut self, on: bool) {
+        self.file_bit = on;
     }
 
     pub fn source(&self) -> PagemapSource {
@@ -106,7 +116,11 @@ impl PagemapReader {
             vec: self.regions.as_mut_ptr() as u64,
             vec_len: self.regions.len() as u64,
             category_anyof_mask: PAGE_IS_PRESENT,
-            return_mask: PAGE_IS_PRESENT | PAGE_IS_FILE,
+            return_mask: if self.file_bit {
+                PAGE_IS_PRESENT | PAGE_IS_FILE
+            } else {
+                PAGE_IS_PRESENT
+            },
             ..Default::default()
         };
         // SAFETY: `arg` is a valid pm_scan_arg whose `vec` points to `self.regions`, a live
@@ -153,7 +167,7 @@ impl PagemapReader {
                 let run = PresentRun {
                     start: (reg.start - addr) / ps,
                     end: (reg.end - addr) / ps,
-                    file: reg.categories & PAGE_IS_FILE != 0,
+                    file: !self.file_bit || reg.categories & PAGE_IS_FILE != 0,
                 };
                 push_run(out, run);
             }

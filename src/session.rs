@@ -312,7 +312,9 @@ impl Session {
         match WorkerHandle::spawn(&self.target.path, Duration::from_secs(10)) {
             Ok(mut h) => {
                 let pagemap = match PagemapReader::open(h.pid()) {
-                    Ok(r) => {
+                    Ok(mut r) => {
+                        // The worker maps the file read-only and shared: no private copies.
+                        r.set_file_bit(false);
                         self.caps.pagemap = r.source();
                         self.caps.pagemap_note = None;
                         Some(r)

@@ -75,7 +75,12 @@ fn check_space(path: &Path, size: u64, reclaimable: Option<u64>) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let dir = File::open(&parent).map_err(|e| AppError::bad_input(&parent, io_reason(&e)))?;
+    let dir = File::open(&parent).map_err(|e| {
+        AppError::bad_input(
+            path,
+            format!("cannot create it in {}: {}", parent.display(), io_reason(&e)),
+        )
+    })?;
     let free = crate::sys::free_bytes(dir.as_fd())
         .map_err(|e| AppError::runtime(format!("{}: {}", parent.display(), io_reason(&e))))?;
     let free = free.saturating_add(reclaimable.unwrap_or(0));

@@ -1,8 +1,8 @@
 //! The application state: the latest snapshot plus what the viewer chose (zoom, pan, help,
 //! selection). Pure: no terminal, no clock; keys in, [`Command`]s out.
 
-use super::format::pattern_for_key;
 use super::theme::Theme;
+use crate::patterns::PatternKind;
 use crate::snapshot::{Command, Snapshot};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -173,7 +173,7 @@ impl App {
         }
         let cmd = match key.code {
             KeyCode::Char(c @ '1'..='7') => {
-                pattern_for_key(c).map(|p| Command::SetPattern { pattern: p })
+                PatternKind::from_key(c).map(|p| Command::SetPattern { pattern: p })
             }
             KeyCode::Char(' ') => Some(Command::TogglePause),
             KeyCode::Char('n') => Some(Command::Step),

@@ -1,7 +1,5 @@
 //! Small text helpers shared by the widgets (numbers with separators, names, truncation).
 
-use crate::patterns::PatternKind;
-
 /// `65536` -> `65,536`.
 pub fn count(n: u64) -> String {
     let s = n.to_string();
@@ -36,7 +34,8 @@ pub fn ratio(r: Option<f64>) -> String {
                 count(v.round() as u64)
             }
         }
-        _ => "?".to_string(),
+        // Not measured yet (e.g. no major fault so far): a dash, not "?" (which reads as hidden).
+        _ => "–".to_string(),
     }
 }
 
@@ -53,37 +52,6 @@ pub fn nanos(ns: f64) -> String {
     } else {
         format!("{:.1} ms", ns / 1_000_000.0)
     }
-}
-
-/// The pattern's name as the keys and the CLI spell it.
-// Private copy of `PatternKind::name()` (being added elsewhere) so the TUI builds without it.
-pub fn pattern_name(p: PatternKind) -> &'static str {
-    match p {
-        PatternKind::Sequential => "sequential",
-        PatternKind::Reverse => "reverse",
-        PatternKind::Stride => "stride",
-        PatternKind::Random => "random",
-        PatternKind::Hotset => "hotset",
-        PatternKind::Chase => "chase",
-        PatternKind::Scan => "scan",
-    }
-}
-
-/// The patterns in key order: key `1` is index 0.
-pub const PATTERNS: [PatternKind; 7] = [
-    PatternKind::Sequential,
-    PatternKind::Reverse,
-    PatternKind::Stride,
-    PatternKind::Random,
-    PatternKind::Hotset,
-    PatternKind::Chase,
-    PatternKind::Scan,
-];
-
-/// The pattern a digit key selects (`'1'` -> sequential ... `'7'` -> scan).
-pub fn pattern_for_key(c: char) -> Option<PatternKind> {
-    let d = c.to_digit(10)? as usize;
-    (1..=PATTERNS.len()).contains(&d).then(|| PATTERNS[d - 1])
 }
 
 /// Keeps the end of `s` (the file name matters most in a path), prefixing `…` when cut.
@@ -164,22 +132,10 @@ mod tests {
         assert_eq!(rate(f64::NAN), "0");
         assert_eq!(rate(7.46), "7.5");
         assert_eq!(rate(1234.4), "1,234");
-        assert_eq!(ratio(None), "?");
+        assert_eq!(ratio(None), "–");
         assert_eq!(ratio(Some(2048.0)), "2,048");
         assert_eq!(nanos(4.104), "4.10 ns");
         assert_eq!(nanos(1500.0), "1.5 µs");
-    }
-
-    #[test]
-    fn keys_pick_patterns_in_order() {
-        assert_eq!(pattern_for_key('1'), Some(PatternKind::Sequential));
-        assert_eq!(pattern_for_key('7'), Some(PatternKind::Scan));
-        assert_eq!(pattern_for_key('0'), None);
-        assert_eq!(pattern_for_key('8'), None);
-        assert_eq!(pattern_for_key('x'), None);
-        for (i, p) in PATTERNS.iter().enumerate() {
-            assert_eq!(pattern_for_key(char::from(b'1' + i as u8)), Some(*p));
-        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! mmap vs read(): one bar per method (ns per access: shorter is faster), verdict and why.
 
 use crate::snapshot::ComparisonState;
-use crate::tui::format::{count, nanos, pattern_name, wrap};
+use crate::tui::format::{count, nanos, wrap};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -61,7 +61,7 @@ impl Comparison<'_> {
                     l.extend(styled(
                         &format!(
                             "{} · {} cache · {} × {} B (ns/access, shorter is faster)",
-                            pattern_name(r.pattern),
+                            r.pattern.name(),
                             r.cache,
                             count(r.accesses),
                             r.access_size

@@ -2,7 +2,7 @@
 //! what this machine can and cannot show.
 
 use crate::snapshot::{PagemapSource, RunState, Snapshot};
-use crate::tui::format::{count, pattern_name, truncate_left};
+use crate::tui::format::{count, truncate_left};
 use crate::tui::theme::Theme;
 use crate::units::human_bytes;
 use ratatui::buffer::Buffer;
@@ -88,7 +88,7 @@ impl Header<'_> {
             Span::raw(" "),
             Span::styled(badge, style),
             Span::styled("  pattern ", t.label),
-            Span::styled(pattern_name(w.pattern), t.value),
+            Span::styled(w.pattern.name(), t.value),
             Span::styled("  rate ", t.label),
             Span::styled(rate, t.value),
             Span::styled("  advice ", t.label),

@@ -78,7 +78,11 @@ fn check_space(path: &Path, size: u64, reclaimable: Option<u64>) -> Result<()> {
     let dir = File::open(&parent).map_err(|e| {
         AppError::bad_input(
             path,
-            format!("cannot create it in {}: {}", parent.display(), io_reason(&e)),
+            format!(
+                "cannot create it in {}: {}",
+                parent.display(),
+                io_reason(&e)
+            ),
         )
     })?;
     let free = crate::sys::free_bytes(dir.as_fd())

@@ -211,8 +211,12 @@ impl Signals {
     }
 }
 
-/// How long to wait for input before looking at the channel and signals again.
-const POLL: Duration = Duration::from_millis(50);
+/// How long to wait for input before looking at the channel and signals again (50 cheap
+/// wake-ups a second; a new snapshot waits at most this long to be drawn).
+const POLL: Duration = Duration::from_millis(20);
+/// After a key sent commands, how long to wait for the session's answer before drawing, so
+/// the screen shows the key's effect in the same frame.
+const ANSWER_WAIT: Duration = Duration::from_millis(30);
 
 /// Runs the UI until quit or a signal: draws the latest snapshot, sends the grid's view
 /// whenever it changes (resize, zoom, pan) and the commands keys ask for.
@@ -262,11 +266,13 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
             continue;
         }
         // Handle every pending event before the next draw.
+        let mut sent = false;
         loop {
             match event::read()? {
                 Event::Key(k) if k.kind != KeyEventKind::Release => {
                     for cmd in app.handle_key(k) {
                         let _ = commands.send(cmd);
+                        sent = true;
                     }
                     dirty = true;
                 }
@@ -284,6 +290,11 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
             }
             if !event::poll(Duration::ZERO)? {
                 break;
+            }
+        }
+        if sent && connected {
+            if let Ok(s) = snapshots.recv_timeout(ANSWER_WAIT) {
+                app.set_snapshot(s);
             }
         }
     }

@@ -321,7 +321,10 @@ impl Worker {
                 paused,
                 report_ms,
             } => {
-                let params = pattern.params(self.size, self.page_size);
+                let mut params = pattern.params(self.size, self.page_size);
+                // An empty file is a valid target (nothing is mapped; a run finishes at once
+                // with 0 accesses, as `run` expects), so validate every field but the size.
+                params.file_size = params.file_size.max(params.access_size).max(1);
                 if let Err(e) = params.validate() {
                     return self.send(&Report::Ack {
                         what: "configure".into(),
@@ -430,7 +433,9 @@ impl Worker {
             if n > 0 {
                 self.batch(n)?;
             }
-            if self.limit_reached() {
+            // batch() finishes by itself on an empty file, where an access count or a
+            // duration can never be met: report that too, or the parent waits forever.
+            if self.run.state == WorkerState::Finished || self.limit_reached() {
                 self.run.state = WorkerState::Finished;
                 self.run.finished_at = Some(Instant::now());
                 return self.report();

@@ -163,6 +163,7 @@ struct Worker {
     touched: RoaringTreemap,
     new_touched: Vec<u64>,
     touched_reset: bool,
+    /// Offsets of the current batch, filled by index (MAX_BATCH long, allocated once).
     offs: Vec<u64>,
     recent: Vec<u64>,
     out: BufWriter<io::Stdout>,
@@ -193,7 +194,7 @@ fn run(path: &Path, start: Instant) -> io::Result<()> {
         touched: RoaringTreemap::new(),
         new_touched: Vec::new(),
         touched_reset: false,
-        offs: Vec::with_capacity(MAX_BATCH),
+        offs: vec![0; MAX_BATCH],
         recent: Vec::new(),
         out: BufWriter::new(io::stdout()),
         run: Run::new(PatternSpec::default(), size, page_size),
@@ -492,30 +493,40 @@ impl Worker {
             self.run.spec.access_size
         };
         let f0 = self.counters.faults()?;
-        self.offs.clear();
         let mut last = self.run.last;
         let mut sum = self.run.progress.checksum;
-        let iter = &mut self.run.iter;
-        let offs = &mut self.offs;
+        // A local copy, so its state can live in registers for the whole loop.
+        let mut it = self.run.iter.clone();
+        let iter = &mut it;
+        // A slice of exactly n slots written in order: unlike Vec::push, no capacity check
+        // and no length store per access, so the timed loop stays as small as a plain one.
+        let offs = &mut self.offs[..n];
         let t0 = Instant::now();
         if scan {
-            for _ in 0..n {
-                let off = iter.next_offset(last);
-                let len = (self.size - off).min(size) as usize;
-                last = access(map, off, len);
-                sum = sum.wrapping_add(last);
-                offs.push(off);
-            }
+            let fsize = self.size;
+            last = iter.drive(offs, last, |off| {
+                let len = (fsize - off).min(size) as usize;
+                let v = access(map, off, len);
+                sum = sum.wrapping_add(v);
+                v
+            });
+        } else if size == 1 {
+            // The classic case, kept free of any size logic: one volatile load per access.
+            last = iter.drive(offs, last, |off| {
+                let v = access(map, off, 1);
+                sum = sum.wrapping_add(v);
+                v
+            });
         } else {
             let size = size as usize;
-            for _ in 0..n {
-                let off = iter.next_offset(last);
-                last = access(map, off, size);
-                sum = sum.wrapping_add(last);
-                offs.push(off);
-            }
+            last = iter.drive(offs, last, |off| {
+                let v = access(map, off, size);
+                sum = sum.wrapping_add(v);
+                v
+            });
         }
         let t1 = Instant::now();
+        self.run.iter = it;
         let f1 = self.counters.faults()?;
         let dt = t1.duration_since(t0);
 
@@ -550,8 +561,9 @@ impl Worker {
         let ps = self.page_size;
         let access_pages = if scan { 1 } else { size.div_ceil(ps).max(1) };
         self.recent.clear();
-        let stride = (self.offs.len() / RECENT_MAX).max(1);
-        for (i, &off) in self.offs.iter().enumerate() {
+        let offs = &self.offs[..n];
+        let stride = (n / RECENT_MAX).max(1);
+        for (i, &off) in offs.iter().enumerate() {
             let first = off / ps;
             let last_page = (off + size.max(1) - 1).min(self.size - 1) / ps;
             for p in first..=last_page.min(first + access_pages) {
@@ -559,7 +571,7 @@ impl Worker {
                     self.new_touched.push(p);
                 }
             }
-            if i % stride == 0 || i + 1 == self.offs.len() {
+            if i % stride == 0 || i + 1 == n {
                 self.recent.push(first);
             }
         }

@@ -147,3 +147,16 @@ pub fn madvise(addr: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// True when `fd` reports a hang-up (`POLLHUP`/`POLLERR`): e.g. the terminal window was
+/// closed. A hung-up tty reads as EOF forever, so a UI that polls it would spin.
+pub fn hung_up(fd: BorrowedFd<'_>) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid pollfd array of length 1 for the duration of the call; timeout 0.
+    let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+    r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}

@@ -223,3 +223,53 @@ fn live_view_without_a_terminal_is_a_usage_error() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("mmviz run"), "{err}");
 }
+
+/// Pids of processes whose command line mentions `needle`.
+fn pids_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = state
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmd).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn closing_the_terminal_ends_the_app_and_its_worker() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-hangup.bin", "8MiB");
+    // Not exec'd: the shell is the session leader, so the app may get no SIGHUP at all and
+    // must notice the hung-up terminal by itself.
+    let cmd = format!(
+        "{} {} --rate 100; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_mmviz"),
+        file.display()
+    );
+    let t = Tmux::start("hangup", &cmd);
+    t.wait(20, "running", |s| s.contains("running"));
+    let needle = "e2e-hangup.bin";
+    assert!(!pids_with(needle).is_empty());
+    drop(t); // kill-server: the terminal goes away
+    let t0 = Instant::now();
+    while !pids_with(needle).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "mmviz (or its worker) still running after the terminal closed: {:?}",
+            pids_with(needle)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -20,6 +20,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
@@ -218,6 +219,23 @@ const POLL: Duration = Duration::from_millis(20);
 /// the screen shows the key's effect in the same frame.
 const ANSWER_WAIT: Duration = Duration::from_millis(30);
 
+/// Watches for the terminal going away. crossterm 0.28 loops forever reading a hung-up tty
+/// (it returns EOF, which crossterm retries), so the UI thread cannot notice it by itself;
+/// this thread tells the session to stop the worker and ends the process (exit 129, as for
+/// SIGHUP). The worker would also die with us (PR_SET_PDEATHSIG).
+fn spawn_hangup_watchdog(commands: Sender<Command>) {
+    let _ = std::thread::Builder::new()
+        .name("tty-watchdog".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(250));
+            if crate::sys::hung_up(std::io::stdin().as_fd()) {
+                let _ = commands.send(Command::Quit);
+                std::thread::sleep(Duration::from_millis(300));
+                std::process::exit(129);
+            }
+        });
+}
+
 /// Runs the UI until quit or a signal: draws the latest snapshot, sends the grid's view
 /// whenever it changes (resize, zoom, pan) and the commands keys ask for.
 pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::Result<ExitKind> {
@@ -230,6 +248,7 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
     let _guard = RestoreGuard;
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
 
+    spawn_hangup_watchdog(commands.clone());
     let mut app = App::waiting(Theme::from_env());
     let mut last_view: Option<Command> = None;
     let mut dirty = true;
@@ -238,6 +257,13 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
         if let Some(kind) = signals.exit_kind() {
             let _ = commands.send(Command::Quit);
             return Ok(kind);
+        }
+        // The terminal went away without a SIGHUP reaching us (e.g. its emulator was killed
+        // and we were not in the foreground group): a hung-up tty reads as EOF forever and
+        // crossterm would spin on it. Leave as if hung up.
+        if crate::sys::hung_up(std::io::stdin().as_fd()) {
+            let _ = commands.send(Command::Quit);
+            return Ok(ExitKind::Terminated);
         }
         // Keep only the newest snapshot: older ones are already stale.
         while connected {

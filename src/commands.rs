@@ -104,7 +104,7 @@ pub fn residency_report(t: &Target) -> Result<ResidencyReport> {
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(AppError::runtime)?;
-    println!("{s}");
+    crate::outln!("{s}");
     Ok(())
 }
 
@@ -121,26 +121,26 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
     if a.json {
         return print_json(&r);
     }
-    println!("file:        {}", r.path);
-    println!(
+    crate::outln!("file:        {}", r.path);
+    crate::outln!(
         "size:        {} ({} bytes)",
         human_bytes(r.size_bytes),
         r.size_bytes
     );
-    println!("page size:   {}", human_bytes(r.page_size));
-    println!("pages:       {}", r.pages);
+    crate::outln!("page size:   {}", human_bytes(r.page_size));
+    crate::outln!("pages:       {}", r.pages);
     match (r.cached_pages, r.cached_percent) {
-        (Some(c), Some(p)) => println!(
+        (Some(c), Some(p)) => crate::outln!(
             "cached:      {c} pages ({}), {p:.1}%",
             human_bytes(c * r.page_size)
         ),
-        _ => println!("cached:      hidden by the kernel"),
+        _ => crate::outln!("cached:      hidden by the kernel"),
     }
-    println!(
+    crate::outln!(
         "dirty:       {}",
         opt_pages(r.dirty_pages).replace("hidden by the kernel", "unknown")
     );
-    println!(
+    crate::outln!(
         "filesystem:  {}{}",
         r.filesystem,
         r.filesystem_note
@@ -148,14 +148,14 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
             .map(|n| format!(" ({n})"))
             .unwrap_or_default()
     );
-    println!(
+    crate::outln!(
         "readahead:   {}, THP {}",
         r.read_ahead_kb
             .map(|k| format!("read_ahead_kb {k}"))
             .unwrap_or_else(|| "read_ahead_kb unknown (no block device)".into()),
         r.thp_mode.as_deref().unwrap_or("unknown")
     );
-    println!(
+    crate::outln!(
         "source:      {}",
         match r.source {
             CacheSource::Cachestat => "cachestat(2)",
@@ -163,10 +163,10 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
         }
     );
     if let Some(n) = &r.cache_note {
-        println!("note:        {n}");
+        crate::outln!("note:        {n}");
     }
     if let Some(b) = &r.bar {
-        println!("[{b}]");
+        crate::outln!("[{b}]");
     }
     Ok(())
 }
@@ -218,19 +218,19 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
         return print_json(&j);
     }
     match (j.cached_before, j.cached_after) {
-        (Some(b), Some(af)) => println!(
+        (Some(b), Some(af)) => crate::outln!(
             "{}: {b} -> {af} pages cached ({} -> {})",
             j.path,
             human_bytes(b * page_size()),
             human_bytes(af * page_size())
         ),
-        _ => println!(
+        _ => crate::outln!(
             "{}: asked the kernel to drop its pages; the result is hidden by the kernel",
             j.path
         ),
     }
     if let Some(r) = &j.reason {
-        println!("note: {r}");
+        crate::outln!("note: {r}");
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod gen;
 pub mod grid;
 pub mod live;
 pub mod mapping;
+pub mod output;
 pub mod pagemap;
 pub mod patterns;
 pub mod residency;

@@ -128,7 +128,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         &interrupted,
     )?;
     if a.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(AppError::runtime)?
         );
@@ -297,7 +297,7 @@ fn opt(v: Option<u64>) -> String {
 }
 
 fn print_text(r: &RunReport) {
-    println!(
+    crate::outln!(
         "{} {} over {} ({} pages), advice {}{}",
         r.pattern,
         if r.cold { "cold" } else { "as-is" },
@@ -306,7 +306,7 @@ fn print_text(r: &RunReport) {
         r.advice,
         r.rate.map(|x| format!(", {x}/s")).unwrap_or_default()
     );
-    println!(
+    crate::outln!(
         "accesses:      {} of {} B in {:.3} ms ({})",
         r.accesses,
         r.access_size,
@@ -314,31 +314,32 @@ fn print_text(r: &RunReport) {
         r.ns_per_access
             .map_or("-".into(), |n| format!("{n:.1} ns per access"))
     );
-    println!(
+    crate::outln!(
         "faults:        {} minor, {} major  (faults are not pages: see below)",
-        r.minor_faults, r.major_faults
+        r.minor_faults,
+        r.major_faults
     );
-    println!(
+    crate::outln!(
         "page cache:    {} -> {} pages cached (file has {})",
         opt(r.cached_before),
         opt(r.cached_after),
         r.pages
     );
-    println!(
+    crate::outln!(
         "mapped:        {} pages present in the worker's page table; {} distinct pages touched",
         opt(r.mapped_after),
         r.touched_pages
     );
     if let Some(x) = r.pages_cached_per_major_fault {
-        println!("readahead:     {x:.1} pages newly cached per major fault");
+        crate::outln!("readahead:     {x:.1} pages newly cached per major fault");
     }
     if let Some(x) = r.pages_mapped_per_fault {
-        println!("fault-around:  {x:.1} pages mapped per fault");
+        crate::outln!("fault-around:  {x:.1} pages mapped per fault");
     }
     if let Some(b) = r.read_bytes {
-        println!("read from disk: {}", human_bytes(b));
+        crate::outln!("read from disk: {}", human_bytes(b));
     }
     if let Some(s) = r.startup_ms {
-        println!("start-up:      {s:.2} ms from spawn to first access");
+        crate::outln!("start-up:      {s:.2} ms from spawn to first access");
     }
 }

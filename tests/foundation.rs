@@ -663,3 +663,32 @@ fn one_tib_sparse_file() {
     }
     assert_eq!(j["cached_pages"], 0, "{j}");
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = common::scratch_dir();
+    let f = dir.path().join("pipe.bin");
+    assert!(
+        common::mmviz(&["gen", f.to_str().unwrap(), "--size", "64KiB"])
+            .status
+            .success()
+    );
+    for args in [
+        vec!["residency"],
+        vec!["residency", "--json"],
+        vec!["evict"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mmviz"))
+            .args(&args)
+            .arg(&f)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away at once, like `| head -0`
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

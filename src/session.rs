@@ -504,12 +504,10 @@ impl Session {
         );
         self.message = Some(match r {
             Ok(r) => match (r.cached_before, r.cached_after) {
+                (Some(b), Some(0)) => format!("evicted: {b} -> 0 pages cached"),
                 (Some(b), Some(a)) => {
-                    let mut m = format!("evicted: {b} -> {a} pages cached");
-                    if let Some(why) = r.stayed_reason {
-                        m.push_str(&format!(" ({why})"));
-                    }
-                    m
+                    let why = r.stayed_reason.unwrap_or_default();
+                    format!("evict: {b} -> {a} pages cached; {a} stayed: {why}")
                 }
                 _ => "evict requested; the result is hidden by the kernel".into(),
             },

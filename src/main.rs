@@ -14,7 +14,11 @@ fn main() -> ExitCode {
         Some(Cmd::Worker(a)) => {
             return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
-        Some(Cmd::Bench(_)) | None => Err(AppError::runtime("not implemented yet")),
+        Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::CompareChild(a)) => {
+            return ExitCode::from(mmviz::compare::child::main(a) as u8);
+        }
+        None => Err(AppError::runtime("not implemented yet")),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -80,6 +80,9 @@ pub enum Cmd {
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
+    /// Internal: one method repeat of `bench`, measured in its own process (one JSON line)
+    #[command(name = "__compare", hide = true)]
+    CompareChild(CompareChildArgs),
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +166,18 @@ pub struct BenchArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareChildArgs {
+    pub file: PathBuf,
+    /// mmap, mmap-populate, mmap-<advice>, pread, seek+read, buffered, read-64k, read-1m
+    #[arg(long)]
+    pub method: String,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    #[arg(long)]
+    pub accesses: u64,
 }
 
 #[derive(Args, Debug)]

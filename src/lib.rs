@@ -7,6 +7,7 @@ pub mod advice;
 pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod counters;
 pub mod demo;
 pub mod error;

@@ -58,3 +58,17 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
         Err(e) => Err(AppError::runtime(format!("terminal: {e}"))),
     }
 }
+
+/// The `c` key: the comparison on the file's current cache state ("as-is": the user sets it
+/// up with `e` and `w` and sees it on the grid), the current pattern and advice, 3 repeats so
+/// the answer comes in seconds.
+pub fn compare_for_tui(
+    req: &crate::session::CompareRequest,
+    progress: &mut dyn FnMut(f64, &str),
+    cancel: &std::sync::atomic::AtomicBool,
+) -> std::result::Result<crate::snapshot::ComparisonResult, String> {
+    let mut opts = crate::compare::CompareOptions::new(req.path.clone(), req.spec.clone());
+    opts.advice = req.advice;
+    opts.repeat = 3;
+    crate::compare::compare(&opts, progress, cancel).map_err(|e| e.msg)
+}

@@ -1,7 +1,6 @@
 use clap::Parser;
 use mmviz::cli::{Cli, Cmd};
 use mmviz::commands;
-use mmviz::error::AppError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -14,11 +13,14 @@ fn main() -> ExitCode {
         Some(Cmd::Worker(a)) => {
             return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
-        None => match mmviz::live::main(&cli.tui, None) {
+        Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::CompareChild(a)) => {
+            return ExitCode::from(mmviz::compare::child::main(a) as u8);
+        }
+        None => match mmviz::live::main(&cli.tui, Some(mmviz::live::compare_for_tui)) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
-        Some(Cmd::Bench(_)) => Err(AppError::runtime("not implemented yet")),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

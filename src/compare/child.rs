@@ -1,0 +1,79 @@
+//! `mmviz __compare FILE --method M ...`: one method, one repeat, in a fresh process.
+//!
+//! Runs the method on the file (opened read-only, mapped read-only) and prints one JSON line
+//! (a [`Measured`]) on stdout. A fresh process per repeat means a fresh mapping, its own
+//! first-touch faults, and /proc fault counters that belong to this method alone, never to
+//! the UI or a test harness. Cache control (evict, warm) is the parent's job.
+
+use super::methods::{self, Measured, Method};
+use crate::cli::CompareChildArgs;
+use crate::error::io_reason;
+use crate::worker::PatternSpec;
+use std::fs::File;
+
+/// Exit status: 0 with the JSON line printed, 1 with one line on stderr, 2 on bad arguments.
+pub fn main(a: &CompareChildArgs) -> i32 {
+    die_with_parent();
+    match run(a) {
+        Ok(m) => match serde_json::to_string(&m) {
+            Ok(s) => {
+                println!("{s}");
+                0
+            }
+            Err(e) => {
+                eprintln!("mmviz __compare: {e}");
+                1
+            }
+        },
+        Err((code, msg)) => {
+            eprintln!("mmviz __compare: {msg}");
+            code
+        }
+    }
+}
+
+fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
+    let bad = |e: String| (2, e);
+    let method: Method = a.method.parse().map_err(bad)?;
+    let w = &a.workload;
+    let spec = PatternSpec {
+        kind: w.pattern.parse().map_err(bad)?,
+        seed: w.seed,
+        access_size: w.access_size,
+        stride_pages: w.stride,
+        hot_fraction: w.hot_fraction,
+        hot_share: w.hot_share,
+    };
+    // Plain O_RDONLY: the parent validated the file; we never write it.
+    let file =
+        File::open(&a.file).map_err(|e| (1, format!("{}: {}", a.file.display(), io_reason(&e))))?;
+    methods::run(method, &file, &spec, a.accesses).map_err(|e| {
+        (
+            1,
+            format!("{} on {}: {}", method, a.file.display(), io_reason(&e)),
+        )
+    })
+}
+
+/// `PR_SET_PDEATHSIG(SIGKILL)`: a child left behind by a killed parent would keep reading
+/// the file and skew whatever runs next.
+fn die_with_parent() {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    if let Ok(expected) = std::env::var("MMVIZ_PARENT_PID") {
+        // SAFETY: getppid has no preconditions and cannot fail.
+        let ppid = unsafe { libc::getppid() };
+        if expected.parse::<i32>().ok() != Some(ppid) {
+            // The parent died before prctl: nobody waits for our answer.
+            std::process::exit(1);
+        }
+    }
+}

@@ -377,6 +377,36 @@ impl PatternIter {
         last
     }
 
+    /// Like [`drive`](Self::drive) without recording the offsets: `n` accesses, nothing
+    /// stored per access. The worker times this loop and recovers the offsets afterwards by
+    /// replaying a clone of the iterator (patterns other than Chase ignore `last`).
+    #[inline(always)]
+    pub fn drive_n(&mut self, n: usize, mut last: u64, mut access: impl FnMut(u64) -> u64) -> u64 {
+        macro_rules! each {
+            ($k:expr) => {
+                for _ in 0..n {
+                    let off = self.next_as($k, last);
+                    last = access(off);
+                }
+            };
+        }
+        match self.kind {
+            PatternKind::Sequential => each!(PatternKind::Sequential),
+            PatternKind::Reverse => each!(PatternKind::Reverse),
+            PatternKind::Stride => each!(PatternKind::Stride),
+            PatternKind::Random => each!(PatternKind::Random),
+            PatternKind::Hotset => each!(PatternKind::Hotset),
+            PatternKind::Chase => each!(PatternKind::Chase),
+            PatternKind::Scan => each!(PatternKind::Scan),
+        }
+        last
+    }
+
+    /// The pattern this iterator draws.
+    pub fn kind(&self) -> PatternKind {
+        self.kind
+    }
+
     /// `next_offset` for a kind known at the call site (constant-folds the match).
     #[inline(always)]
     fn next_as(&mut self, kind: PatternKind, last: u64) -> u64 {
@@ -881,6 +911,16 @@ mod tests {
             assert_eq!(slots, want, "{kind}");
             assert_eq!(end, last, "{kind}");
             assert_eq!(a.step(), b.step());
+            // drive_n: the same accesses, nothing recorded; the next draw continues alike.
+            let mut c = PatternIter::new(&p);
+            let mut seen = Vec::new();
+            let end_n = c.drive_n(1000, 0, |off| {
+                seen.push(off);
+                fold(off)
+            });
+            assert_eq!(seen, want, "{kind}");
+            assert_eq!(end_n, last, "{kind}");
+            assert_eq!(c.next_offset(last), b.next_offset(last), "{kind}");
         }
     }
 }

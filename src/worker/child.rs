@@ -501,31 +501,57 @@ impl Worker {
         // A slice of exactly n slots written in order: unlike Vec::push, no capacity check
         // and no length store per access, so the timed loop stays as small as a plain one.
         let offs = &mut self.offs[..n];
+        // Chase's next offset depends on the bytes read, so its offsets are recorded as they
+        // are drawn (a dependent load hides the store). Every other pattern ignores `last`:
+        // the timed loop then stores nothing, and the offsets are recovered after the clock
+        // stops by replaying a clone of the iterator.
+        let record = self.run.spec.kind == PatternKind::Chase;
+        let replay = (!record).then(|| iter.clone());
         let t0 = Instant::now();
         if scan {
             let fsize = self.size;
-            last = iter.drive(offs, last, |off| {
+            let f = |off: u64| {
                 let len = (fsize - off).min(size) as usize;
                 let v = access(map, off, len);
                 sum = sum.wrapping_add(v);
                 v
-            });
+            };
+            last = if record {
+                iter.drive(offs, last, f)
+            } else {
+                iter.drive_n(n, last, f)
+            };
         } else if size == 1 {
             // The classic case, kept free of any size logic: one volatile load per access.
-            last = iter.drive(offs, last, |off| {
+            let f = |off: u64| {
                 let v = access(map, off, 1);
                 sum = sum.wrapping_add(v);
                 v
-            });
+            };
+            last = if record {
+                iter.drive(offs, last, f)
+            } else {
+                iter.drive_n(n, last, f)
+            };
         } else {
             let size = size as usize;
-            last = iter.drive(offs, last, |off| {
+            let f = |off: u64| {
                 let v = access(map, off, size);
                 sum = sum.wrapping_add(v);
                 v
-            });
+            };
+            last = if record {
+                iter.drive(offs, last, f)
+            } else {
+                iter.drive_n(n, last, f)
+            };
         }
         let t1 = Instant::now();
+        if let Some(mut r) = replay {
+            for slot in offs.iter_mut() {
+                *slot = r.next_offset(0);
+            }
+        }
         self.run.iter = it;
         let f1 = self.counters.faults()?;
         let dt = t1.duration_since(t0);

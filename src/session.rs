@@ -425,7 +425,8 @@ impl Session {
                 });
             }
             Command::Evict => self.evict(),
-            Command::Warm => self.warm(),
+            Command::Warm => self.warm(Fill::Sequential),
+            Command::WarmRandom => self.warm(Fill::Random),
             Command::CycleAdvice => {
                 self.advice = self.advice.next();
                 self.send(Control::Advise {
@@ -517,19 +518,24 @@ impl Session {
         self.prev_mapped = None;
     }
 
-    fn warm(&mut self) {
+    fn warm(&mut self, fill: Fill) {
         let pages = self.probe.pages();
         let t0 = Instant::now();
-        self.message = Some(
-            match cache::warm(&self.target.file, 0, pages, Fill::Sequential) {
-                Ok(n) => format!(
-                    "warmed: read {} in {:.0} ms (WILLNEED + a read pass)",
-                    human_bytes(n),
-                    t0.elapsed().as_secs_f64() * 1e3
-                ),
-                Err(e) => format!("warm failed: {e}"),
-            },
-        );
+        let how = match fill {
+            Fill::Sequential => "sequentially: large folios, one fault can map up to 2 MiB",
+            Fill::Random => {
+                "as random 4 KiB reads: 4 KiB folios, one fault maps at most 16 pages \
+                 (evict first with e, or folios already cached stay large)"
+            }
+        };
+        self.message = Some(match cache::warm(&self.target.file, 0, pages, fill) {
+            Ok(n) => format!(
+                "warmed: read {} in {:.0} ms {how}",
+                human_bytes(n),
+                t0.elapsed().as_secs_f64() * 1e3
+            ),
+            Err(e) => format!("warm failed: {e}"),
+        });
         // The warm pass is ours, not the worker's: don't charge it to readahead per fault.
         self.prev_cached = None;
     }

@@ -283,7 +283,11 @@ pub enum Command {
     Slower,
     Faster,
     Evict,
+    /// Read the whole file sequentially (the page cache builds large folios).
     Warm,
+    /// Read every page once with 4 KiB reads in random order (small folios: one fault then
+    /// maps at most 16 pages).
+    WarmRandom,
     CycleAdvice,
     /// Reset counters and restart the worker (also on the file's new size after a truncation).
     Reset,

@@ -10,14 +10,21 @@ pub struct Help<'a> {
     pub theme: &'a Theme,
 }
 
-pub const KEYS: [(&str, &str); 17] = [
+pub const KEYS: [(&str, &str); 18] = [
     ("1 2 3 4", "pattern: sequential, reverse, stride, random"),
     ("5 6 7", "pattern: hotset, chase (pointer chase), scan"),
     ("space", "pause / resume the workload"),
     ("n", "one step (one batch) while paused"),
     ("[  ]", "slower / faster (accesses per second)"),
     ("e", "evict: drop the file's pages from the page cache"),
-    ("w", "warm: read the whole file into the page cache"),
+    (
+        "w",
+        "warm, sequential reads (large folios: a fault maps <= 2 MiB)",
+    ),
+    (
+        "W",
+        "warm, random 4 KiB reads (small folios: fault maps <= 16 pages)",
+    ),
     (
         "a",
         "next madvise advice: normal, random, sequential, willneed",

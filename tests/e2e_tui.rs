@@ -224,24 +224,19 @@ fn live_view_without_a_terminal_is_a_usage_error() {
     assert!(err.contains("mmviz run"), "{err}");
 }
 
-/// Pids of processes whose command line mentions `needle`.
+/// Pids of live (non-zombie) processes whose command line mentions `needle`.
 fn pids_with(needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = state
-            .rsplit(')')
-            .next()
-            .is_some_and(|r| r.trim_start().starts_with('Z'));
-        if !zombie && String::from_utf8_lossy(&cmd).contains(needle) {
-            out.push(pid);
-        }
-    }
-    out
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.flatten()
+        .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
+        .filter(|p| {
+            p.cmdline()
+                .is_ok_and(|c| c.iter().any(|a| a.contains(needle)))
+        })
+        .map(|p| p.pid as u32)
+        .collect()
 }
 
 #[test]

@@ -473,30 +473,28 @@ fn truncation_kills_the_worker_with_sigbus_and_run_explains_it() {
 
 /// (state, ppid) from /proc/<pid>/stat; None once the process is gone.
 fn proc_state(pid: u32) -> Option<(char, u32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // comm (field 2) may contain spaces and ')': count from the last ')'.
-    let mut it = s[s.rfind(')')? + 1..].split_ascii_whitespace();
-    let state = it.next()?.chars().next()?;
-    let ppid = it.next()?.parse().ok()?;
-    Some((state, ppid))
+    let st = procfs::process::Process::new(pid as i32)
+        .ok()?
+        .stat()
+        .ok()?;
+    Some((st.state, st.ppid as u32))
 }
 
 /// The pid of `parent`'s worker child once it has mapped `file` (so it is past exec and
 /// its PR_SET_PDEATHSIG, which comes before the mapping).
 fn find_worker(parent: u32, file: &Path) -> Option<u32> {
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if proc_state(pid).map(|s| s.1) != Some(parent) {
+    for p in procfs::process::all_processes().ok()?.flatten() {
+        let Ok(st) = p.stat() else { continue };
+        if st.ppid as u32 != parent {
             continue;
         }
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains("__worker")
-            && maps.contains(file.to_str().unwrap())
-        {
-            return Some(pid);
+        let is_worker = p.cmdline().is_ok_and(|c| c.iter().any(|a| a == "__worker"));
+        let maps_file = p.maps().is_ok_and(|m| {
+            m.iter()
+                .any(|e| matches!(&e.pathname, procfs::process::MMapPath::Path(pb) if pb == file))
+        });
+        if is_worker && maps_file {
+            return Some(p.pid as u32);
         }
     }
     None

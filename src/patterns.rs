@@ -240,6 +240,43 @@ pub struct PatternIter {
     chase_key: u64,
 }
 
+/// Runs `$body` with `$k` bound to the iterator's kind as a constant, so the per-access
+/// `match` in `next_as` folds away and each pattern gets its own tight loop.
+macro_rules! per_kind {
+    ($self:ident, $k:ident => $body:block) => {
+        match $self.kind {
+            PatternKind::Sequential => {
+                const $k: PatternKind = PatternKind::Sequential;
+                $body
+            }
+            PatternKind::Reverse => {
+                const $k: PatternKind = PatternKind::Reverse;
+                $body
+            }
+            PatternKind::Stride => {
+                const $k: PatternKind = PatternKind::Stride;
+                $body
+            }
+            PatternKind::Random => {
+                const $k: PatternKind = PatternKind::Random;
+                $body
+            }
+            PatternKind::Hotset => {
+                const $k: PatternKind = PatternKind::Hotset;
+                $body
+            }
+            PatternKind::Chase => {
+                const $k: PatternKind = PatternKind::Chase;
+                $body
+            }
+            PatternKind::Scan => {
+                const $k: PatternKind = PatternKind::Scan;
+                $body
+            }
+        }
+    };
+}
+
 impl PatternIter {
     pub fn new(p: &PatternParams) -> PatternIter {
         let page_size = p.page_size.max(1);
@@ -356,24 +393,13 @@ impl PatternIter {
         mut last: u64,
         mut access: impl FnMut(u64) -> u64,
     ) -> u64 {
-        macro_rules! each {
-            ($k:expr) => {
-                for slot in slots.iter_mut() {
-                    let off = self.next_as($k, last);
-                    *slot = off;
-                    last = access(off);
-                }
-            };
-        }
-        match self.kind {
-            PatternKind::Sequential => each!(PatternKind::Sequential),
-            PatternKind::Reverse => each!(PatternKind::Reverse),
-            PatternKind::Stride => each!(PatternKind::Stride),
-            PatternKind::Random => each!(PatternKind::Random),
-            PatternKind::Hotset => each!(PatternKind::Hotset),
-            PatternKind::Chase => each!(PatternKind::Chase),
-            PatternKind::Scan => each!(PatternKind::Scan),
-        }
+        per_kind!(self, K => {
+            for slot in slots.iter_mut() {
+                let off = self.next_as(K, last);
+                *slot = off;
+                last = access(off);
+            }
+        });
         last
     }
 
@@ -382,23 +408,12 @@ impl PatternIter {
     /// replaying a clone of the iterator (patterns other than Chase ignore `last`).
     #[inline(always)]
     pub fn drive_n(&mut self, n: usize, mut last: u64, mut access: impl FnMut(u64) -> u64) -> u64 {
-        macro_rules! each {
-            ($k:expr) => {
-                for _ in 0..n {
-                    let off = self.next_as($k, last);
-                    last = access(off);
-                }
-            };
-        }
-        match self.kind {
-            PatternKind::Sequential => each!(PatternKind::Sequential),
-            PatternKind::Reverse => each!(PatternKind::Reverse),
-            PatternKind::Stride => each!(PatternKind::Stride),
-            PatternKind::Random => each!(PatternKind::Random),
-            PatternKind::Hotset => each!(PatternKind::Hotset),
-            PatternKind::Chase => each!(PatternKind::Chase),
-            PatternKind::Scan => each!(PatternKind::Scan),
-        }
+        per_kind!(self, K => {
+            for _ in 0..n {
+                let off = self.next_as(K, last);
+                last = access(off);
+            }
+        });
         last
     }
 

@@ -116,37 +116,19 @@ impl Comparison<'_> {
 
 impl Widget for Comparison<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
-        let block = super::panel("mmap vs read()", self.theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
-        for (i, line) in self
-            .lines(inner.width)
-            .into_iter()
-            .take(inner.height as usize)
-            .enumerate()
-        {
-            line.render(
-                Rect {
-                    y: inner.y + i as u16,
-                    height: 1,
-                    ..inner
-                },
-                buf,
-            );
-        }
+        let theme = self.theme;
+        super::render_lines_panel("mmap vs read()", theme, area, buf, |w| self.lines(w));
+        // While running, the first body row is a progress gauge.
+        let inner = super::panel("", theme).inner(area.intersection(buf.area));
         if let ComparisonState::Running { progress, method } = self.state {
-            if inner.height > 0 {
+            if inner.height > 0 && inner.width > 0 {
                 let p = if progress.is_finite() {
                     progress.clamp(0.0, 1.0)
                 } else {
                     0.0
                 };
                 Gauge::default()
-                    .gauge_style(self.theme.gauge)
+                    .gauge_style(theme.gauge)
                     .ratio(p)
                     .label(format!("{method} {:.0}%", p * 100.0))
                     .render(Rect { height: 1, ..inner }, buf);

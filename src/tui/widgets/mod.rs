@@ -22,6 +22,39 @@ pub fn panel<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
         .title(Line::styled(format!(" {title} "), theme.title))
 }
 
+/// Draws a titled panel whose body is one `Line` per row, built for the inner width; rows
+/// that do not fit are dropped (the caller orders lines by importance).
+pub fn render_lines_panel<'a>(
+    title: &str,
+    theme: &Theme,
+    area: ratatui::layout::Rect,
+    buf: &mut ratatui::buffer::Buffer,
+    lines: impl FnOnce(u16) -> Vec<Line<'a>>,
+) {
+    use ratatui::widgets::Widget;
+    let area = area.intersection(buf.area);
+    if area.is_empty() {
+        return;
+    }
+    let block = panel(title, theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    for (i, line) in lines(inner.width)
+        .into_iter()
+        .take(inner.height as usize)
+        .enumerate()
+    {
+        line.render(
+            ratatui::layout::Rect {
+                y: inner.y + i as u16,
+                height: 1,
+                ..inner
+            },
+            buf,
+        );
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     use ratatui::buffer::Buffer;

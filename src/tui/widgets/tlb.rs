@@ -64,28 +64,8 @@ impl Tlb<'_> {
 
 impl Widget for Tlb<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
-        let block = super::panel("TLB", self.theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
-        for (i, line) in self
-            .lines(inner.width)
-            .into_iter()
-            .take(inner.height as usize)
-            .enumerate()
-        {
-            line.render(
-                Rect {
-                    y: inner.y + i as u16,
-                    height: 1,
-                    ..inner
-                },
-                buf,
-            );
-        }
+        let theme = self.theme;
+        super::render_lines_panel("TLB", theme, area, buf, |w| self.lines(w));
     }
 }
 

@@ -224,16 +224,19 @@ fn live_view_without_a_terminal_is_a_usage_error() {
     assert!(err.contains("mmviz run"), "{err}");
 }
 
-/// Pids of live (non-zombie) processes whose command line mentions `needle`.
+/// Pids of live (non-zombie) mmviz processes whose command line mentions `needle`.
 fn pids_with(needle: &str) -> Vec<u32> {
     let Ok(all) = procfs::process::all_processes() else {
         return Vec::new();
     };
     all.flatten()
         .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
+        // Only mmviz processes (viewer and worker): tmux and the shell mention the file too.
         .filter(|p| {
-            p.cmdline()
-                .is_ok_and(|c| c.iter().any(|a| a.contains(needle)))
+            p.cmdline().is_ok_and(|c| {
+                c.first().is_some_and(|a0| a0.ends_with("/mmviz"))
+                    && c.iter().any(|a| a.contains(needle))
+            })
         })
         .map(|p| p.pid as u32)
         .collect()
@@ -265,6 +268,45 @@ fn closing_the_terminal_ends_the_app_and_its_worker() {
             "mmviz (or its worker) still running after the terminal closed: {:?}",
             pids_with(needle)
         );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-sigterm.bin", "8MiB");
+    let cmd = format!(
+        "{} {} --rate 100; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_mmviz"),
+        file.display()
+    );
+    let t = Tmux::start("sigterm", &cmd);
+    t.wait(20, "running", |s| s.contains("running"));
+    assert_eq!(t.display("#{alternate_on}"), "1");
+    let pids: Vec<u32> = pids_with("e2e-sigterm.bin")
+        .into_iter()
+        .filter(|&p| {
+            procfs::process::Process::new(p as i32)
+                .and_then(|p| p.cmdline())
+                .is_ok_and(|c| !c.iter().any(|a| a == "__worker"))
+        })
+        .collect();
+    assert_eq!(pids.len(), 1, "the viewer process: {pids:?}");
+    // Through the kill(1) command: no unsafe in tests.
+    let st = Command::new("kill")
+        .args(["-TERM", &pids[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    t.wait(10, "exit status 143", |s| s.contains("EXIT=143"));
+    assert_eq!(t.display("#{alternate_on}"), "0", "terminal restored");
+    let t0 = Instant::now();
+    while !pids_with("e2e-sigterm.bin").is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(5), "worker left behind");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -134,16 +134,22 @@ impl Header<'_> {
 /// What the viewer must know before trusting the picture.
 fn warnings(s: &Snapshot) -> Vec<String> {
     let mut w = Vec::new();
+    const HIDDEN: &str = "page-cache state hidden by the kernel";
     if !s.caps.cache_state_visible {
-        let why = s
-            .caps
-            .cache_note
-            .as_deref()
-            .map_or(String::new(), |n| format!(" ({n})"));
-        w.push(format!("page-cache state hidden by the kernel{why}"));
+        // The sampler's note may already say it in full; don't say it twice.
+        w.push(match s.caps.cache_note.as_deref() {
+            Some(n) if n.starts_with(HIDDEN) => n.to_string(),
+            Some(n) => format!("{HIDDEN} ({n})"),
+            None => HIDDEN.to_string(),
+        });
     }
     if let Some(n) = &s.file.filesystem.note {
-        w.push(format!("{}: {n}", s.file.filesystem.name));
+        let name = &s.file.filesystem.name;
+        w.push(if n.starts_with(name.as_str()) {
+            n.clone()
+        } else {
+            format!("{name}: {n}")
+        });
     }
     w
 }

@@ -160,3 +160,26 @@ pub fn hung_up(fd: BorrowedFd<'_>) -> bool {
     let r = unsafe { libc::poll(&mut pfd, 1, 0) };
     r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
+
+/// For child processes (worker, comparison): `PR_SET_PDEATHSIG(SIGKILL)`, then a check that
+/// the parent (`MMVIZ_PARENT_PID`) did not die before that call, in which case we were
+/// re-parented and the signal will never come.
+pub fn die_with_parent() {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    if let Ok(expected) = std::env::var("MMVIZ_PARENT_PID") {
+        // SAFETY: getppid has no preconditions and cannot fail.
+        let ppid = unsafe { libc::getppid() };
+        if expected.parse::<i32>().ok() != Some(ppid) {
+            std::process::exit(1);
+        }
+    }
+}

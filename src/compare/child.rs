@@ -13,7 +13,9 @@ use std::fs::File;
 
 /// Exit status: 0 with the JSON line printed, 1 with one line on stderr, 2 on bad arguments.
 pub fn main(a: &CompareChildArgs) -> i32 {
-    die_with_parent();
+    // A child left behind by a killed parent would keep reading the file and skew whatever
+    // runs next.
+    crate::sys::die_with_parent();
     match run(a) {
         Ok(m) => match serde_json::to_string(&m) {
             Ok(s) => {
@@ -53,27 +55,4 @@ fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
             format!("{} on {}: {}", method, a.file.display(), io_reason(&e)),
         )
     })
-}
-
-/// `PR_SET_PDEATHSIG(SIGKILL)`: a child left behind by a killed parent would keep reading
-/// the file and skew whatever runs next.
-fn die_with_parent() {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory arguments.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-    }
-    if let Ok(expected) = std::env::var("MMVIZ_PARENT_PID") {
-        // SAFETY: getppid has no preconditions and cannot fail.
-        let ppid = unsafe { libc::getppid() };
-        if expected.parse::<i32>().ok() != Some(ppid) {
-            // The parent died before prctl: nobody waits for our answer.
-            std::process::exit(1);
-        }
-    }
 }

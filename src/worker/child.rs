@@ -32,34 +32,12 @@ const BATCH_TARGET: Duration = Duration::from_millis(2);
 /// Entry point of `mmviz __worker FILE`. Returns the process exit code.
 pub fn main(path: &Path) -> i32 {
     let start = Instant::now();
-    die_with_parent();
+    crate::sys::die_with_parent();
     match run(path, start) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("worker: {}: {e}", path.display());
             1
-        }
-    }
-}
-
-/// `PR_SET_PDEATHSIG(SIGKILL)`, then a check that the parent did not die before that call
-/// (in which case we were re-parented and the signal will never come).
-fn die_with_parent() {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory arguments.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-    }
-    if let Ok(expected) = std::env::var("MMVIZ_PARENT_PID") {
-        // SAFETY: getppid has no preconditions and cannot fail.
-        let ppid = unsafe { libc::getppid() };
-        if expected.parse::<i32>().ok() != Some(ppid) {
-            std::process::exit(1);
         }
     }
 }

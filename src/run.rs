@@ -225,14 +225,7 @@ pub fn execute(
             let mp = w.map.len.div_ceil(ps);
             match r.present_runs(w.map.addr, mp, ps, &mut runs) {
                 Ok(()) if w.map.addr != 0 || mp == 0 => {
-                    let (mut f, mut p) = (0, 0);
-                    for run in &runs {
-                        if run.file {
-                            f += run.end - run.start;
-                        } else {
-                            p += run.end - run.start;
-                        }
-                    }
+                    let (f, p) = crate::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
                     (Some(f), Some(p))
                 }
                 _ => (None, None),

@@ -856,16 +856,7 @@ impl Session {
                     let mut runs = Vec::new();
                     match r.present_runs(addr, mp, ps, &mut runs) {
                         Ok(()) => {
-                            let f = runs
-                                .iter()
-                                .filter(|r| r.file)
-                                .map(|r| r.end - r.start)
-                                .sum();
-                            let p = runs
-                                .iter()
-                                .filter(|r| !r.file)
-                                .map(|r| r.end - r.start)
-                                .sum();
+                            let (f, p) = crate::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
                             (Some(f), Some(p))
                         }
                         Err(_) => (None, None),

@@ -390,7 +390,8 @@ mod tests {
         let r = dump_rows(0x3e8, b"Hi\x00\x1bthere!", 4);
         assert_eq!(r.len(), 3);
         assert_eq!(r[0], (0x3e8, "48 69 00 1b".into(), "Hi..".into()));
-        assert_eq!(r[2], (0x3f0, "72 65 21   ".into(), "re!".into()));
+        assert_eq!(r[1].2, "ther");
+        assert_eq!(r[2], (0x3f0, "65 21      ".into(), "e!".into()));
         assert_eq!(hex(b"\x00\xff"), "00ff");
     }
 

@@ -369,6 +369,74 @@ impl Inspector {
     }
 }
 
+/// The live view's inspector, owned by the session thread (so the render path does no I/O):
+/// `Command::Inspect` points it at a page, every sample refreshes that page's states, and
+/// the bytes are read as soon as the page is cached (never before, unless asked).
+#[derive(Default)]
+pub struct SessionInspector {
+    inspector: Option<Inspector>,
+    page: Option<u64>,
+    report: Option<PageReport>,
+}
+
+impl SessionInspector {
+    /// Inspects `page` (its first 16 bytes); `None` stops inspecting. `read` reads the page
+    /// even when it is not cached. Returns a line for the message bar when it failed.
+    pub fn request(&mut self, t: &Target, page: Option<u64>, read: bool) -> Option<String> {
+        self.page = page;
+        let Some(page) = page else {
+            self.report = None;
+            return None;
+        };
+        self.run(t, page, read).err()
+    }
+
+    fn run(&mut self, t: &Target, page: u64, read: bool) -> std::result::Result<(), String> {
+        if self.inspector.is_none() {
+            self.inspector = Some(Inspector::open(t).map_err(|e| format!("inspector: {e}"))?);
+        }
+        let ins = self.inspector.as_mut().expect("opened above");
+        if ins.size() != t.size {
+            ins.set_size(t.size);
+        }
+        match ins.inspect(page * ins.page_size, DEFAULT_LENGTH, read) {
+            Ok(r) => {
+                self.report = Some(r);
+                Ok(())
+            }
+            Err(e) => {
+                self.report = None;
+                Err(format!("inspect page {page}: {e}"))
+            }
+        }
+    }
+
+    /// Per sample: the inspected page's states now; the bytes once it is cached. Returns the
+    /// report for the snapshot.
+    pub fn tick(&mut self, t: &Target) -> Option<PageReport> {
+        let (Some(page), Some(ins)) = (self.page, self.inspector.as_mut()) else {
+            return None;
+        };
+        if let Some(r) = self.report.as_mut() {
+            if let Ok((cached, dirty, writeback)) = ins.states(page) {
+                r.cached = cached;
+                r.dirty = dirty;
+                r.writeback = writeback;
+            }
+            // Became cached (the worker touched it, readahead): reading is harmless now.
+            if r.bytes.is_none() && r.cached == Some(true) {
+                let _ = self.run(t, page, false);
+            }
+        }
+        self.report.clone()
+    }
+
+    /// The latest report, without sampling.
+    pub fn current(&self) -> Option<PageReport> {
+        self.report.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

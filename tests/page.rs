@@ -266,3 +266,89 @@ fn control_characters_in_paths_are_escaped() {
     assert!(!r.stdout.contains('\x1b'), "{r:?}");
     assert!(r.stdout.contains("a\\x1b[31mred\\x0ab.bin"), "{r:?}");
 }
+
+/// The live view's path: `Command::Inspect` to the session, the answer in the snapshot.
+#[test]
+fn session_inspects_the_cursor_page_and_reads_only_on_request() {
+    use mmviz::snapshot::{Command, Snapshot};
+    use std::time::{Duration, Instant};
+    let Some((_d, path)) = setup("session_inspects_the_cursor_page") else {
+        return;
+    };
+    std::env::set_var("MMVIZ_EXE", env!("CARGO_BIN_EXE_mmviz"));
+    let (tx, rx, handle) = mmviz::session::spawn(mmviz::session::SessionOptions {
+        path: path.clone(),
+        is_demo: false,
+        spec: mmviz::worker::PatternSpec::default(),
+        advice: mmviz::advice::Advice::Random,
+        rate: Some(1),
+        cold: true,
+        hz: 20,
+        compare: None,
+    })
+    .expect("session starts");
+    let wait = |what: &str, f: &dyn Fn(&Snapshot) -> bool| -> Snapshot {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(20) {
+            if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+                if f(&s) {
+                    return s;
+                }
+            }
+        }
+        panic!("timed out waiting for {what}");
+    };
+    // The last page: the slow sequential worker (MADV_RANDOM: no readahead) is far from it.
+    let last = PAGES as u64 - 1;
+    tx.send(Command::Inspect {
+        page: Some(last),
+        read: false,
+    })
+    .unwrap();
+    let s = wait("an inspection of the last page", &|s| {
+        s.inspector.as_ref().is_some_and(|r| r.page_index == last)
+    });
+    let r = s.inspector.unwrap();
+    assert_eq!(r.cached, Some(false), "{r:?}");
+    assert!(r.bytes.is_none(), "{r:?}");
+    let f = File::open(&path).unwrap();
+    let fs = mmviz::fsinfo::fs_of(&f).unwrap();
+    let mut probe = mmviz::residency::CacheProbe::new(&f, (PAGES * 4096) as u64, &fs).unwrap();
+    assert_eq!(probe.range(last, last + 1).unwrap().unwrap().cached, 0);
+
+    // Enter: read it on purpose; the report says it is cached now and shows the bytes.
+    tx.send(Command::Inspect {
+        page: Some(last),
+        read: true,
+    })
+    .unwrap();
+    let s = wait("the bytes of the last page", &|s| {
+        s.inspector
+            .as_ref()
+            .is_some_and(|r| r.page_index == last && r.bytes.is_some())
+    });
+    let r = s.inspector.unwrap();
+    let hex: String = r
+        .bytes
+        .unwrap()
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    assert_eq!(hex, file_bytes(&path, last * 4096, 16));
+    assert_eq!(r.page_cached_after, Some(true));
+    assert!(
+        r.pages_newly_cached.unwrap() >= 1,
+        "the read brought the page in"
+    );
+    assert_eq!(probe.range(last, last + 1).unwrap().unwrap().cached, 1);
+
+    // Stop inspecting.
+    tx.send(Command::Inspect {
+        page: None,
+        read: false,
+    })
+    .unwrap();
+    wait("no inspector", &|s| s.inspector.is_none());
+    tx.send(Command::Quit).unwrap();
+    handle.join().unwrap();
+}

@@ -89,7 +89,12 @@ pub fn text(path: &str, r: &PageReport) -> Vec<String> {
         if r.evicted == Some(true) {
             s.push("evicted earlier by reclaim (shadow entry)".into());
         }
-        out.push(format!("state:    {} ({src})", s.join(", ")));
+        let when = if r.read == ReadOutcome::ReadRequested {
+            "before the read: "
+        } else {
+            ""
+        };
+        out.push(format!("state:    {when}{} ({src})", s.join(", ")));
     } else {
         out.push("state:    hidden by the kernel".into());
     }

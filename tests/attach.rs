@@ -549,3 +549,80 @@ fn sqlite_point_lookups_map_few_pages_of_the_database() {
     );
     assert!(r.stderr.contains("lookups: 20 of 20 found"), "{r:?}");
 }
+
+#[test]
+fn truncation_and_unmapping_under_the_observer_are_events() {
+    let Some(fx) = fixture("truncation_and_unmapping") else {
+        return;
+    };
+    evict(&fx.file);
+    // Touch pages 1, 2 and 9000; after 0.6 s unmap; stay alive 0.6 s more. The file is the
+    // test's own scratch file, so the test may truncate it.
+    let script = fx.dir.path().join("unmap.py");
+    std::fs::write(
+        &script,
+        r#"
+import mmap, os, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+m.madvise(mmap.MADV_RANDOM)
+s = m[1 * mmap.PAGESIZE] + m[2 * mmap.PAGESIZE] + m[9000 * mmap.PAGESIZE]
+print("ready", os.getpid(), flush=True)
+time.sleep(0.6)
+m.close()
+time.sleep(0.6)
+"#,
+    )
+    .unwrap();
+    let mut c = Command::new(&fx.py)
+        .arg(&script)
+        .arg(&fx.file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let pid = c.id().to_string();
+    let file = fx.file.clone();
+    // Truncate to 100 pages while attached (before the child unmaps).
+    let cutter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(250));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_len(100 * 4096)
+            .unwrap();
+    });
+    let r = attach_json(&[pid.as_ref(), fx.file.as_os_str()]);
+    cutter.join().unwrap();
+    c.wait().unwrap();
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    let kinds: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    let pos = |k: &str| kinds.iter().position(|x| *x == k);
+    let (res, unm, ex) = (pos("resized"), pos("unmapped"), pos("exited"));
+    assert!(res.is_some() && unm.is_some() && ex.is_some(), "{j}");
+    assert!(res < unm && unm < ex, "{kinds:?}");
+    let resized = j["events"].as_array().unwrap()[res.unwrap()]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        resized.contains(&format!("{} -> {} bytes", PAGES * 4096, 100 * 4096)),
+        "{resized}"
+    );
+    // Before the cut 3 pages were mapped; pages past the new end are gone (the kernel unmaps
+    // them on truncate), so at most 2 remain until the unmap, then none.
+    assert_eq!(j["mapped_pages_max"], 3, "{j}");
+    assert_eq!(j["file_pages"], 100);
+    assert_eq!(j["mapped_pages"], 0, "{j}");
+    assert_eq!(j["ranges"].as_array().unwrap().len(), 0);
+}

@@ -231,6 +231,9 @@ pub struct ComparisonResult {
     pub verdict: String,
     /// One line, e.g. "100,000 syscalls avoided vs 512 minor faults taken".
     pub why: String,
+    /// What was skipped or capped to stay within memory, one sentence each.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// The comparison panel's state.

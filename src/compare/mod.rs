@@ -9,6 +9,7 @@
 //! [`compare`] is the library entry point (the TUI calls it from a background thread);
 //! [`bench`] is `mmviz bench`.
 
+pub mod budget;
 pub mod child;
 pub mod methods;
 mod orchestrate;
@@ -147,6 +148,8 @@ pub struct BenchReport {
     pub results: Vec<BenchMethod>,
     pub verdict: String,
     pub why: String,
+    /// Methods skipped or counts capped to stay within memory, and why.
+    pub notes: Vec<String>,
 }
 
 /// Turns `mmviz bench` arguments into options (usage errors exit 2).
@@ -221,6 +224,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             .collect(),
         verdict: d.result.verdict.clone(),
         why: d.result.why.clone(),
+        notes: d.result.notes.clone(),
     };
     if a.json {
         println!(
@@ -287,6 +291,9 @@ pub fn text(r: &BenchReport, path: &str) -> String {
             verdict::thousands(x.syscalls),
             format!("{}>{}", opt(x.cached_before), opt(x.cached_after)),
         );
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note:    {n}");
     }
     let _ = writeln!(s, "verdict: {}", r.verdict);
     let _ = writeln!(s, "why:     {}", r.why);

@@ -184,6 +184,15 @@ pub fn die_with_parent() {
     }
 }
 
+/// Stops this process with SIGSTOP (job control: the shell sees a stopped job; `fg` sends
+/// SIGCONT). Returns once continued.
+pub fn stop_self() {
+    // SAFETY: kill has no memory arguments; SIGSTOP to our own pid only stops this process.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGSTOP);
+    }
+}
+
 /// `setrlimit(RLIMIT_AS, {bytes, bytes})`: caps this process's address space, so a runaway
 /// allocation or mapping fails with ENOMEM instead of taking the machine's memory
 /// (setrlimit(2); a hard limit may be lowered by anyone, never raised without privilege).

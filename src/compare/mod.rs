@@ -184,10 +184,8 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     let t = crate::target::Target::open(&a.file)?;
     let opts = options_from_args(a, t.size)?;
     drop(t);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&interrupted)).map_err(AppError::runtime)?;
-    }
+    let signals = crate::error::StopSignals::register()?;
+    let interrupted = Arc::clone(&signals.stop);
     // Progress only for a person watching; never in JSON mode or into a pipe or log.
     let quiet = a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut progress = |f: f64, what: &str| {
@@ -199,7 +197,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     if !quiet {
         eprint!("\r\x1b[K");
     }
-    let d = res?;
+    let d = res.map_err(|e| signals.explain(e))?;
     let report = BenchReport {
         schema_version: 1,
         pattern: d.result.pattern,
@@ -232,7 +230,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             serde_json::to_string_pretty(&report).map_err(AppError::runtime)?
         );
     } else {
-        print!("{}", text(&report, &a.file.display().to_string()));
+        print!("{}", text(&report, &crate::output::path(&a.file)));
     }
     Ok(())
 }

@@ -16,17 +16,24 @@ pub enum ExitKind {
     Normal,
     /// Ctrl-C or SIGINT.
     Interrupted,
-    /// SIGTERM or SIGHUP.
+    /// SIGTERM.
     Terminated,
+    /// SIGHUP, or the terminal went away.
+    HungUp,
+    /// SIGQUIT.
+    Quit,
 }
 
 impl ExitKind {
-    /// The conventional exit status: 0, 128+SIGINT, 128+SIGTERM.
+    /// The conventional exit status, 128+signal as for every command: 0, 130 SIGINT,
+    /// 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT.
     pub fn code(self) -> i32 {
         match self {
             ExitKind::Normal => 0,
             ExitKind::Interrupted => 130,
             ExitKind::Terminated => 143,
+            ExitKind::HungUp => 129,
+            ExitKind::Quit => 131,
         }
     }
 }

@@ -32,7 +32,10 @@ impl Widget for Footer<'_> {
         let t = self.theme;
         let mut spans = Vec::new();
         if let Some(m) = &self.snapshot.message {
-            spans.push(Span::styled(format!(" {m} "), t.message));
+            spans.push(Span::styled(
+                format!(" {} ", crate::output::escape_controls(m)),
+                t.message,
+            ));
             spans.push(Span::raw(" "));
         }
         for (i, (k, what)) in KEYS.into_iter().enumerate() {

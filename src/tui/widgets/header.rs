@@ -61,7 +61,10 @@ impl Header<'_> {
         let budget = width.saturating_sub(fixed).max(12);
         let mut spans = vec![
             Span::styled(" mmviz ", t.title),
-            Span::styled(truncate_left(&f.path, budget), t.value),
+            Span::styled(
+                truncate_left(&crate::output::escape_controls(&f.path), budget),
+                t.value,
+            ),
         ];
         if f.is_demo {
             spans.push(Span::styled(tag, t.warn));
@@ -79,7 +82,13 @@ impl Header<'_> {
             RunState::Running => ("▶ running".to_string(), t.good),
             RunState::Paused => ("‖ paused (space resumes, n steps)".to_string(), t.warn),
             RunState::Finished => ("■ pass finished".to_string(), t.label),
-            RunState::Dead { reason } => (format!("✖ worker died: {reason} (r restarts)"), t.error),
+            RunState::Dead { reason } => (
+                format!(
+                    "✖ worker died: {} (r restarts)",
+                    crate::output::escape_controls(reason)
+                ),
+                t.error,
+            ),
         };
         let rate = w
             .rate
@@ -252,6 +261,35 @@ mod tests {
         let out = show(&s, 120);
         assert!(
             out.contains("worker died: killed by SIGBUS: the file shrank"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn hostile_file_names_reach_the_screen_escaped() {
+        let mut s = fixture_snapshot();
+        s.file.path = "/d/esc\x1b]0;PWNED\x07\x1b[2J\nx.bin".into();
+        s.worker.state = RunState::Dead {
+            reason: "worker: /d/esc\x1b[2J: gone".into(),
+        };
+        let buf = render(
+            Header {
+                snapshot: &s,
+                theme: &COLOR,
+            },
+            160,
+            Header::height(&s),
+        );
+        for cell in buf.content() {
+            assert!(
+                !cell.symbol().contains(char::is_control),
+                "a control character reached the screen: {:?}",
+                cell.symbol()
+            );
+        }
+        let out = show(&s, 160);
+        assert!(
+            out.contains("esc\\x1b]0;PWNED\\x07\\x1b[2J\\nx.bin"),
             "{out}"
         );
     }

@@ -46,6 +46,8 @@ pub struct RunReport {
     pub cached_after: Option<u64>,
     /// Pages present in the worker's page table, sampled before it unmaps.
     pub mapped_after: Option<u64>,
+    /// How the page table was read: scan (PAGEMAP_SCAN) or pread; null when unreadable.
+    pub mapped_source: Option<crate::snapshot::PagemapSource>,
     pub private_after: Option<u64>,
     pub touched_pages: u64,
     /// (cached_after - cached_before) / major_faults: readahead per major fault.
@@ -235,8 +237,10 @@ pub fn execute(
         }
     };
     // Sample before the worker unmaps: its page table, then the cache.
+    let mut mapped_source = None;
     let (mapped_after, private_after) = match PagemapReader::open(w.pid()) {
         Ok(mut r) => {
+            mapped_source = Some(r.source());
             let mut runs = Vec::new();
             let ps = page_size();
             let mp = w.map.len.div_ceil(ps);
@@ -282,6 +286,7 @@ pub fn execute(
         cached_before: cb,
         cached_after: ca,
         mapped_after,
+        mapped_source,
         private_after,
         touched_pages: last.touched_pages,
         pages_cached_per_major_fault: match (cb, ca) {

@@ -311,7 +311,7 @@ impl Session {
         self.progress = Progress::default();
         match WorkerHandle::spawn(&self.target.path, Duration::from_secs(10)) {
             Ok(mut h) => {
-                let pagemap = match PagemapReader::open(h.pid()) {
+                let pagemap = match crate::features::worker_proc(|| PagemapReader::open(h.pid())) {
                     Ok(mut r) => {
                         // The worker maps the file read-only and shared: no private copies.
                         r.set_file_bit(false);
@@ -334,7 +334,8 @@ impl Session {
                     });
                 }
                 // Baseline after the worker's own start-up faults (exec, mmap, /proc opens).
-                let mut counters = ProcCounters::open(Some(h.pid())).ok();
+                let mut counters =
+                    crate::features::worker_proc(|| ProcCounters::open(Some(h.pid()))).ok();
                 let base = counters
                     .as_mut()
                     .and_then(|c| c.faults().ok())
@@ -764,6 +765,10 @@ impl Session {
             .and_then(|c| c.faults().ok())
         {
             self.faults_now = f;
+        } else if self.worker.as_ref().is_some_and(|w| w.counters.is_none()) {
+            // The worker's /proc is unreadable to us (hidepid): its own reports carry the
+            // counts it reads from /proc/self (start-up faults included).
+            self.faults_now = self.progress.faults_total;
         }
         let ft = self.faults_now;
         let d = ft.since(self.last_faults);

@@ -152,6 +152,14 @@ fn warnings(s: &Snapshot) -> Vec<String> {
             None => HIDDEN.to_string(),
         });
     }
+    if s.caps.pagemap == PagemapSource::Unavailable && s.worker.pid.is_some() {
+        w.push(
+            "the worker's /proc is unreadable (hidepid, or another user?): mapped pages are \
+             unknown and fault counts come from the worker's own reports; the grid shows \
+             page-cache state only"
+                .to_string(),
+        );
+    }
     if let Some(n) = &s.file.filesystem.note {
         let name = &s.file.filesystem.name;
         w.push(if n.starts_with(name.as_str()) {
@@ -292,6 +300,16 @@ mod tests {
             out.contains("esc\\x1b]0;PWNED\\x07\\x1b[2J\\nx.bin"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn unreadable_worker_proc_is_said() {
+        let mut s = fixture_snapshot();
+        s.caps.pagemap = PagemapSource::Unavailable;
+        s.caps.pagemap_note = Some("/proc/42/pagemap: Permission denied (os error 13)".into());
+        let out = show(&s, 200);
+        assert!(out.contains("the worker's /proc is unreadable"), "{out}");
+        assert!(out.contains("mapped: unavailable"), "{out}");
     }
 
     #[test]

@@ -449,6 +449,13 @@ impl Session {
                 self.message = Some("counters reset, worker restarted".into());
             }
             Command::Compare => self.start_compare(),
+            Command::CancelCompare => {
+                // The orchestrator polls this flag every 2 ms and kills its child.
+                if let Some(j) = &self.compare_job {
+                    j.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.message = Some("cancelling the comparison".into());
+                }
+            }
             Command::SetView {
                 start_page,
                 end_page,

@@ -296,6 +296,8 @@ pub enum Command {
     Reset,
     /// Run the mmap-vs-read comparison for the current pattern.
     Compare,
+    /// Cancel a running comparison (Esc): its child is killed at once.
+    CancelCompare,
     /// The page range the grid shows and how many cells it has room for.
     SetView {
         start_page: u64,

@@ -236,3 +236,85 @@ fn cancelling_a_running_comparison_kills_its_child_at_once() {
         "child {kid} still exists after cancel"
     );
 }
+
+#[test]
+fn esc_in_the_live_session_cancels_the_comparison_and_its_child() {
+    use mmviz::session::{self, SessionOptions};
+    use mmviz::snapshot::{Command as Cmd, ComparisonState};
+    std::env::set_var("MMVIZ_EXE", BIN);
+    let dir = scratch_dir();
+    let f = dir.path().join("live.bin");
+    std::fs::write(&f, vec![b'z'; 64 << 20]).unwrap();
+    let (tx, rx, handle) = session::spawn(SessionOptions {
+        path: f.clone(),
+        is_demo: false,
+        spec: PatternSpec {
+            kind: PatternKind::Random,
+            ..PatternSpec::default()
+        },
+        advice: mmviz::advice::Advice::Normal,
+        rate: Some(1000),
+        cold: false,
+        hz: 20,
+        compare: Some(mmviz::live::compare_for_tui),
+    })
+    .expect("session starts");
+    tx.send(Cmd::SetView {
+        start_page: 0,
+        end_page: u64::MAX,
+        cells: 32,
+    })
+    .unwrap();
+    tx.send(Cmd::Compare).unwrap();
+    let me = std::process::id();
+    let compare_kid = || {
+        children(me).into_iter().find(|&k| {
+            std::fs::read_to_string(format!("/proc/{k}/cmdline"))
+                .is_ok_and(|c| c.contains("__compare"))
+        })
+    };
+    let t0 = Instant::now();
+    let kid = loop {
+        if let Some(k) = compare_kid() {
+            break k;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no comparison child"
+        );
+        while rx.try_recv().is_ok() {}
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    tx.send(Cmd::CancelCompare).unwrap();
+    let asked = Instant::now();
+    let s = loop {
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "the comparison did not end after cancel"
+        );
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(50)) {
+            if matches!(s.comparison, ComparisonState::Failed { .. }) {
+                break s;
+            }
+        }
+    };
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "cancel took {:?}",
+        asked.elapsed()
+    );
+    match &s.comparison {
+        ComparisonState::Failed { error } => assert!(error.contains("cancelled"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !Path::new(&format!("/proc/{kid}")).exists(),
+        "child {kid} alive"
+    );
+    assert!(
+        compare_kid().is_none(),
+        "a comparison child is still running"
+    );
+    tx.send(Cmd::Quit).unwrap();
+    handle.join().unwrap();
+}

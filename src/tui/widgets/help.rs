@@ -30,7 +30,10 @@ pub const KEYS: [(&str, &str); 18] = [
         "next madvise advice: normal, random, sequential, willneed",
     ),
     ("r", "reset counters and restart the worker"),
-    ("c", "compare mmap with read() for this pattern"),
+    (
+        "c",
+        "compare mmap with read() for this pattern (Esc cancels it)",
+    ),
     (
         "+ =  -",
         "zoom in / out (each level halves the pages shown)",

@@ -89,6 +89,10 @@ impl Header<'_> {
                 ),
                 t.error,
             ),
+            RunState::Stopped { .. } => (
+                "■ worker stopped by a signal (r restarts)".to_string(),
+                t.error,
+            ),
         };
         let rate = w
             .rate

@@ -449,3 +449,27 @@ fn sigtstp_and_ctrl_z_suspend_cleanly_and_fg_brings_the_screen_back() {
     t.wait(10, "exit status 0", |s| s.contains("EXIT=0"));
     wait_gone("e2e-sigtstp.bin");
 }
+
+#[test]
+fn sighup_restores_the_terminal_and_exits_129() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-sighup.bin", "8MiB");
+    let (t, pid) = shell_with_viewer("sighup", &file);
+    kill("-HUP", pid);
+    t.wait(10, "the shell back", |s| {
+        s.lines().any(|l| l.starts_with("PROMPT$")) && !s.contains("running")
+    });
+    t.keys(&["-l", "echo EXIT=$?"]);
+    t.keys(&["Enter"]);
+    // 128 + SIGHUP, as `run` exits on SIGHUP (before: 143, the same as SIGTERM).
+    t.wait(10, "exit status 129", |s| s.contains("EXIT=129"));
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "0",
+        "left the alternate screen"
+    );
+    wait_gone("e2e-sighup.bin");
+}

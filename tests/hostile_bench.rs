@@ -318,3 +318,56 @@ fn esc_in_the_live_session_cancels_the_comparison_and_its_child() {
     tx.send(Cmd::Quit).unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn warm_key_on_a_1tib_sparse_file_is_refused_before_reading() {
+    use mmviz::session::{self, SessionOptions};
+    use mmviz::snapshot::Command as Cmd;
+    std::env::set_var("MMVIZ_EXE", BIN);
+    let dir = scratch_dir();
+    let f = sparse(dir.path(), "warm.bin", 1 << 40);
+    let (tx, rx, handle) = session::spawn(SessionOptions {
+        path: f.clone(),
+        is_demo: false,
+        spec: PatternSpec {
+            kind: PatternKind::Random,
+            ..PatternSpec::default()
+        },
+        advice: mmviz::advice::Advice::Random,
+        rate: Some(100),
+        cold: false,
+        hz: 20,
+        compare: None,
+    })
+    .expect("session starts");
+    tx.send(Cmd::SetView {
+        start_page: 0,
+        end_page: u64::MAX,
+        cells: 32,
+    })
+    .unwrap();
+    tx.send(Cmd::Warm).unwrap();
+    let t0 = Instant::now();
+    let msg = loop {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no answer to w");
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(100)) {
+            if let Some(m) = s.message.filter(|m| m.contains("warm failed")) {
+                break m;
+            }
+        }
+    };
+    assert!(
+        msg.contains("not read: the file is 1 TiB") && msg.contains("MemAvailable"),
+        "{msg}"
+    );
+    tx.send(Cmd::Quit).unwrap();
+    handle.join().unwrap();
+    // An independent look: the cache holds at most what 100 random accesses brought in.
+    let r = mmviz(&[
+        std::ffi::OsStr::new("residency"),
+        f.as_os_str(),
+        std::ffi::OsStr::new("--json"),
+    ]);
+    let cached = r.json()["cached_pages"].as_u64().unwrap();
+    assert!(cached < 10_000, "{cached} pages cached");
+}

@@ -161,7 +161,7 @@ fn ten_thousand_keys_and_two_hundred_resizes() {
     };
     let mut peak_rss = 0u64;
     let mut max_workers = 0usize;
-    let mut sample = |peak: &mut u64, maxw: &mut usize| {
+    let sample = |peak: &mut u64, maxw: &mut usize| {
         let procs = mmviz_procs(needle);
         assert!(
             procs.iter().any(|p| p.0 == viewer),

@@ -75,8 +75,8 @@ pub fn outcome(a: &MethodResult, b: &MethodResult, streaming: bool) -> Outcome {
         return Outcome::AboutEqual;
     }
     // ns per access orders both kinds (MB/s is bytes / ns for the same bytes per access).
-    let overlap = a.ns_per_access_min <= b.ns_per_access_max
-        && b.ns_per_access_min <= a.ns_per_access_max;
+    let overlap =
+        a.ns_per_access_min <= b.ns_per_access_max && b.ns_per_access_min <= a.ns_per_access_max;
     let spread = |m: &MethodResult| {
         if m.ns_per_access_min > 0.0 {
             m.ns_per_access_max / m.ns_per_access_min
@@ -168,11 +168,7 @@ pub fn verdict(pattern: PatternKind, context: &str, results: &[MethodResult]) ->
         .max_by(|a, b| speedup(a, mmap, streaming).total_cmp(&speedup(b, mmap, streaming)));
     if let Some(v) = best_variant {
         if speedup(v, mmap, streaming) > VARIANT_MATTERS {
-            verdict.push_str(&format!(
-                "; {} {}",
-                v.method,
-                phrase(v, other, streaming)
-            ));
+            verdict.push_str(&format!("; {} {}", v.method, phrase(v, other, streaming)));
         }
     }
 
@@ -277,14 +273,34 @@ mod tests {
     fn outcome_uses_the_repeats_spread() {
         // (mmap median, min, max, other median, min, max) -> outcome, for ns per access.
         let table = [
-            ((100.0, 95.0, 105.0), (310.0, 300.0, 320.0), Outcome::MmapFaster),
-            ((310.0, 300.0, 320.0), (100.0, 95.0, 105.0), Outcome::ReadFaster),
+            (
+                (100.0, 95.0, 105.0),
+                (310.0, 300.0, 320.0),
+                Outcome::MmapFaster,
+            ),
+            (
+                (310.0, 300.0, 320.0),
+                (100.0, 95.0, 105.0),
+                Outcome::ReadFaster,
+            ),
             // Ranges overlap: about equal even at 1.3x by the medians.
-            ((100.0, 80.0, 140.0), (130.0, 120.0, 150.0), Outcome::AboutEqual),
+            (
+                (100.0, 80.0, 140.0),
+                (130.0, 120.0, 150.0),
+                Outcome::AboutEqual,
+            ),
             // No overlap, but the ratio (1.15) is under the noise one method showed (1.3).
-            ((100.0, 100.0, 101.0), (115.0, 102.0, 133.0), Outcome::AboutEqual),
+            (
+                (100.0, 100.0, 101.0),
+                (115.0, 102.0, 133.0),
+                Outcome::AboutEqual,
+            ),
             // No overlap, tight repeats, 1.1x apart: a real difference.
-            ((100.0, 99.0, 101.0), (110.0, 109.0, 111.0), Outcome::MmapFaster),
+            (
+                (100.0, 99.0, 101.0),
+                (110.0, 109.0, 111.0),
+                Outcome::MmapFaster,
+            ),
         ];
         for ((am, alo, ahi), (bm, blo, bhi), want) in table {
             let a = spread(r("mmap", am, 0.0, 0, 0, 0), alo, ahi);

@@ -195,7 +195,9 @@ impl Session {
             Advice::Normal => format!("MADV_NORMAL: the default readahead on faults{ra}"),
             Advice::Random => "MADV_RANDOM: asks for no readahead on faults".into(),
             Advice::Sequential => "MADV_SEQUENTIAL: asks for aggressive readahead on faults".into(),
-            Advice::Willneed => "MADV_WILLNEED: asks the kernel to read the mapping ahead now".into(),
+            Advice::Willneed => {
+                "MADV_WILLNEED: asks the kernel to read the mapping ahead now".into()
+            }
         };
         self.say(format!(
             "advice {}: {what}; measuring what the cache does…",
@@ -270,7 +272,10 @@ impl Session {
                     let whole = if grew > 0 && a >= all {
                         " (now the whole file)".to_string()
                     } else if grew > 0 {
-                        format!(" ({:.1}% of the file)", grew as f64 * 100.0 / all.max(1) as f64)
+                        format!(
+                            " ({:.1}% of the file)",
+                            grew as f64 * 100.0 / all.max(1) as f64
+                        )
                     } else {
                         String::new()
                     };
@@ -286,7 +291,9 @@ impl Session {
                         human_bytes(grew * page_size())
                     )
                 }
-                _ => format!("advice {advice}: the cache state is hidden, its effect cannot be measured"),
+                _ => format!(
+                    "advice {advice}: the cache state is hidden, its effect cannot be measured"
+                ),
             };
             self.say(m);
         }

@@ -78,9 +78,7 @@ impl IntervalStats {
         push_hist(&mut self.minor_hist, d.minor);
         push_hist(&mut self.major_hist, d.major);
         self.window.push_back((now, faults));
-        while self.window.len() > 2
-            && now.duration_since(self.window[1].0) >= RATE_WINDOW
-        {
+        while self.window.len() > 2 && now.duration_since(self.window[1].0) >= RATE_WINDOW {
             self.window.pop_front();
         }
         let (t0, f0) = self.window[0];

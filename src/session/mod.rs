@@ -406,8 +406,7 @@ fn coalesce(batch: Vec<Command>) -> Vec<Command> {
     let mut out: Vec<Command> = Vec::new();
     for c in batch.into_iter().rev() {
         let keep = if once(&c) {
-            !out
-                .iter()
+            !out.iter()
                 .any(|o| std::mem::discriminant(o) == std::mem::discriminant(&c))
         } else if c == Command::TogglePause {
             let k = keep_toggles > 0;

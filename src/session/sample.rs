@@ -125,9 +125,9 @@ impl Session {
             .file
             .allocated_bytes
             .is_some_and(|a| a < self.file.size_bytes);
-        let fault_stats = self
-            .interval
-            .sample(faults_now, read, totals.cached, totals.mapped, sparse);
+        let fault_stats =
+            self.interval
+                .sample(faults_now, read, totals.cached, totals.mapped, sparse);
 
         if let Some(c) = self.worker.as_ref().and_then(|w| w.dtlb.as_ref()) {
             if let Ok(v) = c.read() {

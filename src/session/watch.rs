@@ -57,7 +57,10 @@ impl Session {
                 self.tlb.notes = tlb::notes(page_size(), self.file.pages);
                 let extent = self.extent_pages();
                 self.probe.set_size(extent * page_size());
-                if self.view.1 > extent || self.view.1 == 0 || self.view.1 == old.div_ceil(page_size()) {
+                if self.view.1 > extent
+                    || self.view.1 == 0
+                    || self.view.1 == old.div_ceil(page_size())
+                {
                     self.view.0 = self.view.0.min(extent);
                     self.view.1 = extent;
                 }
@@ -76,7 +79,11 @@ impl Session {
                         human_bytes(mapped)
                     )
                 } else {
-                    format!("{name} changed size: {} -> {}", human_bytes(old), human_bytes(size))
+                    format!(
+                        "{name} changed size: {} -> {}",
+                        human_bytes(old),
+                        human_bytes(size)
+                    )
                 };
                 self.file.notice = Some(m.clone());
                 self.say(m);

@@ -22,7 +22,11 @@ pub struct Workload {
 /// The process state letter of `pid` (field 3 of /proc/<pid>/stat): R, S, D, T, t, Z...
 pub fn proc_state(pid: u32) -> Option<char> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 impl Session {

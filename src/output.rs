@@ -26,10 +26,11 @@ macro_rules! outln {
     };
 }
 
-/// `s` with every control character escaped (C0, DEL and C1: `\n`, `\t`, `\r`, else `\xNN` or
-/// `\u{NN}`), so a file name can neither send escape sequences to the terminal (retitle it,
-/// clear the screen) nor break a line of text output. JSON output needs no help: serde
-/// escapes control characters in strings.
+/// `s` with every control character escaped (C0, DEL and C1 as `\xNN`, e.g. ESC `\x1b`,
+/// newline `\x0a`; `\u{NN}` above 0xFF), so a file name can neither send escape sequences to
+/// the terminal (retitle it, clear the screen) nor break a line of text output. Escaping is
+/// idempotent (a backslash is not a control character). JSON output needs no help: serde
+/// escapes control characters in strings. The one helper for every path shown as text.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(s);
@@ -37,10 +38,7 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x80 && c.is_control() => {
+            c if (c as u32) < 0x100 && c.is_control() => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
             c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
@@ -67,10 +65,11 @@ mod tests {
                 "esc\x1b]0;PWNED\x07\x1b[2J.bin",
                 "esc\\x1b]0;PWNED\\x07\\x1b[2J.bin",
             ),
-            ("new\nline", "new\\nline"),
-            ("tab\tcr\r", "tab\\tcr\\r"),
+            ("new\nline", "new\\x0aline"),
+            ("tab\tcr\r", "tab\\x09cr\\x0d"),
             ("del\x7f", "del\\x7f"),
-            ("c1\u{9b}31m", "c1\\u{9b}31m"),
+            ("c1\u{9b}31m", "c1\\x9b31m"),
+            ("already \\x1b escaped", "already \\x1b escaped"),
             ("ünïcode ok", "ünïcode ok"),
         ];
         for (raw, want) in table {

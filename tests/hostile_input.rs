@@ -286,7 +286,7 @@ fn hostile_file_names_are_escaped_in_text_output() {
     let f = dir.path().join(name);
     std::fs::write(&f, vec![b'y'; 256 << 10]).unwrap();
     let sum = std::fs::read(&f).unwrap();
-    let escaped = "esc\\x1b]0;PWNED\\x07\\x1b[2J\\nline.bin";
+    let escaped = "esc\\x1b]0;PWNED\\x07\\x1b[2J\\x0aline.bin";
     let runs: Vec<(&str, Vec<OsString>)> = vec![
         ("residency", vec![os("residency"), f.clone().into()]),
         ("evict", vec![os("evict"), f.clone().into()]),

@@ -305,7 +305,7 @@ mod tests {
         }
         let out = show(&s, 160);
         assert!(
-            out.contains("esc\\x1b]0;PWNED\\x07\\x1b[2J\\nx.bin"),
+            out.contains("esc\\x1b]0;PWNED\\x07\\x1b[2J\\x0ax.bin"),
             "{out}"
         );
     }

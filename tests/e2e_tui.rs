@@ -18,6 +18,11 @@ impl Tmux {
     }
 
     fn start(name: &str, cmd: &str) -> Tmux {
+        Tmux::start_sized(name, cmd, 120, 40)
+    }
+
+    fn start_sized(name: &str, cmd: &str, w: u16, h: u16) -> Tmux {
+        let (w, h) = (w.to_string(), h.to_string());
         let socket = format!("mmviz-e2e-{}-{name}", std::process::id());
         let st = Command::new("tmux")
             .args([
@@ -28,9 +33,9 @@ impl Tmux {
                 "new-session",
                 "-d",
                 "-x",
-                "120",
+                &w,
                 "-y",
-                "40",
+                &h,
             ])
             .arg(cmd)
             .env_remove("TMUX")
@@ -309,6 +314,73 @@ fn sigterm_restores_the_terminal() {
         assert!(t0.elapsed() < Duration::from_secs(5), "worker left behind");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// 80x24, the size of many projectors' terminals: the fault counters stay on screen with a
+/// comparison shown, help scrolls instead of being cut, and the message log shows the events.
+#[test]
+fn projector_80x24_keeps_counters_scrolls_help_and_shows_the_log() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-80x24.bin", "8MiB");
+    let cmd = format!(
+        "{} {} --cold --rate 2000; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_mmviz"),
+        file.display()
+    );
+    let t = Tmux::start_sized("small", &cmd, 80, 24);
+    let rows = [
+        "minor",
+        "major",
+        "cached",
+        "mapped",
+        "touched",
+        "read ahead, untouched",
+    ];
+    t.wait(20, "the counters at 80x24", |s| {
+        rows.iter().all(|r| s.contains(r))
+    });
+    // The comparison from a warm cache (C cycles cold -> warm), then its verdict: the
+    // counters keep their rows.
+    t.keys(&["C"]);
+    t.wait(10, "compare cache warm", |s| {
+        s.contains("comparison cache: warm")
+    });
+    t.keys(&["c"]);
+    let s = t.wait(60, "a verdict", |s| {
+        s.contains("faster than") || s.contains("slower than") || s.contains("about equal")
+    });
+    for r in rows {
+        assert!(
+            s.contains(r),
+            "{r:?} pushed off the screen by the comparison:\n{s}"
+        );
+    }
+    // Help is longer than 24 rows: it says so and scrolls.
+    t.keys(&["?"]);
+    let s = t.wait(10, "help", |s| s.contains("Keys 1-"));
+    assert!(!s.contains("totals and ratios"), "{s}");
+    for _ in 0..10 {
+        t.keys(&["Down"]);
+    }
+    t.wait(10, "help scrolled to its end", |s| {
+        s.contains("totals and ratios")
+    });
+    t.keys(&["Escape"]);
+    t.wait(10, "help closed", |s| !s.contains("Keys "));
+    // The message log: every event in full.
+    t.keys(&["m"]);
+    let s = t.wait(10, "the log", |s| s.contains("Message log"));
+    assert!(
+        s.contains("evicted:") && s.contains("comparison cache: warm"),
+        "{s}"
+    );
+    t.keys(&["m"]);
+    t.wait(10, "log closed", |s| !s.contains("Message log"));
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
 }
 
 /// An interactive bash in tmux (job control on) with a recognizable prompt, running mmviz on

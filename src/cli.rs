@@ -183,4 +183,28 @@ pub struct CompareChildArgs {
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
     pub file: PathBuf,
+    /// Writable mapping of a scratch file: shared or private
+    #[arg(long)]
+    pub write: Option<String>,
+    /// Share of accesses that store (write mode)
+    #[arg(long, default_value_t = 1.0)]
+    pub write_share: f64,
+    /// Keep the descriptor open after mmap
+    #[arg(long)]
+    pub keep_fd: bool,
+    /// RLIMIT_AS in bytes, set before mmap
+    #[arg(long)]
+    pub address_space: Option<u64>,
+}
+
+impl WorkerArgs {
+    /// The worker's start options (domain code never sees clap's structs).
+    pub fn options(&self) -> Result<crate::worker::WorkerOptions, String> {
+        Ok(crate::worker::WorkerOptions {
+            write: self.write.as_deref().map(str::parse).transpose()?,
+            write_share: self.write_share,
+            keep_fd: self.keep_fd,
+            address_space: self.address_space,
+        })
+    }
 }

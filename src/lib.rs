@@ -21,6 +21,7 @@ pub mod pagemap;
 pub mod patterns;
 pub mod residency;
 pub mod run;
+pub mod scratch;
 pub mod session;
 pub mod snapshot;
 pub mod sys;

@@ -11,7 +11,13 @@ fn main() -> ExitCode {
         Some(Cmd::Evict(a)) => commands::evict(a),
         Some(Cmd::Run(a)) => mmviz::run::run(a),
         Some(Cmd::Worker(a)) => {
-            return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
+            return match a.options() {
+                Ok(o) => ExitCode::from(mmviz::worker::child::main_with(&a.file, &o) as u8),
+                Err(e) => {
+                    eprintln!("mmviz: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
         Some(Cmd::CompareChild(a)) => {

@@ -66,11 +66,21 @@ impl WorkerHandle {
     /// Note: `PR_SET_PDEATHSIG` fires when the *thread* that spawned the child exits, so spawn
     /// from a thread that lives as long as the worker should.
     pub fn spawn(path: &Path, deadline: Duration) -> std::io::Result<WorkerHandle> {
+        Self::spawn_with(path, &WorkerOptions::default(), deadline)
+    }
+
+    /// `spawn` with the worker's start options (write mode, descriptor, address space).
+    pub fn spawn_with(
+        path: &Path,
+        opts: &WorkerOptions,
+        deadline: Duration,
+    ) -> std::io::Result<WorkerHandle> {
         let size_at_start = std::fs::metadata(path)?.len();
         let t0 = Instant::now();
         let mut child = Command::new(worker_exe()?)
             .arg("__worker")
             .arg(path)
+            .args(opts.to_args())
             .env("MMVIZ_PARENT_PID", std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -141,6 +141,22 @@ pub struct RunArgs {
     /// Print one progress line per report to stderr (for scripts that act mid-run)
     #[arg(long)]
     pub progress: bool,
+    /// Write to a scratch copy of FILE (its first 1 GiB; FILE is never written):
+    /// shared (MAP_SHARED) or private (MAP_PRIVATE, copy-on-write)
+    #[arg(long)]
+    pub write: Option<String>,
+    /// Share of accesses that store, 0..1 (with --write)
+    #[arg(long, default_value_t = 1.0, requires = "write")]
+    pub write_share: f64,
+    /// After the run: none, async (MS_ASYNC), sync (MS_SYNC), or "every N" accesses (MS_SYNC)
+    #[arg(long, num_args = 1..=2, value_names = ["MODE", "N"], requires = "write")]
+    pub msync: Vec<String>,
+    /// Limit the worker's address space (RLIMIT_AS), e.g. 3GiB: a larger mapping fails
+    #[arg(long)]
+    pub address_space: Option<String>,
+    /// Keep the worker's descriptor open after mmap (default: closed right after mapping)
+    #[arg(long)]
+    pub keep_fd: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -3,6 +3,7 @@
 //! Domain modules (everything but `tui`) import no terminal crate; the TUI renders owned
 //! [`snapshot::Snapshot`]s built by the sampler.
 
+pub mod addrspace;
 pub mod advice;
 pub mod cache;
 pub mod cli;

@@ -77,6 +77,11 @@ pub enum Cmd {
     Run(RunArgs),
     /// Compare mmap with pread, seek+read, buffered and block reads on the same accesses
     Bench(BenchArgs),
+    /// Two processes share a MAP_SHARED scratch file: a message ring, its losses and latency
+    Ipc(IpcArgs),
+    /// Internal: one side (writer or reader) of `ipc`
+    #[command(name = "__ipc", hide = true)]
+    IpcChild(IpcChildArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
@@ -194,6 +199,30 @@ pub struct CompareChildArgs {
     pub workload: WorkloadArgs,
     #[arg(long)]
     pub accesses: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct IpcArgs {
+    /// Seconds the writer sends
+    #[arg(long, default_value_t = 2.0)]
+    pub duration: f64,
+    /// Messages per second the writer sends
+    #[arg(long, default_value_t = 20_000)]
+    pub rate: u64,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IpcChildArgs {
+    /// writer or reader
+    pub role: String,
+    pub file: PathBuf,
+    #[arg(long)]
+    pub duration_ms: u64,
+    #[arg(long)]
+    pub rate: u64,
 }
 
 #[derive(Args, Debug)]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fsinfo;
 pub mod gen;
 pub mod grid;
+pub mod ipc;
 pub mod live;
 pub mod mapping;
 pub mod output;

@@ -20,6 +20,12 @@ fn main() -> ExitCode {
             };
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Ipc(a)) => mmviz::ipc::main(a.duration, a.rate, a.json),
+        Some(Cmd::IpcChild(a)) => {
+            return ExitCode::from(
+                mmviz::ipc::child_main(&a.role, &a.file, a.duration_ms, a.rate) as u8,
+            );
+        }
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

@@ -253,6 +253,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .map_err(AppError::runtime)?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&interrupted))
         .map_err(AppError::runtime)?;
+    // A closed terminal (SIGHUP) must not leave a scratch copy behind either.
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&interrupted))
+        .map_err(AppError::runtime)?;
     let extras = RunExtras {
         worker: WorkerOptions {
             write,

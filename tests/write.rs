@@ -501,3 +501,88 @@ fn bad_write_options_are_usage_errors() {
     }
     assert!(scratch_files(dir.path()).is_empty());
 }
+
+#[test]
+fn sigint_and_sigterm_remove_the_scratch_copy() {
+    let dir = common::scratch_dir();
+    let f = user_file(dir.path(), "user.bin", "1MiB");
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 130)] {
+        let child = Command::new(BIN)
+            .env("MMVIZ_DEMO_DIR", dir.path())
+            .arg("run")
+            .arg(&f)
+            .args(["--write", "shared", "--rate", "50", "--duration", "30"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while scratch_files(dir.path()).is_empty() {
+            assert!(t0.elapsed() < TIMEOUT, "no scratch file appeared");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill(2) on our own child's pid; no memory is passed.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim(), "mmviz: interrupted", "{out:?}");
+        assert!(
+            scratch_files(dir.path()).is_empty(),
+            "signal {sig}: copy removed"
+        );
+    }
+}
+
+/// A tmpfs directory for the tmpfs tests, or None (skip) where /dev/shm is not tmpfs.
+fn tmpfs_dir() -> Option<tempfile::TempDir> {
+    let t = tempfile::Builder::new()
+        .prefix("mmviz-test-")
+        .tempdir_in("/dev/shm")
+        .ok()?;
+    let fs = mmviz::fsinfo::fs_of(&std::fs::File::open(t.path()).ok()?).ok()?;
+    (fs.name == "tmpfs").then_some(t)
+}
+
+#[test]
+fn scratch_on_tmpfs_moves_to_home_or_is_refused() {
+    let Some(shm) = tmpfs_dir() else {
+        return skip("scratch_on_tmpfs", "/dev/shm is not a writable tmpfs here");
+    };
+    let dir = common::scratch_dir();
+    let f = user_file(dir.path(), "user.bin", "1MiB");
+    let before = std::fs::read(&f).unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    // The cache dir is on tmpfs, HOME is on disk and ours: scratch goes under HOME.
+    let mut c = Command::new(BIN);
+    c.env("MMVIZ_DEMO_DIR", shm.path())
+        .env("HOME", &home)
+        .arg("run")
+        .arg(&f)
+        .args(["--write", "shared", "--json"]);
+    let r = run_cmd(c, TIMEOUT);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    let sf = j["scratch_file"].as_str().unwrap();
+    assert!(
+        sf.starts_with(home.join(".cache/mmviz/scratch").to_str().unwrap()),
+        "{j}"
+    );
+    assert!(u(&j, "dirty_after") > 0, "{j}");
+    // HOME on tmpfs too: refused, with the reason.
+    let mut c = Command::new(BIN);
+    c.env("MMVIZ_DEMO_DIR", shm.path())
+        .env("HOME", shm.path())
+        .arg("run")
+        .arg(&f)
+        .args(["--write", "shared", "--json"]);
+    let r = run_cmd(c, TIMEOUT);
+    assert_eq!(r.code(), 1, "{r:?}");
+    assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
+    assert!(r.stderr.starts_with("mmviz: write mode refused: "), "{r:?}");
+    assert!(r.stderr.contains("is on tmpfs"), "{r:?}");
+    assert!(r.stderr.contains("never writes back"), "{r:?}");
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+}

@@ -213,7 +213,14 @@ fn main() {
     println!("ipc: mmviz ipc --duration 2 --json");
     for rate in [20_000u64, 200_000] {
         for _ in 0..3 {
-            let v = mmviz_json(&["ipc", "--duration", "2", "--rate", &rate.to_string(), "--json"]);
+            let v = mmviz_json(&[
+                "ipc",
+                "--duration",
+                "2",
+                "--rate",
+                &rate.to_string(),
+                "--json",
+            ]);
             println!(
                 "  rate {rate:6}/s: {} messages, lost {}, latency p50 {} ns, p99 {} ns, futex waits w/r {}/{}",
                 v["messages"], v["lost"], v["latency_ns_p50"], v["latency_ns_p99"],

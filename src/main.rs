@@ -26,6 +26,7 @@ fn main() -> ExitCode {
                 mmviz::ipc::child_main(&a.role, &a.file, a.duration_ms, a.rate) as u8,
             );
         }
+        Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

@@ -80,6 +80,10 @@ impl Header<'_> {
             RunState::Paused => ("‖ paused (space resumes, n steps)".to_string(), t.warn),
             RunState::Finished => ("■ pass finished".to_string(), t.label),
             RunState::Dead { reason } => (format!("✖ worker died: {reason} (r restarts)"), t.error),
+            RunState::Stopped { .. } => (
+                "■ worker stopped by a signal (r restarts)".to_string(),
+                t.error,
+            ),
         };
         let rate = w
             .rate

@@ -704,3 +704,33 @@ fn print_text(r: &RunReport) {
         }
     }
 }
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn msync_plans_parse() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let table: &[(&[&str], Option<MsyncPlan>)] = &[
+            (&[], Some(MsyncPlan::None)),
+            (&["none"], Some(MsyncPlan::None)),
+            (&["async"], Some(MsyncPlan::Async)),
+            (&["sync"], Some(MsyncPlan::Sync)),
+            (&["every", "100"], Some(MsyncPlan::Every(100))),
+            (&["every=7"], Some(MsyncPlan::Every(7))),
+            (&["every", "0"], None),
+            (&["every"], None),
+            (&["sometimes"], None),
+            (&["sync", "3"], None),
+        ];
+        for (args, want) in table {
+            let got = parse_msync(&v(args));
+            match want {
+                Some(w) => assert_eq!(got.as_ref().ok(), Some(w), "{args:?}"),
+                None => assert_eq!(got.map_err(|e| e.code), Err(2), "{args:?}"),
+            }
+        }
+        assert_eq!(MsyncPlan::Every(5).to_string(), "every 5");
+    }
+}

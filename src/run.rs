@@ -87,6 +87,11 @@ pub struct ProcessView {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct WriteOutcome {
     pub scratch_file: String,
+    /// Size of the user's file, and of the scratch copy (its first 1 GiB at most).
+    pub source_size: Option<u64>,
+    pub scratch_size: u64,
+    /// Bytes of data copied (holes stay holes and are not counted).
+    pub scratch_data_bytes: Option<u64>,
     pub write_mode: WriteMode,
     pub write_share: f64,
     /// "none", "async", "sync" or "every N".
@@ -162,6 +167,8 @@ pub struct RunExtras {
     pub msync: MsyncPlan,
     /// The scratch file written (named in the report).
     pub scratch_file: Option<std::path::PathBuf>,
+    /// When the scratch file is a copy: (size of the source, bytes of data copied).
+    pub copy_of: Option<(u64, u64)>,
 }
 
 /// Parses `--rate`: a positive integer or "max"/"unlimited" (None).
@@ -265,10 +272,12 @@ pub fn run(a: &RunArgs) -> Result<()> {
         },
         msync,
         scratch_file: None,
+        copy_of: None,
     };
     // The scratch copy lives until the end of this function: dropped (removed) on success,
     // errors and SIGINT/SIGTERM alike (both only set `interrupted`, and we return normally).
     let mut scratch = None;
+    let a_size = user.size;
     let t = match write {
         None => user,
         Some(_) => {
@@ -290,6 +299,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     };
     let extras = RunExtras {
         scratch_file: scratch.as_ref().map(|s| s.path.clone()),
+        copy_of: scratch.as_ref().map(|s| (a_size, s.data_bytes)),
         ..extras
     };
     if interrupted.load(Ordering::Relaxed) {
@@ -481,6 +491,9 @@ pub fn execute_with(
             };
             Some(WriteOutcome {
                 scratch_file: scratch.display().to_string(),
+                source_size: extras.copy_of.map(|c| c.0),
+                scratch_size: t.size,
+                scratch_data_bytes: extras.copy_of.map(|c| c.1),
                 write_mode: mode,
                 write_share: extras.worker.write_share,
                 msync: extras.msync.to_string(),
@@ -688,6 +701,13 @@ fn print_text(r: &RunReport) {
             opt(w.dirty_after),
             opt(w.writeback_after)
         );
+        if let Some(src) = w.source_size.filter(|&s| s > w.scratch_size) {
+            crate::outln!(
+                "copy:          the first {} of the file's {} (copies stop at 1 GiB)",
+                human_bytes(w.scratch_size),
+                human_bytes(src)
+            );
+        }
         if let Some(ns) = w.msync_ns {
             crate::outln!(
                 "msync:         {} call(s), {:.3} ms in msync; {} pages written back{}",

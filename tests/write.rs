@@ -586,3 +586,41 @@ fn scratch_on_tmpfs_moves_to_home_or_is_refused() {
     assert!(r.stderr.contains("never writes back"), "{r:?}");
     assert_eq!(std::fs::read(&f).unwrap(), before);
 }
+
+#[test]
+fn copies_stop_at_1gib_and_keep_holes() {
+    let dir = common::scratch_dir();
+    let f = dir.path().join("sparse.bin");
+    let r = common::mmviz(&[
+        "gen".as_ref(),
+        f.as_os_str(),
+        "--size".as_ref(),
+        "1200MiB".as_ref(),
+        "--sparse".as_ref(),
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    // One data block at 4 MiB; everything else a hole.
+    {
+        use std::os::unix::fs::FileExt;
+        let w = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        w.write_all_at(&[0x5a; 4096], 4 << 20).unwrap();
+    }
+    let before_blocks = std::fs::metadata(&f).unwrap();
+    let j = run_write(dir.path(), &f, &["--write", "private", "--accesses", "10"]);
+    assert_eq!(u(&j, "source_size"), 1200 << 20, "{j}");
+    assert_eq!(u(&j, "scratch_size"), 1 << 30, "{j}");
+    assert_eq!(u(&j, "pages"), (1 << 30) / 4096, "{j}");
+    assert_eq!(
+        u(&j, "scratch_data_bytes"),
+        4096,
+        "only the data block is copied: {j}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let after = std::fs::metadata(&f).unwrap();
+    assert_eq!(after.len(), before_blocks.len());
+    assert_eq!(
+        (after.mtime(), after.mtime_nsec()),
+        (before_blocks.mtime(), before_blocks.mtime_nsec()),
+        "the user's file is not written"
+    );
+}

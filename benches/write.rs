@@ -210,6 +210,14 @@ fn main() {
     // Leave the copy clean for the next run.
     clean_and_warm(&copy);
 
+    if std::env::var_os("WRITE_FLUSHER").is_some() {
+        flusher(&copy);
+    } else {
+        println!(
+            "flusher: skipped (WRITE_FLUSHER=1 waits up to 60 s for the kernel's own writeback)"
+        );
+    }
+
     println!("ipc: mmviz ipc --duration 2 --json");
     for rate in [20_000u64, 200_000] {
         for _ in 0..3 {
@@ -228,4 +236,41 @@ fn main() {
             );
         }
     }
+}
+
+/// Dirty every page of the copy without msync and watch cachestat until the flusher has
+/// written them back on its own (vm.dirty_expire_centisecs, checked every
+/// dirty_writeback_centisecs).
+fn flusher(p: &Path) {
+    let sysctl = |n: &str| std::fs::read_to_string(format!("/proc/sys/vm/{n}")).unwrap_or_default();
+    clean_and_warm(p);
+    let f = OpenOptions::new().read(true).write(true).open(p).unwrap();
+    // SAFETY: this bench's own file; nothing truncates it meanwhile.
+    let mut map = unsafe { MmapOptions::new().map_mut(&f).unwrap() };
+    for i in (0..map.len()).step_by(4096) {
+        map[i] = map[i].wrapping_add(1);
+    }
+    let t0 = Instant::now();
+    let start = dirty_pages(&f);
+    let mut first_drop = None;
+    let mut saw_writeback = 0u64;
+    while t0.elapsed().as_secs() < 60 {
+        let cs = mmviz::sys::cachestat(f.as_fd(), 0, 0).unwrap();
+        saw_writeback = saw_writeback.max(cs.nr_writeback);
+        if cs.nr_dirty < start && first_drop.is_none() {
+            first_drop = Some(t0.elapsed());
+        }
+        if cs.nr_dirty == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    println!(
+        "flusher: {start} dirty pages, no msync (dirty_expire_centisecs {}, dirty_writeback_centisecs {}): first drop after {:?}, 0 dirty after {:?} (max nr_writeback seen {saw_writeback})",
+        sysctl("dirty_expire_centisecs").trim(),
+        sysctl("dirty_writeback_centisecs").trim(),
+        first_drop,
+        (dirty_pages(&f) == 0).then(|| t0.elapsed())
+    );
+    drop(map);
 }

@@ -110,6 +110,18 @@ pub struct WriteOutcome {
     pub msync_pages: Option<u64>,
     pub msync_ns_per_page: Option<f64>,
     pub msync_error: Option<String>,
+    /// The kernel's own clock for dirty pages without msync (/proc/sys/vm, centiseconds): a
+    /// page dirty for longer than `dirty_expire` is written back by the flusher, which wakes
+    /// every `dirty_writeback`.
+    pub dirty_expire_centisecs: Option<u64>,
+    pub dirty_writeback_centisecs: Option<u64>,
+}
+
+/// A /proc/sys/vm value.
+fn vm_sysctl(name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/sys/vm/{name}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
 }
 
 /// What `run --write` does with msync.
@@ -508,6 +520,8 @@ pub fn execute_with(
                     .filter(|&p| p > 0)
                     .map(|p| msync_ns as f64 / p as f64),
                 msync_error,
+                dirty_expire_centisecs: vm_sysctl("dirty_expire_centisecs"),
+                dirty_writeback_centisecs: vm_sysctl("dirty_writeback_centisecs"),
             })
         }
         _ => None,
@@ -693,14 +707,22 @@ fn print_text(r: &RunReport) {
             w.scratch_file,
             w.write_share
         );
-        crate::outln!(
-            "dirty pages:   {} dirty, {} under writeback before msync; after msync {}: {} dirty, {} writeback",
-            opt(w.dirty_before_msync),
-            opt(w.writeback_before_msync),
-            w.msync,
-            opt(w.dirty_after),
-            opt(w.writeback_after)
-        );
+        if w.msync == "none" {
+            crate::outln!(
+                "dirty pages:   {} dirty, {} under writeback (no msync)",
+                opt(w.dirty_after),
+                opt(w.writeback_after)
+            );
+        } else {
+            crate::outln!(
+                "dirty pages:   {} dirty, {} under writeback before msync; after msync {}: {} dirty, {} writeback",
+                opt(w.dirty_before_msync),
+                opt(w.writeback_before_msync),
+                w.msync,
+                opt(w.dirty_after),
+                opt(w.writeback_after)
+            );
+        }
         if let Some(src) = w.source_size.filter(|&s| s > w.scratch_size) {
             crate::outln!(
                 "copy:          the first {} of the file's {} (copies stop at 1 GiB)",
@@ -718,6 +740,15 @@ fn print_text(r: &RunReport) {
                     .map(|x| format!(" ({:.2} us per page)", x / 1e3))
                     .unwrap_or_default()
             );
+        }
+        if let (Some(e), Some(wb)) = (w.dirty_expire_centisecs, w.dirty_writeback_centisecs) {
+            if w.dirty_after.is_some_and(|d| d > 0) {
+                crate::outln!(
+                    "flusher:       left alone, dirty pages are written back once older than {:.0} s (vm.dirty_expire_centisecs {e}), checked every {:.0} s (vm.dirty_writeback_centisecs {wb})",
+                    e as f64 / 100.0,
+                    wb as f64 / 100.0
+                );
+            }
         }
         if let Some(e) = &w.msync_error {
             crate::outln!("msync error:   {e}");

@@ -624,3 +624,86 @@ fn copies_stop_at_1gib_and_keep_holes() {
         "the user's file is not written"
     );
 }
+
+#[test]
+fn worker_refuses_to_map_a_non_scratch_file_writable() {
+    let dir = common::scratch_dir();
+    let f = user_file(dir.path(), "user.bin", "64KiB");
+    let before = std::fs::read(&f).unwrap();
+    for mode in ["shared", "private"] {
+        let mut c = Command::new(BIN);
+        c.arg("__worker").arg(&f).args(["--write", mode]);
+        let r = run_cmd(c, TIMEOUT);
+        assert_eq!(r.code(), 1, "{r:?}");
+        assert!(r.stdout.is_empty(), "no hello: {r:?}");
+        assert!(
+            r.stderr.contains(&format!(
+                "refusing --write {mode} on a file that is not an mmviz scratch file"
+            )),
+            "{r:?}"
+        );
+    }
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+}
+
+#[test]
+fn worker_write_controls_answer_and_validate() {
+    use mmviz::worker::*;
+    std::env::set_var("MMVIZ_EXE", BIN);
+    let dir = common::scratch_dir();
+    let sd = mmviz::scratch::ScratchDir {
+        path: dir.path().to_path_buf(),
+        fs: String::new(),
+    };
+    let s = mmviz::scratch::ScratchFile::sparse(&sd, 1 << 20).unwrap();
+    let next = |h: &WorkerHandle, pred: &dyn Fn(&Report) -> bool| -> Report {
+        let t0 = Instant::now();
+        loop {
+            assert!(t0.elapsed() < TIMEOUT, "no matching report");
+            if let Some(Event::Report(r)) = h.recv(Duration::from_millis(100)) {
+                if pred(&r) {
+                    return *r;
+                }
+            }
+        }
+    };
+    // Read-only worker: write controls are refused, msync itself is harmless.
+    let mut h = WorkerHandle::spawn(&s.path, Duration::from_secs(10)).unwrap();
+    h.send(&Control::SetWriteShare { share: 0.5 }).unwrap();
+    let r = next(
+        &h,
+        &|r| matches!(r, Report::Ack { what, .. } if what == "set_write_share"),
+    );
+    assert!(
+        matches!(r, Report::Ack { error: Some(ref e), .. } if e == "not in write mode"),
+        "{r:?}"
+    );
+    h.stop(Duration::from_secs(5));
+
+    let opts = WorkerOptions {
+        write: Some(WriteMode::Shared),
+        ..WorkerOptions::default()
+    };
+    let mut h = WorkerHandle::spawn_with(&s.path, &opts, Duration::from_secs(10)).unwrap();
+    h.send(&Control::SetWriteShare { share: 1.5 }).unwrap();
+    let r = next(
+        &h,
+        &|r| matches!(r, Report::Ack { what, .. } if what == "set_write_share"),
+    );
+    assert!(matches!(r, Report::Ack { error: Some(_), .. }), "{r:?}");
+    h.send(&Control::Msync { sync: true }).unwrap();
+    let r = next(&h, &|r| matches!(r, Report::Msynced { .. }));
+    assert!(
+        matches!(
+            r,
+            Report::Msynced {
+                sync: true,
+                periodic: false,
+                error: None,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    h.stop(Duration::from_secs(5));
+}

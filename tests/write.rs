@@ -707,3 +707,40 @@ fn worker_write_controls_answer_and_validate() {
     );
     h.stop(Duration::from_secs(5));
 }
+
+#[test]
+fn ipc_sigint_exits_130_and_removes_the_ring() {
+    let dir = common::scratch_dir();
+    let child = Command::new(BIN)
+        .env("MMVIZ_DEMO_DIR", dir.path())
+        .args(["ipc", "--duration", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while scratch_files(dir.path()).is_empty() {
+        assert!(t0.elapsed() < TIMEOUT, "no ring file appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid; no memory is passed.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "mmviz: interrupted"
+    );
+    assert!(scratch_files(dir.path()).is_empty(), "ring file removed");
+    // Both children are gone (killed and reaped by the parent before it exited).
+    let needle = dir.path().to_str().unwrap().to_string();
+    let alive: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("__ipc") && c.contains(&needle))
+        .collect();
+    assert!(alive.is_empty(), "ipc children left: {alive:?}");
+}

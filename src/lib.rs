@@ -5,6 +5,7 @@
 
 pub mod addrspace;
 pub mod advice;
+pub mod attach;
 pub mod cache;
 pub mod cli;
 pub mod commands;
@@ -19,6 +20,7 @@ pub mod inspect;
 pub mod ipc;
 pub mod live;
 pub mod mapping;
+pub mod observe;
 pub mod output;
 pub mod page;
 pub mod pagemap;

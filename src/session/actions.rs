@@ -68,6 +68,12 @@ impl Session {
         self.interval
             .reset(reason, faults, self.progress.accesses, read, cached);
         self.warning = None;
+        // A measurement spanning the reset would mix two intervals: drop it, and say so.
+        if let Some((advice, _, _)) = self.pending.advice.take() {
+            self.say(format!(
+                "advice {advice}: its effect was not measured (the {reason} came first)"
+            ));
+        }
     }
 
     /// Pauses the worker and drops its mapping, evicts the file, says what happened and why
@@ -95,8 +101,8 @@ impl Session {
             },
             Err(e) => format!("evict failed: {e}"),
         };
-        self.say(m);
         self.begin_interval("evict");
+        self.say(m);
         if was_running {
             self.send(Control::Resume);
         }
@@ -155,10 +161,10 @@ impl Session {
             ),
             Err(e) => format!("warm failed: {e}"),
         };
-        self.say(m);
         // The warm pass is ours, not the workload's: a new interval, so its pages are
         // "cached only" and its cache growth is not charged to the workload's faults.
         self.begin_interval("warm");
+        self.say(m);
     }
 
     /// A clean switch: pause, drop the mapping and the touched set, restart every derived

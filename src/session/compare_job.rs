@@ -103,6 +103,7 @@ impl Session {
         let Some(r) = done else { return };
         let resume = job.resume_after;
         self.compare_job = None;
+        self.begin_interval("comparison");
         self.comparison = match r {
             Ok(res) => {
                 self.say(format!("comparison: {}", res.verdict));
@@ -113,7 +114,6 @@ impl Session {
                 ComparisonState::Failed { error: e }
             }
         };
-        self.begin_interval("comparison");
         if resume {
             self.send(Control::Resume);
         }

@@ -133,6 +133,8 @@ struct Session {
     advice: Advice,
     rate: Option<u64>,
     progress: Progress,
+    /// The worker state the last pause/resume asked for, until a report confirms it.
+    expected_state: Option<(WorkerState, Instant)>,
     touched: RoaringTreemap,
     recent: Vec<u64>,
     provenance: Provenance,
@@ -191,6 +193,7 @@ impl Session {
             dead: None,
             stopped: None,
             progress: Progress::default(),
+            expected_state: None,
             touched: RoaringTreemap::new(),
             recent: Vec::new(),
             provenance: Provenance::default(),

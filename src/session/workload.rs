@@ -10,6 +10,9 @@ use crate::units::page_size;
 use crate::worker::{Control, Event, Limit, Progress, Report, WorkerHandle, WorkerState};
 use std::time::{Duration, Instant};
 
+/// How long a state asked for is kept against older reports.
+const EXPECT_FOR: Duration = Duration::from_secs(1);
+
 pub struct Workload {
     pub handle: WorkerHandle,
     /// The worker's /proc/<pid>/stat, read at sampling time so fault counts and page-table
@@ -39,6 +42,7 @@ impl Session {
         self.dead = None;
         self.stopped = None;
         self.progress = Progress::default();
+        self.expected_state = None;
         let h = match WorkerHandle::spawn(&self.target.path, Duration::from_secs(10)) {
             Ok(h) => h,
             Err(e) => {
@@ -129,6 +133,22 @@ impl Session {
         if let Some(w) = self.worker.as_mut() {
             if w.handle.send(&c).is_err() {
                 self.on_worker_closed();
+                return;
+            }
+            // The worker applies controls in order; assume the state it will report, so a key
+            // pressed before its next report (a second space, a pause right after an evict
+            // resumed it) acts on what the user sees, not on a stale report.
+            let st = &mut self.progress.state;
+            let expect = match c {
+                Control::Pause if *st == WorkerState::Running => Some(WorkerState::Paused),
+                Control::Resume if matches!(*st, WorkerState::Paused | WorkerState::Idle) => {
+                    Some(WorkerState::Running)
+                }
+                _ => None,
+            };
+            if let Some(e) = expect {
+                *st = e;
+                self.expected_state = Some((e, Instant::now()));
             }
         }
     }
@@ -184,6 +204,16 @@ impl Session {
             self.recent = p.recent.clone();
         }
         self.step_progress(&p);
+        let mut p = p;
+        // Reports written before the worker read our last pause/resume still carry the old
+        // state: keep the state we asked for until the worker confirms it (or 1 s passes).
+        if let Some((want, at)) = self.expected_state {
+            if p.state == want || p.state == WorkerState::Finished || at.elapsed() > EXPECT_FOR {
+                self.expected_state = None;
+            } else {
+                p.state = want;
+            }
+        }
         self.progress = p;
     }
 

@@ -479,6 +479,39 @@ fn nobody_with_an_unwritable_scratch_dir_is_refused_and_the_file_untouched() {
     }
     assert_eq!(std::fs::read(&f).unwrap(), before);
     assert!(!cache.join("scratch").exists());
+
+    // With a scratch directory nobody may write, the demo runs: it never needed write access
+    // to the user's file (an open for writing would have failed with EACCES and ended the run).
+    let open = dir.path().join("open-cache");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for mode in ["shared", "private"] {
+        let mut c = common::as_nobody(
+            &bin,
+            &[
+                "run".as_ref(),
+                f.as_os_str(),
+                "--write".as_ref(),
+                mode.as_ref(),
+                "--msync".as_ref(),
+                "sync".as_ref(),
+                "--json".as_ref(),
+            ],
+        );
+        c.env("MMVIZ_DEMO_DIR", &open);
+        let r = run_cmd(c, TIMEOUT);
+        assert_eq!(r.code(), 0, "{r:?}");
+        let j = r.json();
+        assert_eq!(j["cache_state_visible"], true, "nobody owns the copy: {j}");
+        let dirty = u(&j, "dirty_before_msync");
+        if mode == "shared" {
+            assert_eq!(dirty, 256, "{j}");
+        } else {
+            assert_eq!(dirty, 0, "{j}");
+        }
+        assert_eq!(u(&j, "dirty_after"), 0, "{j}");
+    }
+    assert_eq!(std::fs::read(&f).unwrap(), before);
 }
 
 #[test]

@@ -272,13 +272,23 @@ fn map_file(path: &Path, opts: &WorkerOptions) -> io::Result<(Option<Mapping>, u
     if let Some(limit) = opts.address_space {
         crate::sys::set_address_space_limit(limit)?;
     }
+    // What this process already occupies counts against the limit too (binary, heap, stacks).
+    let used = opts
+        .address_space
+        .and_then(|_| crate::addrspace::vm_status(std::process::id()).ok())
+        .map(|s| s.vm_size);
     let enomem = |e: io::Error| -> io::Error {
         match (e.raw_os_error(), opts.address_space) {
             (Some(libc::ENOMEM), Some(limit)) => io::Error::other(format!(
-                "mmap of {} failed with ENOMEM: a {} address space (RLIMIT_AS) cannot hold a {} mapping",
+                "mmap of {} failed with ENOMEM: a {} address space (RLIMIT_AS) cannot hold a {} mapping{}",
                 crate::units::human_bytes(size),
                 crate::units::human_bytes(limit),
-                crate::units::human_bytes(size)
+                crate::units::human_bytes(size),
+                used.map(|u| format!(
+                    " (the worker already used {} of it)",
+                    crate::units::human_bytes(u)
+                ))
+                .unwrap_or_default()
             )),
             _ => e,
         }

@@ -529,16 +529,13 @@ pub fn main(duration_s: f64, rate: u64, json: bool) -> Result<()> {
             "--rate {rate} is not a message rate in 1..=10000000 per second"
         )));
     }
-    let interrupted = std::sync::Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, std::sync::Arc::clone(&interrupted))
-            .map_err(AppError::runtime)?;
-    }
+    // SIGINT, SIGTERM, SIGHUP: stop, kill both children, remove the ring, exit 128+signal.
+    let signals = crate::error::StopSignals::register()?;
     let o = IpcOptions {
         duration: Duration::from_secs_f64(duration_s),
         rate,
     };
-    let r = run(&o, &interrupted)?;
+    let r = run(&o, &signals.stop).map_err(|e| signals.explain(e))?;
     if json {
         crate::outln!(
             "{}",

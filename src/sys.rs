@@ -210,6 +210,46 @@ pub fn pread_nowait(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> io::Result<
     }
 }
 
+/// Stops this process with SIGSTOP (job control: the shell sees a stopped job; `fg` sends
+/// SIGCONT). Returns once continued.
+pub fn stop_self() {
+    // SAFETY: kill has no memory arguments; SIGSTOP to our own pid only stops this process.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGSTOP);
+    }
+}
+
+/// `setrlimit(RLIMIT_AS, {bytes, bytes})`: caps this process's address space, so a runaway
+/// allocation or mapping fails with ENOMEM instead of taking the machine's memory
+/// (setrlimit(2); a hard limit may be lowered by anyone, never raised without privilege).
+pub fn set_address_space_limit(bytes: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: `lim` is a live, initialized struct the kernel only reads.
+    let r = unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The soft `RLIMIT_AS` of this process (None: unlimited).
+pub fn address_space_limit() -> io::Result<Option<u64>> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a live struct the kernel writes.
+    let r = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur))
+}
+
 /// `flock(fd, LOCK_EX | LOCK_NB)`: true when this open file description now holds the
 /// exclusive lock, false when another one holds it (EWOULDBLOCK).
 pub fn try_lock_exclusive(fd: BorrowedFd<'_>) -> io::Result<bool> {
@@ -253,22 +293,6 @@ pub fn msync(addr: usize, len: usize, flags: libc::c_int) -> io::Result<()> {
     // pages; it does not access our memory through Rust references. An unmapped range gives
     // ENOMEM, not a fault.
     let r = unsafe { libc::msync(addr as *mut libc::c_void, len, flags) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// `setrlimit(RLIMIT_AS, {bytes, bytes})`: caps this process's virtual address space, so a
-/// later mmap that does not fit fails with ENOMEM (the 32-bit wall, shown on 64 bits).
-pub fn set_address_space_limit(bytes: u64) -> io::Result<()> {
-    let lim = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: bytes as libc::rlim_t,
-    };
-    // SAFETY: lim is a valid rlimit struct that lives across the call; the kernel only reads it.
-    let r = unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) };
     if r == 0 {
         Ok(())
     } else {

@@ -536,10 +536,14 @@ fn bad_write_options_are_usage_errors() {
 }
 
 #[test]
-fn sigint_and_sigterm_remove_the_scratch_copy() {
+fn sigint_sigterm_and_sighup_remove_the_scratch_copy() {
     let dir = common::scratch_dir();
     let f = user_file(dir.path(), "user.bin", "1MiB");
-    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 130)] {
+    for (sig, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
         let child = Command::new(BIN)
             .env("MMVIZ_DEMO_DIR", dir.path())
             .arg("run")
@@ -560,7 +564,11 @@ fn sigint_and_sigterm_remove_the_scratch_copy() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.trim(), "mmviz: interrupted", "{out:?}");
+        assert!(err.starts_with("mmviz: "), "{out:?}");
+        assert_eq!(err.lines().count(), 1, "{out:?}");
+        if sig == libc::SIGINT {
+            assert_eq!(err.trim(), "mmviz: interrupted", "{out:?}");
+        }
         assert!(
             scratch_files(dir.path()).is_empty(),
             "signal {sig}: copy removed"

@@ -66,6 +66,15 @@ impl WorkerHandle {
     /// Note: `PR_SET_PDEATHSIG` fires when the *thread* that spawned the child exits, so spawn
     /// from a thread that lives as long as the worker should.
     pub fn spawn(path: &Path, deadline: Duration) -> std::io::Result<WorkerHandle> {
+        Self::spawn_with(path, &WorkerOptions::default(), deadline)
+    }
+
+    /// `spawn` with the worker's start options (write mode, descriptor, address space).
+    pub fn spawn_with(
+        path: &Path,
+        opts: &WorkerOptions,
+        deadline: Duration,
+    ) -> std::io::Result<WorkerHandle> {
         // Errors name what is missing: the file, or the mmviz binary the worker runs from
         // (rebuilt or deleted while the viewer runs: /proc/self/exe then ends in "(deleted)").
         let named = |what: &Path, e: std::io::Error| {
@@ -84,6 +93,7 @@ impl WorkerHandle {
         let mut child = Command::new(&exe)
             .arg("__worker")
             .arg(path)
+            .args(opts.to_args())
             .env("MMVIZ_PARENT_PID", std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -14,6 +14,23 @@ fn main() -> ExitCode {
             return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Watch(a)) => match mmviz::watch::main(a) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Some(Cmd::Completions(a)) => {
+            // Generated into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            mmviz::clidoc::completions(a.shell, &mut script);
+            mmviz::outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(())
+        }
+        Some(Cmd::Manpage) => {
+            let mut page = Vec::new();
+            mmviz::clidoc::manpage(&mut page).expect("writing to memory");
+            mmviz::outln!("{}", String::from_utf8_lossy(&page).trim_end());
+            Ok(())
+        }
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

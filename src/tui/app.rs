@@ -1,12 +1,11 @@
 //! The application state: the latest snapshot plus what the viewer chose (zoom, pan, help,
 //! selection). Pure: no terminal, no clock; keys in, [`Command`]s out.
 
+use super::keymap::{self, Action, Key, Mode};
 use super::theme::Theme;
 use crate::patterns::PatternKind;
 use crate::snapshot::{Command, Snapshot};
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
 /// How the viewer ended; the binary maps it to an exit status.
@@ -165,58 +164,62 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return vec![];
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            if key.code == KeyCode::Char('c') {
-                return self.quit_with(ExitKind::Interrupted);
-            }
+        let mode = if self.help { Mode::Help } else { Mode::Normal };
+        let Some(k) = Key::of(&key) else {
             return vec![];
-        }
-        let cmd = match key.code {
-            KeyCode::Char(c @ '1'..='7') => {
-                PatternKind::from_key(c).map(|p| Command::SetPattern { pattern: p })
-            }
-            KeyCode::Char(' ') => Some(Command::TogglePause),
-            KeyCode::Char('n') => Some(Command::Step),
-            KeyCode::Char('[') => Some(Command::Slower),
-            KeyCode::Char(']') => Some(Command::Faster),
-            KeyCode::Char('e') => Some(Command::Evict),
-            KeyCode::Char('w') => Some(Command::Warm),
-            KeyCode::Char('W') => Some(Command::WarmRandom),
-            KeyCode::Char('a') => Some(Command::CycleAdvice),
-            KeyCode::Char('r') => Some(Command::Reset),
-            KeyCode::Char('c') => Some(Command::Compare),
-            KeyCode::Char('+') | KeyCode::Char('=') => {
+        };
+        let Some(action) = keymap::lookup(k, mode) else {
+            return vec![];
+        };
+        let cmd = match action {
+            Action::Pattern => match k {
+                Key::Char(c) => {
+                    PatternKind::from_key(c).map(|p| Command::SetPattern { pattern: p })
+                }
+                _ => None,
+            },
+            Action::TogglePause => Some(Command::TogglePause),
+            Action::Step => Some(Command::Step),
+            Action::Slower => Some(Command::Slower),
+            Action::Faster => Some(Command::Faster),
+            Action::Evict => Some(Command::Evict),
+            Action::Warm => Some(Command::Warm),
+            Action::WarmRandom => Some(Command::WarmRandom),
+            Action::CycleAdvice => Some(Command::CycleAdvice),
+            Action::Reset => Some(Command::Reset),
+            Action::Compare => Some(Command::Compare),
+            Action::ZoomIn => {
                 self.zoom_in();
                 None
             }
-            KeyCode::Char('-') => {
+            Action::ZoomOut => {
                 self.zoom_out();
                 None
             }
-            KeyCode::Char('?') => {
+            Action::ToggleHelp => {
                 self.help = !self.help;
                 None
             }
-            KeyCode::Esc if self.help => {
+            Action::CloseHelp => {
                 self.help = false;
                 None
             }
-            KeyCode::Char('q') | KeyCode::Esc => return self.quit_with(ExitKind::Normal),
-            KeyCode::Up => self.pan_by(-(self.row_pages() as i128)),
-            KeyCode::Down => self.pan_by(self.row_pages() as i128),
-            KeyCode::Left => self.pan_by(-(self.cell_pages() as i128)),
-            KeyCode::Right => self.pan_by(self.cell_pages() as i128),
-            KeyCode::PageUp => self.pan_by(-(self.screen_pages() as i128)),
-            KeyCode::PageDown => self.pan_by(self.screen_pages() as i128),
-            KeyCode::Home => {
+            Action::Quit => return self.quit_with(ExitKind::Normal),
+            Action::Interrupt => return self.quit_with(ExitKind::Interrupted),
+            Action::PanUp => self.pan_by(-(self.row_pages() as i128)),
+            Action::PanDown => self.pan_by(self.row_pages() as i128),
+            Action::PanLeft => self.pan_by(-(self.cell_pages() as i128)),
+            Action::PanRight => self.pan_by(self.cell_pages() as i128),
+            Action::PanPageUp => self.pan_by(-(self.screen_pages() as i128)),
+            Action::PanPageDown => self.pan_by(self.screen_pages() as i128),
+            Action::PanHome => {
                 self.pan = 0;
                 None
             }
-            KeyCode::End => {
+            Action::PanEnd => {
                 self.pan = self.total_pages();
                 None
             }
-            _ => None,
         };
         cmd.into_iter().collect()
     }
@@ -308,6 +311,7 @@ mod tests {
     use crate::patterns::PatternKind;
     use crate::tui::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)

@@ -9,6 +9,7 @@ pub mod app;
 #[doc(hidden)]
 pub mod fixture;
 pub mod format;
+pub mod keymap;
 pub mod theme;
 pub mod widgets;
 

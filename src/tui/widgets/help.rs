@@ -1,5 +1,6 @@
-//! The help overlay (`?`): every key with one line, and what the fault words mean.
+//! The help overlay (`?`): every key of the keymap with its line, and what the fault words mean.
 
+use crate::tui::keymap;
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,42 +10,6 @@ use ratatui::widgets::{Clear, Widget};
 pub struct Help<'a> {
     pub theme: &'a Theme,
 }
-
-pub const KEYS: [(&str, &str); 18] = [
-    ("1 2 3 4", "pattern: sequential, reverse, stride, random"),
-    ("5 6 7", "pattern: hotset, chase (pointer chase), scan"),
-    ("space", "pause / resume the workload"),
-    ("n", "one step (one batch) while paused"),
-    ("[  ]", "slower / faster (accesses per second)"),
-    ("e", "evict: drop the file's pages from the page cache"),
-    (
-        "w",
-        "warm, sequential reads (large folios: a fault maps <= 2 MiB)",
-    ),
-    (
-        "W",
-        "warm, random 4 KiB reads (small folios: fault maps <= 16 pages)",
-    ),
-    (
-        "a",
-        "next madvise advice: normal, random, sequential, willneed",
-    ),
-    ("r", "reset counters and restart the worker"),
-    ("c", "compare mmap with read() for this pattern"),
-    (
-        "+ =  -",
-        "zoom in / out (each level halves the pages shown)",
-    ),
-    ("↑ ↓  ← →", "pan one row / one cell"),
-    (
-        "PgUp PgDn",
-        "pan one screen; Home / End: start / end of file",
-    ),
-    ("mouse", "click a cell to see its pages; the wheel zooms"),
-    ("?", "this help (Esc closes it)"),
-    ("q  Esc", "quit"),
-    ("Ctrl-C", "quit (exit status 130)"),
-];
 
 const FACTS: [&str; 4] = [
     "minor fault: page already in RAM (page cache); the kernel only maps it",
@@ -56,8 +21,8 @@ const FACTS: [&str; 4] = [
 impl Help<'_> {
     fn lines(&self) -> Vec<Line<'static>> {
         let t = self.theme;
-        let mut l: Vec<Line> = KEYS
-            .iter()
+        let mut l: Vec<Line> = keymap::listed()
+            .map(|r| (r.keys, r.help))
             .map(|(k, what)| {
                 Line::from(vec![
                     Span::styled(format!(" {k:<10}"), t.key),
@@ -114,7 +79,7 @@ mod tests {
     #[test]
     fn lists_every_key_centered() {
         let out = text(&render(Help { theme: &COLOR }, 100, 30));
-        for (k, what) in KEYS {
+        for (k, what) in keymap::listed().map(|r| (r.keys, r.help)) {
             assert!(out.contains(k) && out.contains(what), "{k} missing\n{out}");
         }
         assert!(out.contains("minor fault: page already in RAM"), "{out}");

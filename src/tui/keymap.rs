@@ -1,0 +1,345 @@
+//! The one keymap: every key of the live view, what it does and its line of help. Key
+//! handling ([`super::App::handle_key`]), the help overlay, the man page and the README's
+//! key table all read this table, so they cannot disagree; a test checks that no two actions
+//! share a key in any mode.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// A key as the table names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Char(char),
+    /// Ctrl + a letter.
+    Ctrl(char),
+    Esc,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+}
+
+impl Key {
+    /// The table's key for a terminal event (None for keys the table cannot name).
+    pub fn of(ev: &KeyEvent) -> Option<Key> {
+        if ev.modifiers.contains(KeyModifiers::CONTROL) {
+            return match ev.code {
+                KeyCode::Char(c) => Some(Key::Ctrl(c.to_ascii_lowercase())),
+                _ => None,
+            };
+        }
+        Some(match ev.code {
+            KeyCode::Char(c) => Key::Char(c),
+            KeyCode::Esc => Key::Esc,
+            KeyCode::Up => Key::Up,
+            KeyCode::Down => Key::Down,
+            KeyCode::Left => Key::Left,
+            KeyCode::Right => Key::Right,
+            KeyCode::PageUp => Key::PageUp,
+            KeyCode::PageDown => Key::PageDown,
+            KeyCode::Home => Key::Home,
+            KeyCode::End => Key::End,
+            _ => return None,
+        })
+    }
+}
+
+/// What a key does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Pattern N (the digit is the key: `1`..`7` in [`crate::patterns::PatternKind::ALL`]).
+    Pattern,
+    TogglePause,
+    Step,
+    Slower,
+    Faster,
+    Evict,
+    Warm,
+    WarmRandom,
+    CycleAdvice,
+    Reset,
+    Compare,
+    ZoomIn,
+    ZoomOut,
+    PanUp,
+    PanDown,
+    PanLeft,
+    PanRight,
+    PanPageUp,
+    PanPageDown,
+    PanHome,
+    PanEnd,
+    ToggleHelp,
+    CloseHelp,
+    Quit,
+    Interrupt,
+}
+
+/// When a binding applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// Only while the help overlay is open.
+    HelpOpen,
+    /// Only while the help overlay is closed.
+    HelpClosed,
+}
+
+/// The modes a screen can be in (for [`When`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+}
+
+impl When {
+    pub fn applies(self, mode: Mode) -> bool {
+        matches!(
+            (self, mode),
+            (When::Always, _) | (When::HelpOpen, Mode::Help) | (When::HelpClosed, Mode::Normal)
+        )
+    }
+}
+
+/// One row of help: the keys as shown, the line of help, and what each key does.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    /// The keys as the help overlay, man page and README show them.
+    pub keys: &'static str,
+    pub help: &'static str,
+    pub bindings: &'static [(Key, Action, When)],
+    /// False for bindings documented inside another row's text (Esc closing the help).
+    pub listed: bool,
+}
+
+const fn row(
+    keys: &'static str,
+    help: &'static str,
+    bindings: &'static [(Key, Action, When)],
+) -> Row {
+    Row {
+        keys,
+        help,
+        bindings,
+        listed: true,
+    }
+}
+
+use Action as A;
+use Key as K;
+use When::Always as W;
+
+/// Every key of the live view, in help order.
+pub const KEYMAP: &[Row] = &[
+    row(
+        "1 2 3 4",
+        "pattern: sequential, reverse, stride, random",
+        &[
+            (K::Char('1'), A::Pattern, W),
+            (K::Char('2'), A::Pattern, W),
+            (K::Char('3'), A::Pattern, W),
+            (K::Char('4'), A::Pattern, W),
+        ],
+    ),
+    row(
+        "5 6 7",
+        "pattern: hotset, chase (pointer chase), scan",
+        &[
+            (K::Char('5'), A::Pattern, W),
+            (K::Char('6'), A::Pattern, W),
+            (K::Char('7'), A::Pattern, W),
+        ],
+    ),
+    row(
+        "space",
+        "pause / resume the workload",
+        &[(K::Char(' '), A::TogglePause, W)],
+    ),
+    row(
+        "n",
+        "one step (one batch) while paused",
+        &[(K::Char('n'), A::Step, W)],
+    ),
+    row(
+        "[  ]",
+        "slower / faster (accesses per second)",
+        &[(K::Char('['), A::Slower, W), (K::Char(']'), A::Faster, W)],
+    ),
+    row(
+        "e",
+        "evict: drop the file's pages from the page cache",
+        &[(K::Char('e'), A::Evict, W)],
+    ),
+    row(
+        "w",
+        "warm, sequential reads (large folios: a fault maps <= 2 MiB)",
+        &[(K::Char('w'), A::Warm, W)],
+    ),
+    row(
+        "W",
+        "warm, random 4 KiB reads (small folios: fault maps <= 16 pages)",
+        &[(K::Char('W'), A::WarmRandom, W)],
+    ),
+    row(
+        "a",
+        "next madvise advice: normal, random, sequential, willneed",
+        &[(K::Char('a'), A::CycleAdvice, W)],
+    ),
+    row(
+        "r",
+        "reset counters and restart the worker",
+        &[(K::Char('r'), A::Reset, W)],
+    ),
+    row(
+        "c",
+        "compare mmap with read() for this pattern",
+        &[(K::Char('c'), A::Compare, W)],
+    ),
+    row(
+        "+ =  -",
+        "zoom in / out (each level halves the pages shown)",
+        &[
+            (K::Char('+'), A::ZoomIn, W),
+            (K::Char('='), A::ZoomIn, W),
+            (K::Char('-'), A::ZoomOut, W),
+        ],
+    ),
+    row(
+        "↑ ↓  ← →",
+        "pan one row / one cell",
+        &[
+            (K::Up, A::PanUp, W),
+            (K::Down, A::PanDown, W),
+            (K::Left, A::PanLeft, W),
+            (K::Right, A::PanRight, W),
+        ],
+    ),
+    row(
+        "PgUp PgDn",
+        "pan one screen; Home / End: start / end of file",
+        &[
+            (K::PageUp, A::PanPageUp, W),
+            (K::PageDown, A::PanPageDown, W),
+            (K::Home, A::PanHome, W),
+            (K::End, A::PanEnd, W),
+        ],
+    ),
+    row(
+        "mouse",
+        "click a cell to see its pages; the wheel zooms",
+        &[],
+    ),
+    row(
+        "?",
+        "this help (Esc closes it)",
+        &[(K::Char('?'), A::ToggleHelp, W)],
+    ),
+    Row {
+        keys: "Esc",
+        help: "close the help",
+        bindings: &[(K::Esc, A::CloseHelp, When::HelpOpen)],
+        listed: false,
+    },
+    row(
+        "q  Esc",
+        "quit",
+        &[
+            (K::Char('q'), A::Quit, W),
+            (K::Esc, A::Quit, When::HelpClosed),
+        ],
+    ),
+    row(
+        "Ctrl-C",
+        "quit (exit status 130)",
+        &[(K::Ctrl('c'), A::Interrupt, W)],
+    ),
+];
+
+/// The action bound to `key` in `mode`, if any.
+pub fn lookup(key: Key, mode: Mode) -> Option<Action> {
+    KEYMAP
+        .iter()
+        .flat_map(|r| r.bindings.iter())
+        .find(|(k, _, w)| *k == key && w.applies(mode))
+        .map(|&(_, a, _)| a)
+}
+
+/// The rows shown to people (help overlay, man page, README).
+pub fn listed() -> impl Iterator<Item = &'static Row> {
+    KEYMAP.iter().filter(|r| r.listed)
+}
+
+/// The README's key table (Markdown), generated from [`KEYMAP`].
+pub fn markdown_table() -> String {
+    let mut s = String::from("| key | action |\n|---|---|\n");
+    for r in listed() {
+        let keys: Vec<String> = r
+            .keys
+            .split_whitespace()
+            .map(|k| format!("`{k}`"))
+            .collect();
+        s.push_str(&format!("| {} | {} |\n", keys.join(" "), r.help));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn no_two_actions_share_a_key_in_any_mode() {
+        for mode in [Mode::Normal, Mode::Help] {
+            let mut seen: HashMap<Key, Action> = HashMap::new();
+            for (k, a, w) in KEYMAP.iter().flat_map(|r| r.bindings.iter()) {
+                if !w.applies(mode) {
+                    continue;
+                }
+                if let Some(prev) = seen.insert(*k, *a) {
+                    panic!("{k:?} is bound to {prev:?} and {a:?} in {mode:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn esc_closes_the_help_before_it_quits() {
+        assert_eq!(lookup(Key::Esc, Mode::Help), Some(Action::CloseHelp));
+        assert_eq!(lookup(Key::Esc, Mode::Normal), Some(Action::Quit));
+        assert_eq!(lookup(Key::Char('q'), Mode::Help), Some(Action::Quit));
+        assert_eq!(lookup(Key::Char('x'), Mode::Normal), None);
+    }
+
+    #[test]
+    fn every_pattern_key_names_a_pattern() {
+        for (k, a, _) in KEYMAP.iter().flat_map(|r| r.bindings.iter()) {
+            if *a == Action::Pattern {
+                let Key::Char(c) = k else { panic!("{k:?}") };
+                assert!(crate::patterns::PatternKind::from_key(*c).is_some(), "{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn ctrl_keys_are_their_own_keys() {
+        let ev = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(Key::of(&ev), Some(Key::Ctrl('c')));
+        assert_eq!(lookup(Key::Ctrl('e'), Mode::Normal), None);
+        let ev = KeyEvent::new(KeyCode::Char('W'), KeyModifiers::SHIFT);
+        assert_eq!(Key::of(&ev), Some(Key::Char('W')));
+    }
+
+    #[test]
+    fn readme_key_table_is_the_keymap() {
+        let readme = include_str!("../../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's key table differs from the keymap; replace it with:\n{table}"
+        );
+    }
+}

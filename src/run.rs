@@ -58,6 +58,8 @@ pub struct RunReport {
     /// Spawn to the worker's first access (ms), and spawn to its ready report.
     pub startup_ms: Option<f64>,
     pub spawn_to_ready_ms: f64,
+    /// Kernel, page size, THP, readahead and virtualization of the machine.
+    pub machine: crate::machine::Machine,
 }
 
 /// Parses `--rate`: a positive integer or "max"/"unlimited" (None).
@@ -242,6 +244,7 @@ pub fn execute(
     );
     let faults = last.faults;
     Ok(RunReport {
+        machine: crate::machine::Machine::detect(Some(&t.file)),
         schema_version: 1,
         path: t.path.display().to_string(),
         pattern: spec.kind,

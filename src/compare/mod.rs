@@ -147,6 +147,8 @@ pub struct BenchReport {
     pub results: Vec<BenchMethod>,
     pub verdict: String,
     pub why: String,
+    /// Kernel, page size, THP, readahead and virtualization of the machine.
+    pub machine: crate::machine::Machine,
 }
 
 /// Turns `mmviz bench` arguments into options (usage errors exit 2).
@@ -180,6 +182,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     // Validates the file first, so bad input is reported the same way as other commands.
     let t = crate::target::Target::open(&a.file)?;
     let opts = options_from_args(a, t.size)?;
+    let machine = crate::machine::Machine::detect(Some(&t.file));
     drop(t);
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -221,6 +224,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             .collect(),
         verdict: d.result.verdict.clone(),
         why: d.result.why.clone(),
+        machine,
     };
     if a.json {
         println!(

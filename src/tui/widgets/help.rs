@@ -11,12 +11,17 @@ pub struct Help<'a> {
     pub theme: &'a Theme,
 }
 
-const FACTS: [&str; 4] = [
-    "minor fault: page already in RAM (page cache); the kernel only maps it",
-    "major fault: the kernel had to wait for the disk to read the page",
-    "faults ≠ pages: one fault maps up to 16 cached pages (fault-around)",
-    "or a 2 MiB folio; readahead brings many pages per major fault (░)",
-];
+fn facts(t: &Theme) -> [String; 4] {
+    [
+        "minor fault: page already in RAM (page cache); the kernel only maps it".into(),
+        "major fault: the kernel had to wait for the disk to read the page".into(),
+        "faults ≠ pages: one fault maps up to 16 cached pages (fault-around)".into(),
+        format!(
+            "or a 2 MiB folio; readahead brings many pages per major fault ({})",
+            t.glyph(crate::tui::theme::CellState::Ghost)
+        ),
+    ]
+}
 
 impl Help<'_> {
     fn lines(&self) -> Vec<Line<'static>> {
@@ -31,7 +36,11 @@ impl Help<'_> {
             })
             .collect();
         l.push(Line::raw(""));
-        l.extend(FACTS.iter().map(|f| Line::styled(format!(" {f}"), t.dim)));
+        l.extend(
+            facts(t)
+                .iter()
+                .map(|f| Line::styled(format!(" {f}"), t.dim)),
+        );
         l
     }
 }

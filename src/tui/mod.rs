@@ -10,6 +10,7 @@ pub mod app;
 pub mod fixture;
 pub mod format;
 pub mod keymap;
+pub mod svg;
 pub mod theme;
 pub mod widgets;
 

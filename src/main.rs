@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             mmviz::outln!("{}", String::from_utf8_lossy(&page).trim_end());
             Ok(())
         }
+        Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

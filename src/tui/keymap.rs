@@ -12,6 +12,7 @@ pub enum Key {
     /// Ctrl + a letter.
     Ctrl(char),
     Esc,
+    Enter,
     Up,
     Down,
     Left,
@@ -34,6 +35,7 @@ impl Key {
         Some(match ev.code {
             KeyCode::Char(c) => Key::Char(c),
             KeyCode::Esc => Key::Esc,
+            KeyCode::Enter => Key::Enter,
             KeyCode::Up => Key::Up,
             KeyCode::Down => Key::Down,
             KeyCode::Left => Key::Left,
@@ -72,6 +74,15 @@ pub enum Action {
     PanPageDown,
     PanHome,
     PanEnd,
+    /// `i`: enter / leave cursor mode (the page inspector).
+    ToggleCursor,
+    CursorLeft,
+    CursorRight,
+    CursorUp,
+    CursorDown,
+    CursorLeave,
+    /// Read the page under the cursor (Enter).
+    CursorRead,
     ToggleHelp,
     CloseHelp,
     Quit,
@@ -82,27 +93,35 @@ pub enum Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum When {
     Always,
-    /// Only while the help overlay is open.
-    HelpOpen,
-    /// Only while the help overlay is closed.
-    HelpClosed,
+    /// Only in these modes.
+    In(&'static [Mode]),
 }
 
-/// The modes a screen can be in (for [`When`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The modes a screen can be in (for [`When`]). The help overlay wins over cursor mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     Normal,
+    /// The help overlay is open.
     Help,
+    /// The page inspector shows (cursor mode, or a clicked page at one page per cell).
+    Cursor,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Normal, Mode::Help, Mode::Cursor];
 }
 
 impl When {
     pub fn applies(self, mode: Mode) -> bool {
-        matches!(
-            (self, mode),
-            (When::Always, _) | (When::HelpOpen, Mode::Help) | (When::HelpClosed, Mode::Normal)
-        )
+        match self {
+            When::Always => true,
+            When::In(modes) => modes.contains(&mode),
+        }
     }
 }
+
+const NOT_CURSOR: When = When::In(&[Mode::Normal, Mode::Help]);
+const CURSOR: When = When::In(&[Mode::Cursor]);
 
 /// One row of help: the keys as shown, the line of help, and what each key does.
 #[derive(Clone, Copy, Debug)]
@@ -211,10 +230,10 @@ pub const KEYMAP: &[Row] = &[
         "↑ ↓  ← →",
         "pan one row / one cell",
         &[
-            (K::Up, A::PanUp, W),
-            (K::Down, A::PanDown, W),
-            (K::Left, A::PanLeft, W),
-            (K::Right, A::PanRight, W),
+            (K::Up, A::PanUp, NOT_CURSOR),
+            (K::Down, A::PanDown, NOT_CURSOR),
+            (K::Left, A::PanLeft, NOT_CURSOR),
+            (K::Right, A::PanRight, NOT_CURSOR),
         ],
     ),
     row(
@@ -233,6 +252,19 @@ pub const KEYMAP: &[Row] = &[
         &[],
     ),
     row(
+        "i",
+        "inspect a page: arrows move, Enter reads it, Esc leaves",
+        &[
+            (K::Char('i'), A::ToggleCursor, W),
+            (K::Left, A::CursorLeft, CURSOR),
+            (K::Right, A::CursorRight, CURSOR),
+            (K::Up, A::CursorUp, CURSOR),
+            (K::Down, A::CursorDown, CURSOR),
+            (K::Enter, A::CursorRead, CURSOR),
+            (K::Esc, A::CursorLeave, CURSOR),
+        ],
+    ),
+    row(
         "?",
         "this help (Esc closes it)",
         &[(K::Char('?'), A::ToggleHelp, W)],
@@ -240,7 +272,7 @@ pub const KEYMAP: &[Row] = &[
     Row {
         keys: "Esc",
         help: "close the help",
-        bindings: &[(K::Esc, A::CloseHelp, When::HelpOpen)],
+        bindings: &[(K::Esc, A::CloseHelp, When::In(&[Mode::Help]))],
         listed: false,
     },
     row(
@@ -248,7 +280,7 @@ pub const KEYMAP: &[Row] = &[
         "quit",
         &[
             (K::Char('q'), A::Quit, W),
-            (K::Esc, A::Quit, When::HelpClosed),
+            (K::Esc, A::Quit, When::In(&[Mode::Normal])),
         ],
     ),
     row(
@@ -293,7 +325,7 @@ mod tests {
 
     #[test]
     fn no_two_actions_share_a_key_in_any_mode() {
-        for mode in [Mode::Normal, Mode::Help] {
+        for mode in Mode::ALL {
             let mut seen: HashMap<Key, Action> = HashMap::new();
             for (k, a, w) in KEYMAP.iter().flat_map(|r| r.bindings.iter()) {
                 if !w.applies(mode) {
@@ -312,6 +344,10 @@ mod tests {
         assert_eq!(lookup(Key::Esc, Mode::Normal), Some(Action::Quit));
         assert_eq!(lookup(Key::Char('q'), Mode::Help), Some(Action::Quit));
         assert_eq!(lookup(Key::Char('x'), Mode::Normal), None);
+        assert_eq!(lookup(Key::Esc, Mode::Cursor), Some(Action::CursorLeave));
+        assert_eq!(lookup(Key::Left, Mode::Cursor), Some(Action::CursorLeft));
+        assert_eq!(lookup(Key::Left, Mode::Help), Some(Action::PanLeft));
+        assert_eq!(lookup(Key::Enter, Mode::Normal), None);
     }
 
     #[test]

@@ -211,6 +211,8 @@ fn every_json_output_has_the_machine() {
         vec!["residency", p, "--json"],
         vec!["evict", p, "--json"],
         vec!["run", p, "--accesses", "10", "--json"],
+        vec!["page", p, "4096", "--json"],
+        vec!["bench", p, "--accesses", "100", "--repeat", "1", "--json"],
     ] {
         let r = mmviz(&args);
         assert_eq!(r.code(), 0, "{args:?}: {r:?}");

@@ -78,6 +78,9 @@ pub fn manpage(w: &mut dyn Write) -> std::io::Result<()> {
     for sub in shown(&cmd) {
         let name = sub.get_name();
         roff.control("SS", [format!("mmviz {name}").as_str()]);
+        let usage = sub.clone().render_usage().to_string();
+        roff.text([bold(usage.trim_start_matches("Usage: ").trim())]);
+        roff.control("br", []);
         if let Some(about) = sub.get_about() {
             roff.text([roman(about.to_string())]);
         }
@@ -98,7 +101,8 @@ pub fn manpage(w: &mut dyn Write) -> std::io::Result<()> {
             };
             let mut help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
             let defaults = a.get_default_values();
-            if !defaults.is_empty() && !a.is_positional() {
+            // Flags (no value) need no "[default: false]".
+            if !defaults.is_empty() && !a.is_positional() && a.get_action().takes_values() {
                 let d: Vec<_> = defaults.iter().map(|d| d.to_string_lossy()).collect();
                 help.push_str(&format!(" [default: {}]", d.join(", ")));
             }
@@ -111,7 +115,9 @@ pub fn manpage(w: &mut dyn Write) -> std::io::Result<()> {
             if !values.is_empty() && !help.contains(&values[0]) {
                 help.push_str(&format!(" [values: {}]", values.join(", ")));
             }
-            tagged(&mut roff, &tag, &help);
+            if !help.is_empty() {
+                tagged(&mut roff, &tag, &help);
+            }
         }
         if let Some(after) = sub.get_after_help() {
             roff.control("PP", []);
@@ -123,7 +129,7 @@ pub fn manpage(w: &mut dyn Write) -> std::io::Result<()> {
     }
 
     roff.control("SH", ["KEYS (the live view)"]);
-    for k in crate::tui::keymap::KEYMAP {
+    for k in crate::tui::keymap::listed() {
         tagged(&mut roff, k.keys, k.help);
     }
 
@@ -220,7 +226,7 @@ mod tests {
         }
         // roff writes an apostrophe as \*(Aq.
         let plain = page.replace("\\*(Aq", "'");
-        for k in crate::tui::keymap::KEYMAP {
+        for k in crate::tui::keymap::listed() {
             assert!(plain.contains(k.help), "{} missing", k.keys);
         }
         assert!(page.contains("MMVIZ_THEME") && page.contains("NO_COLOR"));

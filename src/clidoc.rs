@@ -225,7 +225,7 @@ mod tests {
             );
         }
         // roff writes an apostrophe as \*(Aq.
-        let plain = page.replace("\\*(Aq", "'");
+        let plain = page.replace("\\*(Aq", "'").replace("\\-", "-");
         for k in crate::tui::keymap::listed() {
             assert!(plain.contains(k.help), "{} missing", k.keys);
         }

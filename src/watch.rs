@@ -107,6 +107,7 @@ fn state(s: &RunState) -> &'static str {
         RunState::Paused => "paused",
         RunState::Finished => "finished",
         RunState::Dead { .. } => "dead",
+        RunState::Stopped { .. } => "stopped",
     }
 }
 

@@ -61,6 +61,12 @@ pub struct App {
     /// First page shown when zoomed in (clamped to the file by [`App::view_request`]).
     pub pan: u64,
     pub help: bool,
+    /// First row of the help overlay shown (it scrolls where the screen is short).
+    pub help_scroll: u16,
+    /// The message log overlay (`m`): every event with its time.
+    pub log: bool,
+    /// Rows scrolled up from the newest event in the log.
+    pub log_scroll: u16,
     /// The page whose cell was clicked (kept as a page so it survives zoom and pan).
     pub selected: Option<u64>,
     pub quit: Option<ExitKind>,
@@ -89,6 +95,9 @@ impl App {
             zoom: 0,
             pan: 0,
             help: false,
+            help_scroll: 0,
+            log: false,
+            log_scroll: 0,
             selected: None,
             quit: None,
             theme,
@@ -170,17 +179,24 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return vec![];
         }
-        let mode = if self.help {
-            Mode::Help
-        } else if self.inspector_shown() {
+        // The layers keys go through, top first: an open overlay over the base mode (the
+        // help hides cursor mode; the log does not).
+        let base = if self.inspector_shown() {
             Mode::Cursor
         } else {
             Mode::Normal
         };
+        let layers: &[Mode] = if self.help {
+            &[Mode::Help, Mode::Normal]
+        } else if self.log {
+            &[Mode::Log, base]
+        } else {
+            &[base]
+        };
         let Some(k) = Key::of(&key) else {
             return vec![];
         };
-        let Some(action) = keymap::lookup(k, mode) else {
+        let Some(action) = keymap::lookup_layers(k, layers) else {
             return vec![];
         };
         let cmd = match action {
@@ -200,6 +216,13 @@ impl App {
             Action::CycleAdvice => Some(Command::CycleAdvice),
             Action::Reset => Some(Command::Reset),
             Action::Compare => Some(Command::Compare),
+            Action::CycleCompareCache => Some(Command::CycleCompareCache),
+            Action::OpenLog => {
+                self.log = true;
+                self.log_scroll = 0;
+                self.help = false;
+                None
+            }
             Action::ZoomIn => {
                 self.zoom_in();
                 None
@@ -210,10 +233,8 @@ impl App {
             }
             Action::ToggleHelp => {
                 self.help = !self.help;
-                None
-            }
-            Action::CloseHelp => {
-                self.help = false;
+                self.help_scroll = 0;
+                self.log = false;
                 None
             }
             Action::Quit => return self.quit_with(ExitKind::Normal),
@@ -232,6 +253,16 @@ impl App {
                 self.pan = self.total_pages();
                 None
             }
+            Action::ScrollUp
+            | Action::ScrollDown
+            | Action::ScrollPageUp
+            | Action::ScrollPageDown
+            | Action::ScrollHome
+            | Action::ScrollEnd
+            | Action::CloseOverlay => {
+                self.overlay_action(action);
+                None
+            }
             Action::ToggleCursor
             | Action::CursorLeft
             | Action::CursorRight
@@ -241,6 +272,43 @@ impl App {
             | Action::CursorRead => return self.cursor_action(action),
         };
         cmd.into_iter().collect()
+    }
+
+    /// While the help or the log overlay is open, the arrows and page keys scroll it and
+    /// Esc (or its own key) closes it; every other key works as usual (the keymap's overlay
+    /// layer).
+    fn overlay_action(&mut self, action: Action) {
+        if !self.help && !self.log {
+            return;
+        }
+        let scroll = if self.help {
+            &mut self.help_scroll
+        } else {
+            &mut self.log_scroll
+        };
+        // The log scrolls up from the newest line; help down from the top.
+        let dir: i32 = if self.help { 1 } else { -1 };
+        let by = match action {
+            Action::ScrollUp => -dir,
+            Action::ScrollDown => dir,
+            Action::ScrollPageUp => -10 * dir,
+            Action::ScrollPageDown => 10 * dir,
+            Action::ScrollHome => {
+                *scroll = if self.help { 0 } else { u16::MAX / 2 };
+                return;
+            }
+            Action::ScrollEnd => {
+                *scroll = if self.help { u16::MAX / 2 } else { 0 };
+                return;
+            }
+            Action::CloseOverlay => {
+                self.help = false;
+                self.log = false;
+                return;
+            }
+            _ => return,
+        };
+        *scroll = (*scroll as i32 + by).clamp(0, u16::MAX as i32 / 2) as u16;
     }
 
     /// Left click selects a cell (its pages show under the grid); the wheel zooms.
@@ -278,7 +346,7 @@ impl App {
     }
 
     /// Actions of cursor mode (`i` enters it; arrows, Enter and Esc act while the panel
-    /// shows: the keymap's cursor mode).
+    /// shows: the keymap's cursor layer).
     fn cursor_action(&mut self, action: Action) -> Vec<Command> {
         if action == Action::ToggleCursor {
             self.cursor = !self.cursor;

@@ -64,6 +64,19 @@ pub enum Action {
     CycleAdvice,
     Reset,
     Compare,
+    /// `C`: the comparison's cache mode (cold, warm, as-is).
+    CycleCompareCache,
+    /// `m`: the message log overlay.
+    OpenLog,
+    /// Scrolling the open overlay (help or log).
+    ScrollUp,
+    ScrollDown,
+    ScrollPageUp,
+    ScrollPageDown,
+    ScrollHome,
+    ScrollEnd,
+    /// Esc (or `m` in the log): close the overlay.
+    CloseOverlay,
     ZoomIn,
     ZoomOut,
     PanUp,
@@ -84,7 +97,6 @@ pub enum Action {
     /// Read the page under the cursor (Enter).
     CursorRead,
     ToggleHelp,
-    CloseHelp,
     Quit,
     Interrupt,
 }
@@ -97,18 +109,22 @@ pub enum When {
     In(&'static [Mode]),
 }
 
-/// The modes a screen can be in (for [`When`]). The help overlay wins over cursor mode.
+/// The modes a screen can be in (for [`When`]). Keys are looked up through layers, top
+/// first (see [`lookup_layers`]): an open overlay (help or log) over a base mode (normal, or
+/// cursor while the page inspector shows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     Normal,
-    /// The help overlay is open.
-    Help,
     /// The page inspector shows (cursor mode, or a clicked page at one page per cell).
     Cursor,
+    /// The help overlay is open.
+    Help,
+    /// The message log overlay is open.
+    Log,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::Normal, Mode::Help, Mode::Cursor];
+    pub const ALL: [Mode; 4] = [Mode::Normal, Mode::Cursor, Mode::Help, Mode::Log];
 }
 
 impl When {
@@ -120,8 +136,10 @@ impl When {
     }
 }
 
-const NOT_CURSOR: When = When::In(&[Mode::Normal, Mode::Help]);
+const BASE: When = When::In(&[Mode::Normal]);
 const CURSOR: When = When::In(&[Mode::Cursor]);
+const OVERLAY: When = When::In(&[Mode::Help, Mode::Log]);
+const NOT_OVERLAY: When = When::In(&[Mode::Normal, Mode::Cursor]);
 
 /// One row of help: the keys as shown, the line of help, and what each key does.
 #[derive(Clone, Copy, Debug)]
@@ -179,7 +197,7 @@ pub const KEYMAP: &[Row] = &[
     ),
     row(
         "n",
-        "one step (one batch) while paused",
+        "one step while paused (one access at <= 10/s; says what it did)",
         &[(K::Char('n'), A::Step, W)],
     ),
     row(
@@ -209,13 +227,30 @@ pub const KEYMAP: &[Row] = &[
     ),
     row(
         "r",
-        "reset counters and restart the worker",
+        "restart the worker, reset counters (paused stays paused)",
         &[(K::Char('r'), A::Reset, W)],
     ),
     row(
         "c",
         "compare mmap with read() for this pattern",
         &[(K::Char('c'), A::Compare, W)],
+    ),
+    row(
+        "C",
+        "comparison cache: cold, warm or as-is (each repeat)",
+        &[(K::Char('C'), A::CycleCompareCache, W)],
+    ),
+    row(
+        "m",
+        "message log: every event in full (arrows scroll)",
+        &[
+            (
+                K::Char('m'),
+                A::OpenLog,
+                When::In(&[Mode::Normal, Mode::Cursor, Mode::Help]),
+            ),
+            (K::Char('m'), A::CloseOverlay, When::In(&[Mode::Log])),
+        ],
     ),
     row(
         "+ =  -",
@@ -230,20 +265,20 @@ pub const KEYMAP: &[Row] = &[
         "↑ ↓  ← →",
         "pan one row / one cell",
         &[
-            (K::Up, A::PanUp, NOT_CURSOR),
-            (K::Down, A::PanDown, NOT_CURSOR),
-            (K::Left, A::PanLeft, NOT_CURSOR),
-            (K::Right, A::PanRight, NOT_CURSOR),
+            (K::Up, A::PanUp, BASE),
+            (K::Down, A::PanDown, BASE),
+            (K::Left, A::PanLeft, BASE),
+            (K::Right, A::PanRight, BASE),
         ],
     ),
     row(
         "PgUp PgDn",
         "pan one screen; Home / End: start / end of file",
         &[
-            (K::PageUp, A::PanPageUp, W),
-            (K::PageDown, A::PanPageDown, W),
-            (K::Home, A::PanHome, W),
-            (K::End, A::PanEnd, W),
+            (K::PageUp, A::PanPageUp, NOT_OVERLAY),
+            (K::PageDown, A::PanPageDown, NOT_OVERLAY),
+            (K::Home, A::PanHome, NOT_OVERLAY),
+            (K::End, A::PanEnd, NOT_OVERLAY),
         ],
     ),
     row(
@@ -269,10 +304,19 @@ pub const KEYMAP: &[Row] = &[
         "this help (Esc closes it)",
         &[(K::Char('?'), A::ToggleHelp, W)],
     ),
+    // Documented in the overlays' own titles and the `?` and `m` lines.
     Row {
-        keys: "Esc",
-        help: "close the help",
-        bindings: &[(K::Esc, A::CloseHelp, When::In(&[Mode::Help]))],
+        keys: "↑ ↓ PgUp PgDn Home End Esc",
+        help: "in the help or the log: scroll; Esc closes",
+        bindings: &[
+            (K::Up, A::ScrollUp, OVERLAY),
+            (K::Down, A::ScrollDown, OVERLAY),
+            (K::PageUp, A::ScrollPageUp, OVERLAY),
+            (K::PageDown, A::ScrollPageDown, OVERLAY),
+            (K::Home, A::ScrollHome, OVERLAY),
+            (K::End, A::ScrollEnd, OVERLAY),
+            (K::Esc, A::CloseOverlay, OVERLAY),
+        ],
         listed: false,
     },
     row(
@@ -297,6 +341,11 @@ pub fn lookup(key: Key, mode: Mode) -> Option<Action> {
         .flat_map(|r| r.bindings.iter())
         .find(|(k, _, w)| *k == key && w.applies(mode))
         .map(|&(_, a, _)| a)
+}
+
+/// The action bound to `key` in the first of `layers` (top first) that binds it.
+pub fn lookup_layers(key: Key, layers: &[Mode]) -> Option<Action> {
+    layers.iter().find_map(|&m| lookup(key, m))
 }
 
 /// The rows shown to people (help overlay, man page, README).
@@ -340,13 +389,32 @@ mod tests {
 
     #[test]
     fn esc_closes_the_help_before_it_quits() {
-        assert_eq!(lookup(Key::Esc, Mode::Help), Some(Action::CloseHelp));
+        assert_eq!(lookup(Key::Esc, Mode::Help), Some(Action::CloseOverlay));
+        assert_eq!(lookup(Key::Esc, Mode::Log), Some(Action::CloseOverlay));
+        assert_eq!(
+            lookup(Key::Char('m'), Mode::Log),
+            Some(Action::CloseOverlay)
+        );
+        assert_eq!(lookup(Key::Char('m'), Mode::Help), Some(Action::OpenLog));
+        // Left/Right are not the overlay's: they reach the mode under it.
+        let log_over_cursor = [Mode::Log, Mode::Cursor];
+        assert_eq!(
+            lookup_layers(Key::Left, &log_over_cursor),
+            Some(Action::CursorLeft)
+        );
+        assert_eq!(
+            lookup_layers(Key::Up, &log_over_cursor),
+            Some(Action::ScrollUp)
+        );
         assert_eq!(lookup(Key::Esc, Mode::Normal), Some(Action::Quit));
         assert_eq!(lookup(Key::Char('q'), Mode::Help), Some(Action::Quit));
         assert_eq!(lookup(Key::Char('x'), Mode::Normal), None);
         assert_eq!(lookup(Key::Esc, Mode::Cursor), Some(Action::CursorLeave));
         assert_eq!(lookup(Key::Left, Mode::Cursor), Some(Action::CursorLeft));
-        assert_eq!(lookup(Key::Left, Mode::Help), Some(Action::PanLeft));
+        assert_eq!(
+            lookup_layers(Key::Left, &[Mode::Help, Mode::Normal]),
+            Some(Action::PanLeft)
+        );
         assert_eq!(lookup(Key::Enter, Mode::Normal), None);
     }
 

@@ -1,4 +1,4 @@
-//! The help overlay (`?`): every key of the keymap with its line, and what the fault words mean.
+//! The help overlay (`?`): every key with one line, and what the fault words mean.
 
 use crate::tui::keymap;
 use crate::tui::theme::Theme;
@@ -9,17 +9,20 @@ use ratatui::widgets::{Clear, Widget};
 
 pub struct Help<'a> {
     pub theme: &'a Theme,
+    /// First line shown; clamped so the last page stays full.
+    pub scroll: u16,
 }
 
-fn facts(t: &Theme) -> [String; 4] {
+fn facts(t: &Theme) -> [String; 5] {
     [
         "minor fault: page already in RAM (page cache); the kernel only maps it".into(),
-        "major fault: the kernel had to wait for the disk to read the page".into(),
+        "major fault: the page was not in RAM: read from disk (a hole: zero-filled)".into(),
         "faults ≠ pages: one fault maps up to 16 cached pages (fault-around)".into(),
         format!(
             "or a 2 MiB folio; readahead brings many pages per major fault ({})",
             t.glyph(crate::tui::theme::CellState::Ghost)
         ),
+        "totals and ratios: since the last reset (named on screen); rates: last second".into(),
     ]
 }
 
@@ -52,6 +55,9 @@ impl Widget for Help<'_> {
         let want_w = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16 + 3;
         let w = want_w.min(area.width);
         let h = (lines.len() as u16 + 2).min(area.height);
+        let body = h.saturating_sub(2) as usize;
+        let scrolls = lines.len() > body;
+        let first = (self.scroll as usize).min(lines.len().saturating_sub(body));
         if w < 3 || h < 3 {
             return;
         }
@@ -63,10 +69,25 @@ impl Widget for Help<'_> {
         );
         Clear.render(popup, buf);
         buf.set_style(popup, self.theme.overlay);
-        let block = super::panel("Keys (? or Esc closes)", self.theme);
+        let title = if scrolls {
+            format!(
+                "Keys {}-{} of {} (↑↓ scroll, ? or Esc closes)",
+                first + 1,
+                (first + body).min(lines.len()),
+                lines.len()
+            )
+        } else {
+            "Keys (? or Esc closes)".to_string()
+        };
+        let block = super::panel(&title, self.theme);
         let inner = block.inner(popup);
         block.render(popup, buf);
-        for (i, line) in lines.into_iter().take(inner.height as usize).enumerate() {
+        for (i, line) in lines
+            .into_iter()
+            .skip(first)
+            .take(inner.height as usize)
+            .enumerate()
+        {
             line.render(
                 Rect {
                     y: inner.y + i as u16,
@@ -87,7 +108,14 @@ mod tests {
 
     #[test]
     fn lists_every_key_centered() {
-        let out = text(&render(Help { theme: &COLOR }, 100, 30));
+        let out = text(&render(
+            Help {
+                theme: &COLOR,
+                scroll: 0,
+            },
+            100,
+            30,
+        ));
         for (k, what) in keymap::listed().map(|r| (r.keys, r.help)) {
             assert!(out.contains(k) && out.contains(what), "{k} missing\n{out}");
         }
@@ -96,7 +124,14 @@ mod tests {
         let row = out.lines().find(|l| l.contains("Keys")).unwrap();
         assert!(row.starts_with("  "), "{out}");
         for (w, h) in [(0, 0), (1, 1), (20, 6)] {
-            render(Help { theme: &COLOR }, w, h);
+            render(
+                Help {
+                    theme: &COLOR,
+                    scroll: 0,
+                },
+                w,
+                h,
+            );
         }
     }
 }

@@ -213,6 +213,7 @@ fn every_json_output_has_the_machine() {
         vec!["run", p, "--accesses", "10", "--json"],
         vec!["page", p, "4096", "--json"],
         vec!["bench", p, "--accesses", "100", "--repeat", "1", "--json"],
+        vec!["exec", "--file", p, "--json", "--", "cat", p],
     ] {
         let r = mmviz(&args);
         assert_eq!(r.code(), 0, "{args:?}: {r:?}");

@@ -22,8 +22,11 @@ use std::time::{Duration, Instant};
 /// Version of the `watch --json` line (the snapshot's fields plus `interval` and `machine`).
 pub const WATCH_SCHEMA_VERSION: u32 = 1;
 
-/// Samples per second of the session behind `watch` (the live view's default).
-const HZ: u32 = 10;
+/// Samples per second of the session behind `watch`: the live view's default, or enough for
+/// a fresh sample in every line of a short `--interval` (at most the session's 60).
+fn hz_for(interval_s: f64) -> u32 {
+    ((1.0 / interval_s).ceil() as u32).clamp(10, 60)
+}
 
 /// Counts over one printed interval, from two snapshots (kernel counters, session clock).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -173,7 +176,7 @@ pub fn main(a: &WatchArgs) -> Result<u8> {
         advice,
         rate,
         cold: a.cold,
-        hz: HZ,
+        hz: hz_for(a.interval),
         compare: None,
     })?;
     // One cell over the whole file: totals only (there is no screen to fill).
@@ -244,6 +247,13 @@ pub fn main(a: &WatchArgs) -> Result<u8> {
 mod tests {
     use super::*;
     use crate::tui::fixture::fixture_snapshot;
+
+    #[test]
+    fn short_intervals_sample_faster() {
+        assert_eq!(hz_for(1.0), 10);
+        assert_eq!(hz_for(0.05), 20);
+        assert_eq!(hz_for(3600.0), 10);
+    }
 
     #[test]
     fn intervals_count_deltas_and_restarts() {

@@ -7,29 +7,27 @@ use clap::CommandFactory;
 use clap_mangen::roff::{bold, roman, Roff};
 use std::io::Write;
 
-/// Exit statuses, as the code sets them (error.rs, tui/app.rs ExitKind, the tty watchdog).
-pub const EXIT_CODES: [(&str, &str); 6] = [
+/// Exit statuses, as the code sets them (error.rs AppError and StopSignals, tui/app.rs ExitKind).
+pub const EXIT_CODES: [(&str, &str); 7] = [
     (
         "0",
         "success (also when the answer is \"hidden by the kernel\" or \"could not evict\")",
     ),
-    ("1", "failure at run time"),
+    (
+        "1",
+        "failure at run time (the worker died, I/O error, memory ran low mid-comparison)",
+    ),
     (
         "2",
         "usage error or bad input; for the live view also \"not a terminal\"",
     ),
     (
-        "130",
-        "interrupted by SIGINT (Ctrl-C): live view, watch, run, gen, bench",
-    ),
-    (
-        "143",
-        "the live view ended by SIGTERM or SIGHUP, or its terminal hung up",
-    ),
-    (
         "129",
-        "the live view's terminal hung up while it was blocked reading it (tty watchdog)",
+        "SIGHUP (the terminal went away): the worker is stopped, the terminal restored",
     ),
+    ("130", "SIGINT or Ctrl-C"),
+    ("131", "SIGQUIT (live view: the terminal is restored first)"),
+    ("143", "SIGTERM"),
 ];
 
 /// Environment variables mmviz reads.
@@ -130,7 +128,7 @@ pub fn manpage(w: &mut dyn Write) -> std::io::Result<()> {
 
     roff.control("SH", ["KEYS (the live view)"]);
     for k in crate::tui::keymap::listed() {
-        tagged(&mut roff, k.keys, k.help);
+        tagged(&mut roff, k.keys, k.long_help());
     }
 
     roff.control("SH", ["EXIT STATUS"]);
@@ -227,7 +225,7 @@ mod tests {
         // roff writes an apostrophe as \*(Aq.
         let plain = page.replace("\\*(Aq", "'").replace("\\-", "-");
         for k in crate::tui::keymap::listed() {
-            assert!(plain.contains(k.help), "{} missing", k.keys);
+            assert!(plain.contains(k.long_help()), "{} missing", k.keys);
         }
         assert!(page.contains("MMVIZ_THEME") && page.contains("NO_COLOR"));
     }

@@ -14,9 +14,8 @@ use crate::target::Target;
 use crate::units::human_bytes;
 use serde::Serialize;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Version of the `watch --json` line (the snapshot's fields plus `interval` and `machine`).
@@ -138,7 +137,7 @@ pub fn text_line(s: &Snapshot, iv: &Interval) -> String {
     )
 }
 
-/// Runs `mmviz watch`; returns the exit code (0, or 130 on Ctrl-C).
+/// Runs `mmviz watch`; returns the exit code (0, or 128+signal: 130 on Ctrl-C).
 pub fn main(a: &WatchArgs) -> Result<u8> {
     if !(a.interval.is_finite() && a.interval >= 0.05 && a.interval <= 3600.0) {
         return Err(AppError::usage(format!(
@@ -165,9 +164,8 @@ pub fn main(a: &WatchArgs) -> Result<u8> {
         None => Some(DEFAULT_TUI_RATE),
         r => parse_rate(r)?,
     };
-    let interrupted = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
-        .map_err(AppError::runtime)?;
+    // SIGINT, SIGTERM, SIGHUP: stop the session (and its worker) and exit 128+signal.
+    let signals = crate::error::StopSignals::register()?;
 
     let (tx, rx, handle) = session::spawn(SessionOptions {
         path,
@@ -200,8 +198,11 @@ pub fn main(a: &WatchArgs) -> Result<u8> {
         crate::outln!("{HEADER}");
     }
     loop {
-        if interrupted.load(Ordering::Relaxed) {
-            return stop(130, handle);
+        if signals.stop.load(Ordering::Relaxed) {
+            let code = signals.caught().map_or(AppError::INTERRUPTED, |sig| {
+                AppError::signalled(sig, "").code
+            });
+            return stop(code, handle);
         }
         let now = Instant::now();
         if now >= next {

@@ -131,8 +131,18 @@ fn watch_text_prints_a_header_and_one_line_per_interval() {
 
 #[test]
 fn watch_exits_130_on_ctrl_c_and_leaves_no_worker() {
+    watch_stops_on("INT", 130);
+}
+
+#[test]
+fn watch_exits_143_on_sigterm_and_leaves_no_worker() {
+    watch_stops_on("TERM", 143);
+}
+
+fn watch_stops_on(sig: &str, code: i32) {
     let dir = scratch_dir();
-    let f = gen(dir.path(), "watch-sigint.bin", "8MiB");
+    let name = format!("watch-sig{sig}.bin");
+    let f = gen(dir.path(), &name, "8MiB");
     let mut child = Command::new(BIN)
         .args([
             "watch",
@@ -153,12 +163,10 @@ fn watch_exits_130_on_ctrl_c_and_leaves_no_worker() {
     line.clear();
     out.read_line(&mut line).unwrap(); // first sample: the session and its worker run
     assert!(line.contains("sequential"), "{line}");
-    assert!(
-        pids_with("watch-sigint.bin").len() >= 2,
-        "viewer and worker"
-    );
+    let pids = pids_with(&name);
+    assert!(pids.len() >= 2, "viewer and worker: {pids:?}");
     let st = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([format!("-{sig}"), child.id().to_string()])
         .status()
         .unwrap();
     assert!(st.success());
@@ -169,13 +177,13 @@ fn watch_exits_130_on_ctrl_c_and_leaves_no_worker() {
         }
         if t0.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
-            panic!("watch did not stop on SIGINT");
+            panic!("watch did not stop on SIG{sig}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(code));
     let t0 = Instant::now();
-    while !pids_with("watch-sigint.bin").is_empty() {
+    while !pids_with(&name).is_empty() {
         assert!(t0.elapsed() < Duration::from_secs(5), "worker left behind");
         std::thread::sleep(Duration::from_millis(50));
     }

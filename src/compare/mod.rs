@@ -9,6 +9,7 @@
 //! [`compare`] is the library entry point (the TUI calls it from a background thread);
 //! [`bench`] is `mmviz bench`.
 
+pub mod budget;
 pub mod child;
 pub mod methods;
 mod orchestrate;
@@ -149,6 +150,8 @@ pub struct BenchReport {
     pub why: String,
     /// Kernel, page size, THP, readahead and virtualization of the machine.
     pub machine: crate::machine::Machine,
+    /// Methods skipped or counts capped to stay within memory, and why.
+    pub notes: Vec<String>,
 }
 
 /// Turns `mmviz bench` arguments into options (usage errors exit 2).
@@ -184,10 +187,8 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     let opts = options_from_args(a, t.size)?;
     let machine = crate::machine::Machine::detect(Some(&t.file));
     drop(t);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&interrupted)).map_err(AppError::runtime)?;
-    }
+    let signals = crate::error::StopSignals::register()?;
+    let interrupted = Arc::clone(&signals.stop);
     // Progress only for a person watching; never in JSON mode or into a pipe or log.
     let quiet = a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut progress = |f: f64, what: &str| {
@@ -199,7 +200,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     if !quiet {
         eprint!("\r\x1b[K");
     }
-    let d = res?;
+    let d = res.map_err(|e| signals.explain(e))?;
     let report = BenchReport {
         schema_version: 1,
         pattern: d.result.pattern,
@@ -225,6 +226,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
         verdict: d.result.verdict.clone(),
         why: d.result.why.clone(),
         machine,
+        notes: d.result.notes.clone(),
     };
     if a.json {
         println!(
@@ -232,7 +234,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             serde_json::to_string_pretty(&report).map_err(AppError::runtime)?
         );
     } else {
-        print!("{}", text(&report, &a.file.display().to_string()));
+        print!("{}", text(&report, &crate::output::path(&a.file)));
     }
     Ok(())
 }
@@ -291,6 +293,9 @@ pub fn text(r: &BenchReport, path: &str) -> String {
             verdict::thousands(x.syscalls),
             format!("{}>{}", opt(x.cached_before), opt(x.cached_after)),
         );
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note:    {n}");
     }
     let _ = writeln!(s, "verdict: {}", r.verdict);
     let _ = writeln!(s, "why:     {}", r.why);

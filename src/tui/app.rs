@@ -15,17 +15,24 @@ pub enum ExitKind {
     Normal,
     /// Ctrl-C or SIGINT.
     Interrupted,
-    /// SIGTERM or SIGHUP.
+    /// SIGTERM.
     Terminated,
+    /// SIGHUP, or the terminal went away.
+    HungUp,
+    /// SIGQUIT.
+    Quit,
 }
 
 impl ExitKind {
-    /// The conventional exit status: 0, 128+SIGINT, 128+SIGTERM.
+    /// The conventional exit status, 128+signal as for every command: 0, 130 SIGINT,
+    /// 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT.
     pub fn code(self) -> i32 {
         match self {
             ExitKind::Normal => 0,
             ExitKind::Interrupted => 130,
             ExitKind::Terminated => 143,
+            ExitKind::HungUp => 129,
+            ExitKind::Quit => 131,
         }
     }
 }
@@ -186,17 +193,27 @@ impl App {
         } else {
             Mode::Normal
         };
-        let layers: &[Mode] = if self.help {
-            &[Mode::Help, Mode::Normal]
+        // A running comparison: Esc cancels it before it means quit (not in cursor mode,
+        // where Esc leaves the cursor first).
+        let comparing = matches!(
+            self.snapshot.comparison,
+            crate::snapshot::ComparisonState::Running { .. }
+        );
+        let mut layers: Vec<Mode> = Vec::with_capacity(3);
+        if self.help {
+            layers.push(Mode::Help);
         } else if self.log {
-            &[Mode::Log, base]
-        } else {
-            &[base]
-        };
+            layers.push(Mode::Log);
+        }
+        let base = if self.help { Mode::Normal } else { base };
+        if comparing && base == Mode::Normal {
+            layers.push(Mode::Comparing);
+        }
+        layers.push(base);
         let Some(k) = Key::of(&key) else {
             return vec![];
         };
-        let Some(action) = keymap::lookup_layers(k, layers) else {
+        let Some(action) = keymap::lookup_layers(k, &layers) else {
             return vec![];
         };
         let cmd = match action {
@@ -216,6 +233,9 @@ impl App {
             Action::CycleAdvice => Some(Command::CycleAdvice),
             Action::Reset => Some(Command::Reset),
             Action::Compare => Some(Command::Compare),
+            Action::CancelCompare => Some(Command::CancelCompare),
+            // The event loop suspends on Ctrl-Z before keys reach the App.
+            Action::Suspend => None,
             Action::CycleCompareCache => Some(Command::CycleCompareCache),
             Action::OpenLog => {
                 self.log = true;
@@ -541,6 +561,22 @@ mod tests {
     }
 
     #[test]
+    fn esc_cancels_a_running_comparison_before_it_quits() {
+        let mut app = app_with_pages(10);
+        app.snapshot.comparison = crate::snapshot::ComparisonState::Running {
+            progress: 0.3,
+            method: "pread".into(),
+        };
+        assert_eq!(
+            app.handle_key(key(KeyCode::Esc)),
+            vec![Command::CancelCompare]
+        );
+        assert_eq!(app.quit, None);
+        app.snapshot.comparison = crate::snapshot::ComparisonState::Idle;
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), vec![Command::Quit]);
+    }
+
+    #[test]
     fn quit_keys() {
         for (k, kind) in [
             (key(KeyCode::Char('q')), ExitKind::Normal),
@@ -555,6 +591,9 @@ mod tests {
             assert_eq!(app.quit, Some(kind));
         }
         assert_eq!(ExitKind::Interrupted.code(), 130);
+        assert_eq!(ExitKind::HungUp.code(), 129);
+        assert_eq!(ExitKind::Quit.code(), 131);
+        assert_eq!(ExitKind::Terminated.code(), 143);
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub enum Action {
     CycleAdvice,
     Reset,
     Compare,
+    /// Esc while a comparison runs: kill its child, drop the result.
+    CancelCompare,
+    /// Ctrl-Z: handled by the event loop (restore the terminal, stop as a shell job).
+    Suspend,
     /// `C`: the comparison's cache mode (cold, warm, as-is).
     CycleCompareCache,
     /// `m`: the message log overlay.
@@ -121,10 +125,18 @@ pub enum Mode {
     Help,
     /// The message log overlay is open.
     Log,
+    /// A comparison runs (a layer over normal mode: Esc cancels it before it means quit).
+    Comparing,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 4] = [Mode::Normal, Mode::Cursor, Mode::Help, Mode::Log];
+    pub const ALL: [Mode; 5] = [
+        Mode::Normal,
+        Mode::Cursor,
+        Mode::Help,
+        Mode::Log,
+        Mode::Comparing,
+    ];
 }
 
 impl When {
@@ -150,6 +162,10 @@ pub struct Row {
     pub bindings: &'static [(Key, Action, When)],
     /// False for bindings documented inside another row's text (Esc closing the help).
     pub listed: bool,
+    /// Shown in the help overlay (false: only in the README and the man page).
+    pub overlay: bool,
+    /// The README's and the man page's longer text (None: `help`).
+    pub long: Option<&'static str>,
 }
 
 const fn row(
@@ -162,6 +178,26 @@ const fn row(
         help,
         bindings,
         listed: true,
+        overlay: true,
+        long: None,
+    }
+}
+
+impl Row {
+    const fn long(mut self, text: &'static str) -> Row {
+        self.long = Some(text);
+        self
+    }
+    const fn not_in_overlay(mut self) -> Row {
+        self.overlay = false;
+        self
+    }
+    /// The README's and the man page's text.
+    pub fn long_help(&self) -> &'static str {
+        match self.long {
+            Some(l) => l,
+            None => self.help,
+        }
     }
 }
 
@@ -180,6 +216,10 @@ pub const KEYMAP: &[Row] = &[
             (K::Char('3'), A::Pattern, W),
             (K::Char('4'), A::Pattern, W),
         ],
+    )
+    .long(
+        "pattern: sequential, reverse, stride, random (a clean switch: the mapping and the \
+touched set are dropped and every counter restarts; a comparison of the old pattern is cleared)",
     ),
     row(
         "5 6 7",
@@ -189,7 +229,8 @@ pub const KEYMAP: &[Row] = &[
             (K::Char('6'), A::Pattern, W),
             (K::Char('7'), A::Pattern, W),
         ],
-    ),
+    )
+    .long("pattern: hotset, chase (pointer chase), scan (a clean switch, as for 1-4)"),
     row(
         "space",
         "pause / resume the workload",
@@ -199,16 +240,25 @@ pub const KEYMAP: &[Row] = &[
         "n",
         "one step while paused (one access at <= 10/s; says what it did)",
         &[(K::Char('n'), A::Step, W)],
+    )
+    .long(
+        "one step while paused: exactly one access at <= 10 accesses/s (a tenth of a \
+second's worth above), and the footer says what it did",
     ),
     row(
         "[  ]",
         "slower / faster (accesses per second)",
         &[(K::Char('['), A::Slower, W), (K::Char(']'), A::Faster, W)],
-    ),
+    )
+    .long("slower / faster (1 access/s ... 1,000,000/s, then max)"),
     row(
         "e",
         "evict: drop the file's pages from the page cache",
         &[(K::Char('e'), A::Evict, W)],
+    )
+    .long(
+        "evict the file from the page cache (pauses the worker and drops its mapping \
+first; when pages stay, says why, naming any other process that maps the file)",
     ),
     row(
         "w",
@@ -219,26 +269,50 @@ pub const KEYMAP: &[Row] = &[
         "W",
         "warm, random 4 KiB reads (small folios: fault maps <= 16 pages)",
         &[(K::Char('W'), A::WarmRandom, W)],
+    )
+    .long(
+        "warm with 4 KiB reads in random order (4 KiB folios: one fault maps at most 16 \
+pages; evict first)",
     ),
     row(
         "a",
         "next madvise advice: normal, random, sequential, willneed",
         &[(K::Char('a'), A::CycleAdvice, W)],
+    )
+    .long(
+        "cycle madvise: normal, random, sequential, willneed (0.7 s later the footer says \
+how much the cache grew meanwhile: measured, not asserted)",
     ),
     row(
         "r",
         "restart the worker, reset counters (paused stays paused)",
         &[(K::Char('r'), A::Reset, W)],
+    )
+    .long(
+        "restart the worker and reset every counter (also after it died; reopens the file \
+if it was replaced; a paused session stays paused)",
     ),
     row(
         "c",
-        "compare mmap with read() for this pattern",
-        &[(K::Char('c'), A::Compare, W)],
+        "compare mmap with read() for this pattern (Esc cancels it)",
+        &[
+            (K::Char('c'), A::Compare, W),
+            (K::Esc, A::CancelCompare, When::In(&[Mode::Comparing])),
+        ],
+    )
+    .long(
+        "run the mmap-vs-read() comparison for the current pattern (Esc cancels a running \
+one, killing its child at once)",
     ),
     row(
         "C",
         "comparison cache: cold, warm or as-is (each repeat)",
         &[(K::Char('C'), A::CycleCompareCache, W)],
+    )
+    .long(
+        "the comparison's cache state: cold (evicted before every repeat, the default), \
+warm (read in before every repeat), as-is (whatever the cache holds when c is pressed); the \
+result names the state used, and says \"about equal\" when the repeats' ranges overlap",
     ),
     row(
         "m",
@@ -251,7 +325,8 @@ pub const KEYMAP: &[Row] = &[
             ),
             (K::Char('m'), A::CloseOverlay, When::In(&[Mode::Log])),
         ],
-    ),
+    )
+    .long("message log: every event in full with its time (arrows scroll; m or Esc closes)"),
     row(
         "+ =  -",
         "zoom in / out (each level halves the pages shown)",
@@ -298,12 +373,17 @@ pub const KEYMAP: &[Row] = &[
             (K::Enter, A::CursorRead, CURSOR),
             (K::Esc, A::CursorLeave, CURSOR),
         ],
+    )
+    .long(
+        "cursor mode: arrows move a page cursor, the inspector shows that page; Enter reads \
+it; Esc leaves",
     ),
     row(
         "?",
         "this help (Esc closes it)",
         &[(K::Char('?'), A::ToggleHelp, W)],
-    ),
+    )
+    .long("this help (arrows scroll it; ? or Esc closes it)"),
     // Documented in the overlays' own titles and the `?` and `m` lines.
     Row {
         keys: "↑ ↓ PgUp PgDn Home End Esc",
@@ -318,6 +398,8 @@ pub const KEYMAP: &[Row] = &[
             (K::Esc, A::CloseOverlay, OVERLAY),
         ],
         listed: false,
+        overlay: false,
+        long: None,
     },
     row(
         "q  Esc",
@@ -326,12 +408,22 @@ pub const KEYMAP: &[Row] = &[
             (K::Char('q'), A::Quit, W),
             (K::Esc, A::Quit, When::In(&[Mode::Normal])),
         ],
+    )
+    .long(
+        "quit (Esc first closes an overlay, leaves cursor mode or cancels a running \
+comparison)",
     ),
     row(
         "Ctrl-C",
         "quit (exit status 130)",
         &[(K::Ctrl('c'), A::Interrupt, W)],
     ),
+    row(
+        "Ctrl-Z",
+        "suspend (restores the terminal; fg brings the screen back)",
+        &[(K::Ctrl('z'), A::Suspend, W)],
+    )
+    .not_in_overlay(),
 ];
 
 /// The action bound to `key` in `mode`, if any.
@@ -348,9 +440,14 @@ pub fn lookup_layers(key: Key, layers: &[Mode]) -> Option<Action> {
     layers.iter().find_map(|&m| lookup(key, m))
 }
 
-/// The rows shown to people (help overlay, man page, README).
+/// The rows shown to people in the README and the man page.
 pub fn listed() -> impl Iterator<Item = &'static Row> {
     KEYMAP.iter().filter(|r| r.listed)
+}
+
+/// The rows of the help overlay.
+pub fn overlay() -> impl Iterator<Item = &'static Row> {
+    listed().filter(|r| r.overlay)
 }
 
 /// The README's key table (Markdown), generated from [`KEYMAP`].
@@ -362,7 +459,7 @@ pub fn markdown_table() -> String {
             .split_whitespace()
             .map(|k| format!("`{k}`"))
             .collect();
-        s.push_str(&format!("| {} | {} |\n", keys.join(" "), r.help));
+        s.push_str(&format!("| {} | {} |\n", keys.join(" "), r.long_help()));
     }
     s
 }

@@ -29,7 +29,7 @@ fn facts(t: &Theme) -> [String; 5] {
 impl Help<'_> {
     fn lines(&self) -> Vec<Line<'static>> {
         let t = self.theme;
-        let mut l: Vec<Line> = keymap::listed()
+        let mut l: Vec<Line> = keymap::overlay()
             .map(|r| (r.keys, r.help))
             .map(|(k, what)| {
                 Line::from(vec![
@@ -116,7 +116,7 @@ mod tests {
             100,
             30,
         ));
-        for (k, what) in keymap::listed().map(|r| (r.keys, r.help)) {
+        for (k, what) in keymap::overlay().map(|r| (r.keys, r.help)) {
             assert!(out.contains(k) && out.contains(what), "{k} missing\n{out}");
         }
         assert!(out.contains("minor fault: page already in RAM"), "{out}");

@@ -26,6 +26,23 @@ fn main() -> ExitCode {
                 mmviz::ipc::child_main(&a.role, &a.file, a.duration_ms, a.rate) as u8,
             );
         }
+        Some(Cmd::Watch(a)) => match mmviz::watch::main(a) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Some(Cmd::Completions(a)) => {
+            // Generated into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            mmviz::clidoc::completions(a.shell, &mut script);
+            mmviz::outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(())
+        }
+        Some(Cmd::Manpage) => {
+            let mut page = Vec::new();
+            mmviz::clidoc::manpage(&mut page).expect("writing to memory");
+            mmviz::outln!("{}", String::from_utf8_lossy(&page).trim_end());
+            Ok(())
+        }
         Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
         Some(Cmd::Exec(a)) => mmviz::attach::exec(a),

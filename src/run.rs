@@ -63,6 +63,8 @@ pub struct RunReport {
     /// Spawn to the worker's first access (ms), and spawn to its ready report.
     pub startup_ms: Option<f64>,
     pub spawn_to_ready_ms: f64,
+    /// Kernel, page size, THP, readahead and virtualization of the machine.
+    pub machine: crate::machine::Machine,
     /// The worker's address space and descriptor, sampled before it stopped.
     #[serde(flatten)]
     pub process: ProcessView,
@@ -553,6 +555,7 @@ pub fn execute_with(
     );
     let faults = last.faults;
     Ok(RunReport {
+        machine: crate::machine::Machine::detect(Some(&t.file)),
         schema_version: 1,
         path: t.path.display().to_string(),
         pattern: spec.kind,

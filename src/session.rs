@@ -12,7 +12,7 @@ use crate::pagemap::PagemapReader;
 use crate::residency::CacheProbe;
 use crate::snapshot::*;
 use crate::target::Target;
-use crate::tlb::{self, DtlbCounter};
+use crate::tlb::{self, Counters};
 use crate::units::{human_bytes, page_size};
 use crate::worker::{
     Control, Event, Limit, PatternSpec, Progress, Report, WorkerHandle, WorkerState,
@@ -106,7 +106,7 @@ struct Worker {
     /// samples describe the same instant.
     counters: Option<ProcCounters>,
     pagemap: Option<PagemapReader>,
-    dtlb: Option<DtlbCounter>,
+    dtlb: Option<Counters>,
 }
 
 /// Background comparison (the `c` key).
@@ -153,7 +153,7 @@ struct Session {
     map_pages: u64,
     map_faults: u64,
     tlb: TlbInfo,
-    last_dtlb: Option<(u64, u64)>,
+    last_dtlb: Option<(tlb::CounterValues, u64)>,
     comparison: ComparisonState,
     compare_job: Option<CompareJob>,
     message: Option<String>,
@@ -788,15 +788,12 @@ impl Session {
         self.prev_mapped = totals.mapped;
 
         if let Some(c) = self.worker.as_ref().and_then(|w| w.dtlb.as_ref()) {
-            if let Ok(v) = c.read() {
-                if let Some((pv, pa)) = self.last_dtlb {
-                    let dm = v.saturating_sub(pv);
-                    let da = self.progress.accesses.saturating_sub(pa);
-                    self.tlb.dtlb_misses_per_s = Some(dm as f64 / dt);
-                    self.tlb.dtlb_misses_per_access = (da > 0).then(|| dm as f64 / da as f64);
-                }
-                self.last_dtlb = Some((v, self.progress.accesses));
+            let v = c.read();
+            if let Some((pv, pa)) = self.last_dtlb {
+                let da = self.progress.accesses.saturating_sub(pa);
+                self.tlb.hardware = Some(tlb::rates(&pv, &v, dt, da));
             }
+            self.last_dtlb = Some((v, self.progress.accesses));
         }
         self.last_tick = now;
         self.seq += 1;

@@ -1,11 +1,13 @@
 //! TLB facts: hardware counters where the machine has them, an honest "unsupported" otherwise.
 
 use crate::snapshot::TlbInfo;
-use crate::tui::format::{rate, wrap};
+use crate::tlb::GEOMETRY_NOT_REPORTED;
+use crate::tui::format::{count, rate, wrap};
 use crate::tui::theme::Theme;
+use crate::units::human_bytes;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 pub struct Tlb<'a> {
@@ -15,43 +17,144 @@ pub struct Tlb<'a> {
     pub compact: bool,
 }
 
+/// What a panel line is, for its style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Value,
+    Warn,
+    Dim,
+    Label,
+}
+
+/// One optional per-access figure: `–` when not counted.
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.filter(|x| x.is_finite()).map_or("–".into(), f)
+}
+
+/// The panel's text, a pure function of the TLB info (tested without a terminal).
+fn text_lines(tlb: &TlbInfo, compact: bool) -> Vec<(String, Kind)> {
+    let mut out = Vec::new();
+    if tlb.supported {
+        let h = tlb.hardware.unwrap_or_default();
+        out.push((
+            format!(
+                "dTLB load misses {}/s · {}/access",
+                opt(h.dtlb_load_misses_per_s, rate),
+                opt(h.dtlb_load_misses_per_access, |v| format!("{v:.3}"))
+            ),
+            Kind::Value,
+        ));
+        if compact {
+            return out;
+        }
+        out.push((
+            format!(
+                "miss ratio {} · cycles/access {} · IPC {}",
+                opt(h.dtlb_miss_ratio, |v| format!("{:.2}%", v * 100.0)),
+                opt(h.cycles_per_access, |v| format!("{v:.0}")),
+                opt(h.instructions_per_cycle, |v| format!("{v:.2}"))
+            ),
+            Kind::Value,
+        ));
+        out.push((
+            format!(
+                "page faults {}/s · {}/access",
+                opt(h.page_faults_per_s, rate),
+                opt(h.page_faults_per_access, |v| format!("{v:.4}"))
+            ),
+            Kind::Value,
+        ));
+    } else {
+        let head = if compact {
+            "TLB counters: unsupported here"
+        } else {
+            "hardware TLB counters: unsupported here"
+        };
+        out.push((head.into(), Kind::Warn));
+        if compact {
+            return out;
+        }
+        if let Some(r) = &tlb.reason {
+            out.push((format!("({r})"), Kind::Dim));
+        }
+    }
+    let g = &tlb.geometry;
+    if g.levels.is_empty() {
+        out.push((GEOMETRY_NOT_REPORTED.into(), Kind::Dim));
+    } else {
+        let part = |size: u64| {
+            g.entries_for(size).map(|e| {
+                format!(
+                    "{} for {} pages (reach {})",
+                    count(e as u64),
+                    human_bytes(size),
+                    human_bytes(e as u64 * size)
+                )
+            })
+        };
+        let parts: Vec<String> = [part(4 << 10), part(2 << 20)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let body = if parts.is_empty() {
+            "no data-TLB entries listed".to_string()
+        } else {
+            parts.join(", ")
+        };
+        out.push((format!("CPUID: TLB entries {body}"), Kind::Label));
+    }
+    if let Some(e) = &tlb.estimate {
+        let fits = if e.pages_4k > e.entries_4k as u64 {
+            "expect TLB misses"
+        } else {
+            "fits"
+        };
+        out.push((
+            format!(
+                "estimate: {} 4 KiB pages ({} 2 MiB regions) touched last interval vs {} entries ({}): {fits}",
+                count(e.pages_4k),
+                count(e.regions_2m),
+                count(e.entries_4k as u64),
+                e.entries_source
+            ),
+            Kind::Label,
+        ));
+    }
+    if let Some(h) = &tlb.huge {
+        let s = if h.file_pmd_mapped_bytes > 0 {
+            format!(
+                "PMD-mapped: {} of {} (smaps FilePmdMapped): 1 TLB entry per 2 MiB",
+                human_bytes(h.file_pmd_mapped_bytes),
+                human_bytes(h.rss_bytes)
+            )
+        } else {
+            "PMD-mapped: none (smaps FilePmdMapped 0): 1 TLB entry per 4 KiB page, even in a 2 MiB folio"
+                .to_string()
+        };
+        out.push((s, Kind::Label));
+    }
+    for n in &tlb.notes {
+        out.push((n.clone(), Kind::Label));
+    }
+    out
+}
+
 impl Tlb<'_> {
     fn lines(&self, width: u16) -> Vec<Line<'static>> {
-        let (tlb, t) = (self.tlb, self.theme);
+        let t = self.theme;
         let w = width as usize;
         let mut lines = Vec::new();
-        if tlb.supported {
-            let per_s = tlb.dtlb_misses_per_s.map_or("?".into(), rate);
-            let per_acc = tlb
-                .dtlb_misses_per_access
-                .map_or("?".into(), |v| format!("{v:.3}"));
-            lines.push(Line::from(vec![
-                Span::styled("dTLB misses ", t.label),
-                Span::styled(format!("{per_s}/s"), t.value),
-                Span::styled("  per access ", t.label),
-                Span::styled(per_acc, t.value),
-            ]));
-        } else {
-            let head = if self.compact {
-                "TLB counters: unsupported here"
-            } else {
-                "hardware TLB counters: unsupported here"
+        for (s, k) in text_lines(self.tlb, self.compact) {
+            let style = match k {
+                Kind::Value => t.value,
+                Kind::Warn => t.warn,
+                Kind::Dim => t.dim,
+                Kind::Label => t.label,
             };
-            lines.extend(wrap(head, w).into_iter().map(|l| Line::styled(l, t.warn)));
-            if let Some(r) = &tlb.reason {
-                lines.extend(
-                    wrap(&format!("({r})"), w)
-                        .into_iter()
-                        .map(|l| Line::styled(l, t.dim)),
-                );
-            }
+            lines.extend(wrap(&s, w).into_iter().map(|l| Line::styled(l, style)));
         }
         if self.compact {
             lines.truncate(1);
-            return lines;
-        }
-        for n in &tlb.notes {
-            lines.extend(wrap(n, w).into_iter().map(|l| Line::styled(l, t.label)));
         }
         lines
     }
@@ -72,6 +175,9 @@ impl Widget for Tlb<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tlb::{
+        decode_amd, rates, reach_estimate, CounterValues, HardwareRates, HugeMapped, TlbGeometry,
+    };
     use crate::tui::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
     use crate::tui::widgets::testing::{render, text};
@@ -100,26 +206,90 @@ mod tests {
         assert_eq!(compact.height(60), 3);
     }
 
-    #[test]
-    fn supported_shows_numbers() {
-        let tlb = TlbInfo {
-            supported: true,
-            dtlb_misses_per_s: Some(12_345.0),
-            dtlb_misses_per_access: Some(0.0123),
-            ..TlbInfo::default()
+    /// The panel's text without borders, wrapped lines joined: phrases survive wrapping.
+    fn flat(out: &str) -> String {
+        out.replace(['│', '╭', '╮', '╰', '╯', '─'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn supported_info() -> TlbInfo {
+        let prev = CounterValues {
+            dtlb_load_misses: Some(1_000),
+            dtlb_loads: Some(100_000),
+            cycles: Some(10_000_000),
+            instructions: Some(5_000_000),
+            page_faults: Some(10),
         };
-        let out = text(&render(
-            Tlb {
-                tlb: &tlb,
-                theme: &COLOR,
-                compact: false,
-            },
-            50,
-            3,
-        ));
-        assert!(out.contains("dTLB misses 12,345/s"), "{out}");
-        assert!(out.contains("per access 0.012"), "{out}");
+        let cur = CounterValues {
+            dtlb_load_misses: Some(21_000),
+            dtlb_loads: Some(1_100_000),
+            cycles: Some(30_000_000),
+            instructions: Some(15_000_000),
+            page_faults: Some(60),
+        };
+        let geometry = TlbGeometry {
+            source: Some("CPUID 0x80000005/0x80000006".into()),
+            levels: decode_amd(
+                [0xff48ff40, 0xff48ff40, 0, 0],
+                [0x5c002200, 0x6c004200, 0, 0],
+            ),
+        };
+        TlbInfo {
+            supported: true,
+            status: "supported".into(),
+            hardware: Some(rates(&prev, &cur, 0.5, 100_000)),
+            estimate: Some(reach_estimate(&geometry, 5_000, 12)),
+            geometry,
+            huge: Some(HugeMapped {
+                rss_bytes: 64 << 20,
+                file_pmd_mapped_bytes: 8 << 20,
+                anon_huge_bytes: 0,
+            }),
+            ..TlbInfo::default()
+        }
+    }
+
+    #[test]
+    fn supported_shows_rates_geometry_estimate_and_huge() {
+        let tlb = supported_info();
+        let w = Tlb {
+            tlb: &tlb,
+            theme: &COLOR,
+            compact: false,
+        };
+        let h = w.height(60);
+        let out = text(&render(w, 60, h));
+        let flat = flat(&out);
+        assert!(
+            flat.contains("dTLB load misses 40,000/s · 0.200/access"),
+            "{out}"
+        );
+        assert!(
+            flat.contains("miss ratio 2.00% · cycles/access 200 · IPC 0.50"),
+            "{out}"
+        );
+        assert!(flat.contains("page faults 100/s · 0.0005/access"), "{out}");
+        assert!(flat.contains("CPUID: TLB entries 3,072 for 4 KiB pages (reach 12 MiB), 3,072 for 2 MiB pages (reach 6 GiB)"), "{out}");
+        assert!(flat.contains("estimate: 5,000 4 KiB pages (12 2 MiB regions) touched last interval vs 3,072 entries (CPUID): expect TLB misses"), "{out}");
+        assert!(
+            flat.contains(
+                "PMD-mapped: 8 MiB of 64 MiB (smaps FilePmdMapped): 1 TLB entry per 2 MiB"
+            ),
+            "{out}"
+        );
         assert!(!out.contains("unsupported"), "{out}");
+        // Compact: the headline only.
+        let c = Tlb {
+            tlb: &tlb,
+            theme: &COLOR,
+            compact: true,
+        };
+        assert_eq!(c.height(60), 3);
+        let out = text(&render(c, 60, 3));
+        assert!(out.contains("dTLB load misses 40,000/s"), "{out}");
+        // A zero-sized area renders nothing and does not panic.
         text(&render(
             Tlb {
                 tlb: &tlb,
@@ -129,5 +299,73 @@ mod tests {
             0,
             0,
         ));
+    }
+
+    #[test]
+    fn missing_counters_show_dashes_not_zeros() {
+        let tlb = TlbInfo {
+            supported: true,
+            hardware: Some(HardwareRates {
+                dtlb_load_misses_per_s: Some(12_345.0),
+                ..HardwareRates::default()
+            }),
+            ..TlbInfo::default()
+        };
+        let out = text(&render(
+            Tlb {
+                tlb: &tlb,
+                theme: &COLOR,
+                compact: false,
+            },
+            60,
+            8,
+        ));
+        assert!(
+            out.contains("dTLB load misses 12,345/s · –/access"),
+            "{out}"
+        );
+        assert!(out.contains("IPC –"), "{out}");
+        assert!(out.contains("not reported by this CPU/VM"), "{out}");
+    }
+
+    #[test]
+    fn unsupported_with_estimate_and_no_huge_mapping() {
+        let tlb = TlbInfo {
+            supported: false,
+            reason: Some(
+                "no hardware PMU exposes these events here (typical in a VM) (ENOENT)".into(),
+            ),
+            estimate: Some(reach_estimate(&TlbGeometry::default(), 100, 1)),
+            huge: Some(HugeMapped {
+                rss_bytes: 4 << 20,
+                ..HugeMapped::default()
+            }),
+            ..TlbInfo::default()
+        };
+        let w = Tlb {
+            tlb: &tlb,
+            theme: &COLOR,
+            compact: false,
+        };
+        let h = w.height(60);
+        let out = text(&render(w, 60, h));
+        let flat = flat(&out);
+        assert!(
+            flat.contains("hardware TLB counters: unsupported here"),
+            "{out}"
+        );
+        assert!(flat.contains("(ENOENT)"), "{out}");
+        assert!(
+            flat.contains("TLB geometry: not reported by this CPU/VM"),
+            "{out}"
+        );
+        assert!(
+            flat.contains("vs 1,536 entries (assumed: not reported by this CPU/VM): fits"),
+            "{out}"
+        );
+        assert!(
+            flat.contains("PMD-mapped: none (smaps FilePmdMapped 0): 1 TLB entry per 4 KiB page"),
+            "{out}"
+        );
     }
 }

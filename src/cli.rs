@@ -77,6 +77,8 @@ pub enum Cmd {
     Run(RunArgs),
     /// Compare mmap with pread, seek+read, buffered and block reads on the same accesses
     Bench(BenchArgs),
+    /// Measure what a TLB miss costs: pointer chase with 4 KiB pages vs transparent huge pages
+    Tlb(TlbArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
@@ -178,6 +180,19 @@ pub struct CompareChildArgs {
     pub workload: WorkloadArgs,
     #[arg(long)]
     pub accesses: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TlbArgs {
+    /// Largest working set (from 1MiB, doubling; capped by MemAvailable)
+    #[arg(long, default_value = "1GiB")]
+    pub max_working_set: String,
+    /// Runs per working set and page size (the minimum is reported)
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -26,6 +26,7 @@ pub mod snapshot;
 pub mod sys;
 pub mod target;
 pub mod tlb;
+pub mod tlbbench;
 pub mod tui;
 pub mod units;
 pub mod worker;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
             return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

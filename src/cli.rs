@@ -45,7 +45,7 @@ pub struct WorkloadArgs {
     /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan
     #[arg(long, default_value = "sequential")]
     pub pattern: String,
-    /// madvise hint: normal, random, sequential, willneed
+    /// madvise hint: normal, random, sequential, willneed, hugepage (MADV_HUGEPAGE)
     #[arg(long, default_value = "normal")]
     pub advice: String,
     /// Seed of the pattern (same seed, same accesses)

@@ -428,6 +428,7 @@ impl Session {
             Command::Warm => self.warm(Fill::Sequential),
             Command::WarmRandom => self.warm(Fill::Random),
             Command::CycleAdvice => {
+                let was_huge = self.advice == Advice::Hugepage;
                 self.advice = self.advice.next();
                 self.send(Control::Advise {
                     advice: self.advice,
@@ -440,8 +441,16 @@ impl Session {
                         Advice::Random => "no readahead: one page per major fault",
                         Advice::Sequential => "aggressive readahead",
                         Advice::Willneed => "the kernel starts reading the whole file now",
-                    }
+                        Advice::Hugepage =>
+                            "huge (PMD) mappings allowed: cold faults read 2 MiB folios",
+                    },
                 ));
+                if was_huge {
+                    // The worker replaced MADV_HUGEPAGE with MADV_NOHUGEPAGE (see child.rs).
+                    if let Some(m) = &mut self.message {
+                        m.push_str(" (now MADV_NOHUGEPAGE: madvise cannot undo hugepage)");
+                    }
+                }
             }
             Command::Reset => {
                 self.start_worker(false);

@@ -4,6 +4,8 @@
 mod common;
 
 use common::mmviz;
+use mmviz::advice::Advice;
+use mmviz::worker::{Control, Event, Limit, PatternSpec, Report, WorkerHandle, WorkerState};
 
 #[test]
 fn tlb_json_has_the_documented_shape() {
@@ -79,4 +81,96 @@ fn tlb_bad_input_is_one_line_and_exit_2() {
         assert_eq!(r.stderr.trim_end().lines().count(), 1, "{r:?}");
         assert!(r.stdout.is_empty(), "{r:?}");
     }
+}
+
+/// Kernel major.minor from uname(2) release, e.g. (6, 18).
+fn kernel_version() -> Option<(u32, u32)> {
+    let s = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut it = s.trim().split(['.', '-']);
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// Runs one sequential pass of `file` in a worker with `advice`, then reads the worker's smaps
+/// over its mapping (addr and len from its hello).
+fn pass_and_smaps(file: &std::path::Path, advice: Advice) -> mmviz::tlb::HugeMapped {
+    use std::time::{Duration, Instant};
+    let mut h = WorkerHandle::spawn(file, Duration::from_secs(10)).expect("spawn worker");
+    let d = Duration::from_secs(20);
+    let wait = |h: &WorkerHandle, pred: &dyn Fn(&Report) -> bool| {
+        let t0 = Instant::now();
+        loop {
+            let left = d.checked_sub(t0.elapsed()).expect("worker report in time");
+            match h.recv(left) {
+                Some(Event::Report(r)) if pred(&r) => return *r,
+                Some(Event::Report(_)) => {}
+                other => panic!("worker: {other:?}"),
+            }
+        }
+    };
+    h.send(&Control::Advise { advice }).unwrap();
+    let ack = wait(
+        &h,
+        &|r| matches!(r, Report::Ack { what, .. } if what == "advise"),
+    );
+    assert!(matches!(ack, Report::Ack { error: None, .. }), "{ack:?}");
+    h.send(&Control::Configure {
+        pattern: PatternSpec::default(),
+        limit: Limit::OnePass,
+        rate: None,
+        paused: false,
+        report_ms: 50,
+    })
+    .unwrap();
+    wait(
+        &h,
+        &|r| matches!(r, Report::Progress(p) if p.state == WorkerState::Finished),
+    );
+    let got = mmviz::tlb::huge_mapped(h.pid(), h.map.addr, h.map.len).expect("worker smaps");
+    h.stop(d);
+    got
+}
+
+#[test]
+fn hugepage_advice_pmd_maps_a_cold_file_on_ext4() {
+    std::env::set_var("MMVIZ_EXE", env!("CARGO_BIN_EXE_mmviz"));
+    let dir = common::scratch_dir();
+    let f = dir.path().join("pmd.bin");
+    let g = mmviz(&["gen", f.to_str().unwrap(), "--size", "16MiB"]);
+    assert_eq!(g.code(), 0, "{g:?}");
+    let fs = mmviz::fsinfo::fs_of(&std::fs::File::open(&f).unwrap()).unwrap();
+    let thp = mmviz::fsinfo::thp_mode();
+    // Measured on Linux 6.18 ext4 (THP madvise): ext4 has large folios since 6.16.
+    if fs.name != "ext4" || kernel_version() < Some((6, 16)) || thp.as_deref() == Some("never") {
+        common::skip(
+            "hugepage_advice_pmd_maps_a_cold_file_on_ext4",
+            &format!(
+                "needs ext4, Linux >= 6.16 and THP enabled (fs {}, THP {thp:?})",
+                fs.name
+            ),
+        );
+        return;
+    }
+    let e = mmviz(&["evict", f.to_str().unwrap(), "--json"]);
+    assert_eq!(e.code(), 0, "{e:?}");
+    let h = pass_and_smaps(&f, Advice::Hugepage);
+    assert_eq!(h.rss_bytes, 16 << 20, "{h:?}");
+    // Cold faults under MADV_HUGEPAGE read 2 MiB folios and map each with one PMD entry.
+    assert!(h.file_pmd_mapped_bytes >= 8 << 20, "{h:?}");
+    assert_eq!(h.file_pmd_mapped_bytes % (2 << 20), 0, "{h:?}");
+
+    // Small folios (the cache filled by 4 KiB reads in random order) are never PMD-mapped,
+    // whatever the advice.
+    let e = mmviz(&["evict", f.to_str().unwrap(), "--json"]);
+    assert_eq!(e.code(), 0, "{e:?}");
+    let file = std::fs::File::open(&f).unwrap();
+    mmviz::cache::warm(
+        &file,
+        0,
+        (16 << 20) / mmviz::units::page_size(),
+        mmviz::cache::Fill::Random,
+    )
+    .unwrap();
+    let h = pass_and_smaps(&f, Advice::Hugepage);
+    assert_eq!(h.rss_bytes, 16 << 20, "{h:?}");
+    assert_eq!(h.file_pmd_mapped_bytes, 0, "{h:?}");
 }

@@ -356,11 +356,19 @@ impl Worker {
                 }
             }
             Control::Advise { advice } => {
+                // Leaving `hugepage`: madvise cannot clear VM_HUGEPAGE, only replace it with
+                // VM_NOHUGEPAGE, so that is what the mapping gets (see Advice::Hugepage).
+                let leaving_huge =
+                    self.run.advice == Advice::Hugepage && advice != Advice::Hugepage;
                 let err = match &self.map {
-                    Some(m) => m
-                        .advise(to_memmap_advice(advice))
-                        .err()
-                        .map(|e| e.to_string()),
+                    Some(m) => (if leaving_huge {
+                        m.advise(memmap2::Advice::NoHugePage)
+                    } else {
+                        Ok(())
+                    })
+                    .and_then(|()| m.advise(to_memmap_advice(advice)))
+                    .err()
+                    .map(|e| e.to_string()),
                     None => None,
                 };
                 if err.is_none() {
@@ -631,6 +639,7 @@ fn to_memmap_advice(a: Advice) -> memmap2::Advice {
         Advice::Random => memmap2::Advice::Random,
         Advice::Sequential => memmap2::Advice::Sequential,
         Advice::Willneed => memmap2::Advice::WillNeed,
+        Advice::Hugepage => memmap2::Advice::HugePage,
     }
 }
 

@@ -79,6 +79,8 @@ pub enum Cmd {
     Bench(BenchArgs),
     /// Measure what a TLB miss costs: pointer chase with 4 KiB pages vs transparent huge pages
     Tlb(TlbArgs),
+    /// Show one page: its page-cache state and, if it is cached (or with --read), its bytes
+    Page(PageArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
@@ -165,6 +167,24 @@ pub struct BenchArgs {
     /// Repeats per method (median, min and max are reported)
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PageArgs {
+    pub file: PathBuf,
+    /// Byte offset: decimal, with a size suffix (4KiB) or 0x hex
+    #[arg(allow_hyphen_values = true)]
+    pub offset: String,
+    /// Bytes to show (decimal, size suffix or 0x hex; at most 1 MiB)
+    #[arg(long, default_value = "16", allow_hyphen_values = true)]
+    pub length: String,
+    /// Read the bytes even if the page is not cached (or its state is hidden): this faults it
+    /// in, and the report says what the read brought into the cache
+    #[arg(long)]
+    pub read: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
         Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
+        Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

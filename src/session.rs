@@ -160,6 +160,7 @@ struct Session {
     seq: u64,
     started: Instant,
     last_sent: Option<Snapshot>,
+    inspector: crate::inspect::SessionInspector,
 }
 
 impl Session {
@@ -226,6 +227,7 @@ impl Session {
             seq: 0,
             started: Instant::now(),
             last_sent: None,
+            inspector: Default::default(),
         })
     }
 
@@ -466,6 +468,11 @@ impl Session {
                 let e = end_page.min(pages);
                 self.view = (start_page.min(e), e, cells);
             }
+            Command::Inspect { page, read } => {
+                if let Some(m) = self.inspector.request(&self.target, page, read) {
+                    self.message = Some(m);
+                }
+            }
             Command::Quit => {}
         }
     }
@@ -701,6 +708,7 @@ impl Session {
         if let Some(m) = self.message.take() {
             s.message = Some(m);
         }
+        s.inspector = self.inspector.current();
         s
     }
 
@@ -836,6 +844,7 @@ impl Session {
                 .message
                 .take()
                 .or_else(|| self.last_sent.as_ref().and_then(|s| s.message.clone())),
+            inspector: self.inspector.tick(&self.target),
         }
     }
 
@@ -899,6 +908,7 @@ fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
         && a.worker == b.worker
         && a.comparison == b.comparison
         && a.message == b.message
+        && a.inspector == b.inspector
         && a.caps == b.caps
         && a.file == b.file
         && a.faults.minor_total == b.faults.minor_total

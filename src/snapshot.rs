@@ -279,6 +279,9 @@ pub struct Snapshot {
     pub comparison: ComparisonState,
     /// The latest event worth a line on screen ("evicted: 65,536 -> 0 pages cached").
     pub message: Option<String>,
+    /// The page under the inspector's cursor (cursor mode), measured by the session.
+    #[serde(default)]
+    pub inspector: Option<crate::inspect::PageReport>,
 }
 
 /// What the UI asks of the session (sampler thread).
@@ -309,6 +312,12 @@ pub enum Command {
         start_page: u64,
         end_page: u64,
         cells: u64,
+    },
+    /// Inspect one page (the inspector's cursor); `None` stops. `read` reads its bytes even
+    /// when it is not cached (which faults it in; the report says what that brought in).
+    Inspect {
+        page: Option<u64>,
+        read: bool,
     },
     Quit,
 }

@@ -171,6 +171,7 @@ pub fn fixture_snapshot() -> Snapshot {
             why: "65,536 pread syscalls vs 761 minor faults taken".into(),
         }),
         message: Some("advice normal: readahead up to 8 MiB per fault".into()),
+        inspector: None,
     }
 }
 

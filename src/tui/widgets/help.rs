@@ -10,7 +10,7 @@ pub struct Help<'a> {
     pub theme: &'a Theme,
 }
 
-pub const KEYS: [(&str, &str); 18] = [
+pub const KEYS: [(&str, &str); 19] = [
     ("1 2 3 4", "pattern: sequential, reverse, stride, random"),
     ("5 6 7", "pattern: hotset, chase (pointer chase), scan"),
     ("space", "pause / resume the workload"),
@@ -41,6 +41,10 @@ pub const KEYS: [(&str, &str); 18] = [
         "pan one screen; Home / End: start / end of file",
     ),
     ("mouse", "click a cell to see its pages; the wheel zooms"),
+    (
+        "i",
+        "inspect a page: arrows move, Enter reads it, Esc leaves",
+    ),
     ("?", "this help (Esc closes it)"),
     ("q  Esc", "quit"),
     ("Ctrl-C", "quit (exit status 130)"),

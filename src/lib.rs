@@ -15,6 +15,7 @@ pub mod fsinfo;
 pub mod gen;
 pub mod grid;
 pub mod inspect;
+pub mod latency;
 pub mod live;
 pub mod mapping;
 pub mod output;

@@ -174,3 +174,89 @@ fn hugepage_advice_pmd_maps_a_cold_file_on_ext4() {
     assert_eq!(h.rss_bytes, 16 << 20, "{h:?}");
     assert_eq!(h.file_pmd_mapped_bytes, 0, "{h:?}");
 }
+
+#[test]
+fn run_json_latency_histogram_matches_the_fault_counters() {
+    let dir = common::scratch_dir();
+    let f = dir.path().join("lat.bin");
+    let fs = f.to_str().unwrap();
+    assert_eq!(mmviz(&["gen", fs, "--size", "8MiB"]).code(), 0);
+    if let Err(why) = common::can_evict(&f) {
+        common::skip(
+            "run_json_latency_histogram_matches_the_fault_counters",
+            &why,
+        );
+        return;
+    }
+    // At <= 10,000 accesses/s every access is timed.
+    let r = mmviz(&[
+        "run",
+        fs,
+        "--cold",
+        "--pattern",
+        "random",
+        "--rate",
+        "10000",
+        "--accesses",
+        "1500",
+        "--json",
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["latency_sampled_every"], 1, "{j}");
+    assert_eq!(j["latency_samples"], j["accesses"], "{j}");
+    let hist = j["latency_histogram"].as_array().expect("histogram");
+    let mut total = 0;
+    let (mut slow, mut very_slow) = (0, 0);
+    for b in hist {
+        let (lo, hi, c) = (
+            b["lo_ns"].as_u64().unwrap(),
+            b["hi_ns"].as_u64().unwrap(),
+            b["count"].as_u64().unwrap(),
+        );
+        assert!(hi == (lo * 2).max(2), "log2 bucket {b}");
+        total += c;
+        if lo >= 256 {
+            slow += c;
+        }
+        if lo >= 4096 {
+            very_slow += c;
+        }
+    }
+    assert_eq!(total, j["latency_samples"].as_u64().unwrap());
+    // The independent witness: the worker's /proc fault counters over the same timed window.
+    // Every access that faulted was timed and no fault returns in under 256 ns; a major
+    // fault waits for the disk (far beyond 4 µs).
+    let minor = j["minor_faults"].as_u64().unwrap();
+    let major = j["major_faults"].as_u64().unwrap();
+    assert!(minor + major > 0, "a cold run faults: {j}");
+    assert!(
+        slow >= minor + major,
+        "{slow} slow samples < {minor}+{major} faults: {j}"
+    );
+    assert!(
+        very_slow >= major,
+        "{very_slow} samples >= 4 µs < {major} major faults: {j}"
+    );
+    let (p50, p99, max) = (
+        j["latency_ns_p50"].as_u64().unwrap(),
+        j["latency_ns_p99"].as_u64().unwrap(),
+        j["latency_ns_max"].as_u64().unwrap(),
+    );
+    assert!(p50 <= p99 && p99 <= max, "{j}");
+
+    // Unlimited rate: 1 in 1,024 is timed.
+    let r = mmviz(&[
+        "run",
+        fs,
+        "--pattern",
+        "random",
+        "--accesses",
+        "100000",
+        "--json",
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["latency_sampled_every"], 1024, "{j}");
+    assert_eq!(j["latency_samples"], 100_000 / 1024, "{j}");
+}

@@ -528,6 +528,13 @@ impl Worker {
         // stops by replaying a clone of the iterator.
         let record = self.run.spec.kind == PatternKind::Chase;
         let replay = (!record).then(|| iter.clone());
+        // The last `k` accesses of the batch are timed one by one (1 in N; N from the rate).
+        let lat = &mut self.run.progress.latency;
+        if !lat.calibrated() {
+            lat.calibrate();
+        }
+        let k =
+            lat.take_samples(n as u64, crate::latency::sample_every_for(self.run.rate)) as usize;
         let t0 = Instant::now();
         if scan {
             let fsize = self.size;
@@ -537,11 +544,7 @@ impl Worker {
                 sum = sum.wrapping_add(v);
                 v
             };
-            last = if record {
-                iter.drive(offs, last, f)
-            } else {
-                iter.drive_n(n, last, f)
-            };
+            last = drive_sampled(iter, offs, record, last, k, lat, f);
         } else if size == 1 {
             // The classic case, kept free of any size logic: one volatile load per access.
             let f = |off: u64| {
@@ -549,11 +552,7 @@ impl Worker {
                 sum = sum.wrapping_add(v);
                 v
             };
-            last = if record {
-                iter.drive(offs, last, f)
-            } else {
-                iter.drive_n(n, last, f)
-            };
+            last = drive_sampled(iter, offs, record, last, k, lat, f);
         } else {
             let size = size as usize;
             let f = |off: u64| {
@@ -561,11 +560,7 @@ impl Worker {
                 sum = sum.wrapping_add(v);
                 v
             };
-            last = if record {
-                iter.drive(offs, last, f)
-            } else {
-                iter.drive_n(n, last, f)
-            };
+            last = drive_sampled(iter, offs, record, last, k, lat, f);
         }
         let t1 = Instant::now();
         if let Some(mut r) = replay {
@@ -653,6 +648,33 @@ impl Worker {
         p.recent = recent;
         self.send(&Report::Progress(p))
     }
+}
+
+/// Runs `offs.len()` accesses; the last `k` are timed one at a time into `lat` (two clock
+/// reads each, plus drawing the offset). The untimed ones run the same tight loop as before.
+#[inline(always)]
+fn drive_sampled(
+    iter: &mut crate::patterns::PatternIter,
+    offs: &mut [u64],
+    record: bool,
+    mut last: u64,
+    k: usize,
+    lat: &mut crate::latency::LatencyHist,
+    mut f: impl FnMut(u64) -> u64,
+) -> u64 {
+    let n = offs.len();
+    let m = n - k.min(n);
+    last = if record {
+        iter.drive(&mut offs[..m], last, &mut f)
+    } else {
+        iter.drive_n(m, last, &mut f)
+    };
+    for i in m..n {
+        let t = Instant::now();
+        last = iter.drive(&mut offs[i..i + 1], last, &mut f);
+        lat.record(t.elapsed().as_nanos() as u64);
+    }
+    last
 }
 
 /// Sorted page indexes to (start, len) runs.

@@ -154,6 +154,9 @@ pub struct Progress {
     pub first_access_mono_ns: u64,
     /// Folded value of the bytes read (keeps the loads alive; equal runs give equal sums).
     pub checksum: u64,
+    /// Latencies of a sample of the accesses since Configure (see `latency`).
+    #[serde(default)]
+    pub latency: crate::latency::LatencyHist,
 }
 
 /// Worker → parent.

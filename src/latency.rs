@@ -134,6 +134,17 @@ impl LatencyHist {
         Some(self.0.max_ns)
     }
 
+    /// The samples recorded after `prev` (an earlier copy of the same cumulative histogram):
+    /// what one interval timed. `max_ns` is that of the later histogram (not per interval).
+    pub fn since(&self, prev: &LatencyHist) -> LatencyHist {
+        let mut d = (*self.0).clone();
+        for (a, b) in d.fine.iter_mut().zip(prev.0.fine.iter()) {
+            *a = a.saturating_sub(*b);
+        }
+        d.count = d.fine.iter().sum();
+        LatencyHist(Box::new(d))
+    }
+
     /// Measures the clock-pair cost once: the minimum of many back-to-back reads.
     pub fn calibrate(&mut self) {
         let mut best = u64::MAX;
@@ -287,6 +298,18 @@ mod tests {
         assert_eq!(h.take_samples(5, 1), 5);
         assert_eq!(sample_every_for(Some(2000)), 1);
         assert_eq!(sample_every_for(None), SAMPLE_EVERY);
+    }
+
+    #[test]
+    fn since_gives_the_interval() {
+        let mut a = LatencyHist::default();
+        a.record(5);
+        let prev = a.clone();
+        a.record(5_000);
+        a.record(6_000);
+        let d = a.since(&prev);
+        assert_eq!(d.count(), 2);
+        assert_eq!(d.buckets()[0].lo_ns, 4096);
     }
 
     #[test]

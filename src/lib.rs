@@ -4,6 +4,7 @@
 //! [`snapshot::Snapshot`]s built by the sampler.
 
 pub mod advice;
+pub mod attach;
 pub mod cache;
 pub mod cli;
 pub mod commands;
@@ -18,6 +19,7 @@ pub mod inspect;
 pub mod latency;
 pub mod live;
 pub mod mapping;
+pub mod observe;
 pub mod output;
 pub mod page;
 pub mod pagemap;

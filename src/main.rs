@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
         Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
         Some(Cmd::Page(a)) => mmviz::page::page(a),
+        Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
+        Some(Cmd::Exec(a)) => mmviz::attach::exec(a),
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

@@ -618,7 +618,7 @@ pub fn geometry() -> TlbGeometry {
 }
 
 /// The sentence shown when CPUID tells nothing.
-pub const GEOMETRY_NOT_REPORTED: &str = "TLB geometry: not reported by this CPU/VM";
+pub const GEOMETRY_NOT_REPORTED: &str = "TLB sizes: not reported by this CPU/VM";
 
 /// Entries assumed for a reach estimate when CPUID reports none: a common second-level TLB
 /// size (Intel Skylake STLB: 1,536 entries). Always shown labelled as assumed.

@@ -464,7 +464,7 @@ pub fn render_text(r: &Report) -> Vec<String> {
             "TLB reach (CPUID): {} with 4 KiB pages",
             human_bytes(a)
         )),
-        _ => out.push("TLB geometry: not reported by this CPU/VM".into()),
+        _ => out.push("TLB sizes: not reported by this CPU/VM".into()),
     }
     out.push(String::new());
     out.push(format!(

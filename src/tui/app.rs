@@ -62,6 +62,12 @@ pub struct App {
     /// First page shown when zoomed in (clamped to the file by [`App::view_request`]).
     pub pan: u64,
     pub help: bool,
+    /// First row of the help overlay shown (it scrolls where the screen is short).
+    pub help_scroll: u16,
+    /// The message log overlay (`m`): every event with its time.
+    pub log: bool,
+    /// Rows scrolled up from the newest event in the log.
+    pub log_scroll: u16,
     /// The page whose cell was clicked (kept as a page so it survives zoom and pan).
     pub selected: Option<u64>,
     pub quit: Option<ExitKind>,
@@ -90,6 +96,9 @@ impl App {
             zoom: 0,
             pan: 0,
             help: false,
+            help_scroll: 0,
+            log: false,
+            log_scroll: 0,
             selected: None,
             quit: None,
             theme,
@@ -177,6 +186,9 @@ impl App {
             }
             return vec![];
         }
+        if let Some(cmds) = self.overlay_key(key.code) {
+            return cmds;
+        }
         if let Some(cmds) = self.cursor_key(key.code) {
             return cmds;
         }
@@ -194,6 +206,13 @@ impl App {
             KeyCode::Char('a') => Some(Command::CycleAdvice),
             KeyCode::Char('r') => Some(Command::Reset),
             KeyCode::Char('c') => Some(Command::Compare),
+            KeyCode::Char('C') => Some(Command::CycleCompareCache),
+            KeyCode::Char('m') => {
+                self.log = true;
+                self.log_scroll = 0;
+                self.help = false;
+                None
+            }
             KeyCode::Char('+') | KeyCode::Char('=') => {
                 self.zoom_in();
                 None
@@ -204,6 +223,8 @@ impl App {
             }
             KeyCode::Char('?') => {
                 self.help = !self.help;
+                self.help_scroll = 0;
+                self.log = false;
                 None
             }
             KeyCode::Esc if self.help => {
@@ -228,6 +249,47 @@ impl App {
             _ => None,
         };
         cmd.into_iter().collect()
+    }
+
+    /// While the help or the log overlay is open, the arrows and page keys scroll it and
+    /// Esc (or its own key) closes it; every other key works as usual.
+    fn overlay_key(&mut self, code: KeyCode) -> Option<Vec<Command>> {
+        if !self.help && !self.log {
+            return None;
+        }
+        let scroll = if self.help {
+            &mut self.help_scroll
+        } else {
+            &mut self.log_scroll
+        };
+        // The log scrolls up from the newest line; help down from the top.
+        let dir: i32 = if self.help { 1 } else { -1 };
+        let by = match code {
+            KeyCode::Up => -dir,
+            KeyCode::Down => dir,
+            KeyCode::PageUp => -10 * dir,
+            KeyCode::PageDown => 10 * dir,
+            KeyCode::Home => {
+                *scroll = if self.help { 0 } else { u16::MAX / 2 };
+                return Some(vec![]);
+            }
+            KeyCode::End => {
+                *scroll = if self.help { u16::MAX / 2 } else { 0 };
+                return Some(vec![]);
+            }
+            KeyCode::Esc => {
+                self.help = false;
+                self.log = false;
+                return Some(vec![]);
+            }
+            KeyCode::Char('m') if self.log => {
+                self.log = false;
+                return Some(vec![]);
+            }
+            _ => return None,
+        };
+        *scroll = (*scroll as i32 + by).clamp(0, u16::MAX as i32 / 2) as u16;
+        Some(vec![])
     }
 
     /// Left click selects a cell (its pages show under the grid); the wheel zooms.

@@ -57,7 +57,7 @@ impl App {
         let [header, main, footer] = Layout::vertical([
             Constraint::Length(Header::height(s)),
             Constraint::Fill(1),
-            Constraint::Length(1),
+            Constraint::Length(Footer::height(s, area.width)),
         ])
         .areas(area);
         let side_w = match area.width {
@@ -78,11 +78,25 @@ impl App {
             state: &s.comparison,
             theme: self.theme,
             compact,
+            cache: s.compare_cache,
         };
+        // The fault counters keep their rows (counters, interval, cached / mapped / touched,
+        // read ahead): the TLB panel gives way first, then the comparison shrinks to its
+        // verdict. 80x24 is a first-class size (many projectors).
+        const FAULTS_MIN: u16 = 14;
+        let mut tlb_h = tlb.height(side_w);
+        let mut cmp_h = cmp.height(side_w);
+        let room = side.height.saturating_sub(FAULTS_MIN);
+        if tlb_h + cmp_h > room {
+            tlb_h = 0;
+        }
+        if tlb_h + cmp_h > room {
+            cmp_h = room.max(3).min(cmp_h);
+        }
         let [faults, tlb, comparison] = Layout::vertical([
             Constraint::Min(6),
-            Constraint::Length(tlb.height(side_w)),
-            Constraint::Length(cmp.height(side_w)),
+            Constraint::Length(tlb_h),
+            Constraint::Length(cmp_h),
         ])
         .areas(side);
         Some(Areas {
@@ -150,6 +164,7 @@ impl Widget for &App {
             state: &s.comparison,
             theme,
             compact,
+            cache: s.compare_cache,
         }
         .render(a.comparison, buf);
         Footer { snapshot: s, theme }.render(a.footer, buf);
@@ -157,7 +172,19 @@ impl Widget for &App {
             self.render_inspector(a.faults.union(a.tlb).union(a.comparison), buf);
         }
         if self.help {
-            Help { theme }.render(area, buf);
+            Help {
+                theme,
+                scroll: self.help_scroll,
+            }
+            .render(area, buf);
+        }
+        if self.log {
+            widgets::log::Log {
+                events: &s.events,
+                theme,
+                scroll: self.log_scroll,
+            }
+            .render(area, buf);
         }
     }
 }

@@ -241,6 +241,7 @@ mod tests {
             private: Some(0),
             touched,
             recent: 0,
+            earlier: 0,
         }
     }
 

@@ -82,26 +82,30 @@ fn text_lines(tlb: &TlbInfo, compact: bool) -> Vec<(String, Kind)> {
     if g.levels.is_empty() {
         out.push((GEOMETRY_NOT_REPORTED.into(), Kind::Dim));
     } else {
-        let part = |size: u64| {
-            g.entries_for(size).map(|e| {
-                format!(
-                    "{} for {} pages (reach {})",
-                    count(e as u64),
-                    human_bytes(size),
-                    human_bytes(e as u64 * size)
-                )
-            })
+        let (e4, e2) = (g.entries_for(4 << 10), g.entries_for(2 << 20));
+        let reach = |e: u32, size: u64| human_bytes(e as u64 * size);
+        let body = match (e4, e2) {
+            (Some(a), Some(b)) if a == b => format!(
+                "{} entries: reach {} (4 KiB pages), {} (2 MiB)",
+                count(a as u64),
+                reach(a, 4 << 10),
+                reach(b, 2 << 20)
+            ),
+            (Some(a), Some(b)) => format!(
+                "{} entries: reach {} (4 KiB pages); {}: {} (2 MiB)",
+                count(a as u64),
+                reach(a, 4 << 10),
+                count(b as u64),
+                reach(b, 2 << 20)
+            ),
+            (Some(a), None) => format!(
+                "{} entries: reach {} (4 KiB pages)",
+                count(a as u64),
+                reach(a, 4 << 10)
+            ),
+            _ => "no data-TLB entries listed".to_string(),
         };
-        let parts: Vec<String> = [part(4 << 10), part(2 << 20)]
-            .into_iter()
-            .flatten()
-            .collect();
-        let body = if parts.is_empty() {
-            "no data-TLB entries listed".to_string()
-        } else {
-            parts.join(", ")
-        };
-        out.push((format!("CPUID: TLB entries {body}"), Kind::Label));
+        out.push((format!("TLB (CPUID): {body}"), Kind::Label));
     }
     if let Some(e) = &tlb.estimate {
         let fits = if e.pages_4k > e.entries_4k as u64 {
@@ -271,7 +275,10 @@ mod tests {
             "{out}"
         );
         assert!(flat.contains("page faults 100/s · 0.0005/access"), "{out}");
-        assert!(flat.contains("CPUID: TLB entries 3,072 for 4 KiB pages (reach 12 MiB), 3,072 for 2 MiB pages (reach 6 GiB)"), "{out}");
+        assert!(
+            flat.contains("TLB (CPUID): 3,072 entries: reach 12 MiB (4 KiB pages), 6 GiB (2 MiB)"),
+            "{out}"
+        );
         assert!(flat.contains("estimate: 5,000 4 KiB pages (12 2 MiB regions) touched last interval vs 3,072 entries (CPUID): expect TLB misses"), "{out}");
         assert!(
             flat.contains(
@@ -356,7 +363,7 @@ mod tests {
         );
         assert!(flat.contains("(ENOENT)"), "{out}");
         assert!(
-            flat.contains("TLB geometry: not reported by this CPU/VM"),
+            flat.contains("TLB sizes: not reported by this CPU/VM"),
             "{out}"
         );
         assert!(

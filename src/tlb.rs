@@ -662,6 +662,31 @@ pub fn reach_estimate(geom: &TlbGeometry, pages_4k: u64, regions_2m: u64) -> Rea
     }
 }
 
+/// Distinct 4 KiB pages and 2 MiB regions accessed in one report interval (worker side).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IntervalSets {
+    /// The report sequence number the sets started after.
+    pub seq: u64,
+    pub pages: roaring::RoaringTreemap,
+    pub regions: roaring::RoaringTreemap,
+}
+
+impl IntervalSets {
+    /// Starts a new interval when a report was sent since the last call (`seq` changed).
+    pub fn start(&mut self, seq: u64) {
+        if self.seq != seq {
+            self.seq = seq;
+            self.pages.clear();
+            self.regions.clear();
+        }
+    }
+
+    pub fn insert(&mut self, offset: u64) {
+        self.pages.insert(offset / K4);
+        self.regions.insert(offset / M2);
+    }
+}
+
 /// Distinct 4 KiB pages and 2 MiB regions among byte offsets (sorts `offsets` in place).
 pub fn distinct_pages_regions(offsets: &mut [u64]) -> (u64, u64) {
     offsets.sort_unstable();

@@ -260,3 +260,47 @@ fn run_json_latency_histogram_matches_the_fault_counters() {
     assert_eq!(j["latency_sampled_every"], 1024, "{j}");
     assert_eq!(j["latency_samples"], 100_000 / 1024, "{j}");
 }
+
+#[test]
+fn worker_reports_distinct_pages_and_regions_of_the_interval() {
+    use std::time::{Duration, Instant};
+    std::env::set_var("MMVIZ_EXE", env!("CARGO_BIN_EXE_mmviz"));
+    let dir = common::scratch_dir();
+    let f = dir.path().join("interval.bin");
+    assert_eq!(
+        mmviz(&["gen", f.to_str().unwrap(), "--size", "6MiB"]).code(),
+        0
+    );
+    let mut h = WorkerHandle::spawn(&f, Duration::from_secs(10)).expect("spawn worker");
+    // One report interval for the whole pass: the sequential pass touches every 4 KiB page
+    // of the 6 MiB file once, in 3 regions of 2 MiB.
+    h.send(&Control::Configure {
+        pattern: PatternSpec::default(),
+        limit: Limit::OnePass,
+        rate: None,
+        paused: false,
+        report_ms: 60_000,
+    })
+    .unwrap();
+    let t0 = Instant::now();
+    let last = loop {
+        let left = Duration::from_secs(20)
+            .checked_sub(t0.elapsed())
+            .expect("finished in time");
+        match h.recv(left) {
+            Some(Event::Report(r)) => {
+                if let Report::Progress(p) = *r {
+                    if p.state == WorkerState::Finished {
+                        break p;
+                    }
+                }
+            }
+            other => panic!("worker: {other:?}"),
+        }
+    };
+    h.stop(Duration::from_secs(5));
+    let pages = (6 << 20) / 4096;
+    assert_eq!(last.accesses, pages, "{last:?}");
+    assert_eq!(last.interval_pages, pages);
+    assert_eq!(last.interval_regions, 3);
+}

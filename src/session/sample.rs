@@ -133,6 +133,18 @@ impl Session {
             }
             self.last_dtlb = Some((v, self.progress.accesses));
         }
+        // Labelled estimate (pages of the latest report interval vs TLB entries) and the
+        // worker's huge (PMD) mappings of the file from its smaps.
+        self.tlb.estimate = (self.progress.interval_pages > 0).then(|| {
+            crate::tlb::reach_estimate(
+                &self.tlb.geometry,
+                self.progress.interval_pages,
+                self.progress.interval_regions,
+            )
+        });
+        self.tlb.huge = self.worker.as_ref().and_then(|w| {
+            crate::tlb::huge_mapped(w.handle.pid(), w.handle.map.addr, w.handle.map.len).ok()
+        });
         self.check_memory(totals.cached);
         self.finish_pending(totals.cached);
         self.last_tick = now;

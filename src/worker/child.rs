@@ -605,7 +605,10 @@ impl Worker {
         self.recent.clear();
         let offs = &self.offs[..n];
         let stride = (n / RECENT_MAX).max(1);
+        let sets = &mut self.run.progress.interval_sets;
+        sets.start(self.seq);
         for (i, &off) in offs.iter().enumerate() {
+            sets.insert(off);
             let first = off / ps;
             let last_page = (off + size.max(1) - 1).min(self.size - 1) / ps;
             for p in first..=last_page.min(first + access_pages) {
@@ -617,6 +620,9 @@ impl Worker {
                 self.recent.push(first);
             }
         }
+        let p = &mut self.run.progress;
+        p.interval_pages = p.interval_sets.pages.len();
+        p.interval_regions = p.interval_sets.regions.len();
         Ok(())
     }
 

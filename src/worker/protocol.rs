@@ -157,6 +157,15 @@ pub struct Progress {
     /// Latencies of a sample of the accesses since Configure (see `latency`).
     #[serde(default)]
     pub latency: crate::latency::LatencyHist,
+    /// Distinct 4 KiB pages and 2 MiB regions accessed since the previous report (the TLB
+    /// reach estimate).
+    #[serde(default)]
+    pub interval_pages: u64,
+    #[serde(default)]
+    pub interval_regions: u64,
+    /// The sets behind them (the worker's own state, not sent).
+    #[serde(skip)]
+    pub interval_sets: Box<crate::tlb::IntervalSets>,
 }
 
 /// Worker → parent.

@@ -662,16 +662,67 @@ pub fn reach_estimate(geom: &TlbGeometry, pages_4k: u64, regions_2m: u64) -> Rea
     }
 }
 
+/// A set of small integers as a bitmap that remembers which words it dirtied, so clearing
+/// costs what was inserted, not the whole range. Insert is a few ns (a roaring bitmap here
+/// cost ~10 ns per access, 20% of the worker's throughput at unlimited rate).
+#[derive(Clone, Debug, Default)]
+struct DirtyBitmap {
+    words: Vec<u64>,
+    dirty: Vec<usize>,
+    len: u64,
+}
+
+impl DirtyBitmap {
+    fn with_bits(n: u64) -> DirtyBitmap {
+        DirtyBitmap {
+            words: vec![0; n.div_ceil(64) as usize],
+            ..DirtyBitmap::default()
+        }
+    }
+    #[inline]
+    fn insert(&mut self, i: u64) {
+        let w = (i / 64) as usize;
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        let bit = 1u64 << (i % 64);
+        let word = &mut self.words[w];
+        if *word & bit == 0 {
+            if *word == 0 {
+                self.dirty.push(w);
+            }
+            *word |= bit;
+            self.len += 1;
+        }
+    }
+    fn clear(&mut self) {
+        for &w in &self.dirty {
+            self.words[w] = 0;
+        }
+        self.dirty.clear();
+        self.len = 0;
+    }
+}
+
 /// Distinct 4 KiB pages and 2 MiB regions accessed in one report interval (worker side).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct IntervalSets {
     /// The report sequence number the sets started after.
-    pub seq: u64,
-    pub pages: roaring::RoaringTreemap,
-    pub regions: roaring::RoaringTreemap,
+    seq: u64,
+    pages: DirtyBitmap,
+    regions: DirtyBitmap,
 }
 
 impl IntervalSets {
+    /// Sets sized for a mapping of `len` bytes (they grow if offsets go beyond).
+    pub fn for_len(len: u64) -> IntervalSets {
+        IntervalSets {
+            seq: 0,
+            pages: DirtyBitmap::with_bits(len.div_ceil(K4)),
+            regions: DirtyBitmap::with_bits(len.div_ceil(M2)),
+        }
+    }
+
     /// Starts a new interval when a report was sent since the last call (`seq` changed).
     pub fn start(&mut self, seq: u64) {
         if self.seq != seq {
@@ -681,9 +732,15 @@ impl IntervalSets {
         }
     }
 
+    #[inline]
     pub fn insert(&mut self, offset: u64) {
         self.pages.insert(offset / K4);
         self.regions.insert(offset / M2);
+    }
+
+    /// (distinct 4 KiB pages, distinct 2 MiB regions) since `start`.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.pages.len, self.regions.len)
     }
 }
 
@@ -963,5 +1020,18 @@ AnonHugePages:      4096 kB
         assert!(none.entries_source.starts_with("assumed"));
         let mut offs = vec![0, 4095, 4096, 2 << 20, (2 << 20) + 1, 10 << 20];
         assert_eq!(distinct_pages_regions(&mut offs), (4, 3));
+        // The worker's per-interval sets agree with the sort-based count, and reset per seq.
+        let mut s = IntervalSets::for_len(4 << 20);
+        s.start(1);
+        for o in &offs {
+            s.insert(*o);
+        }
+        assert_eq!(s.counts(), (4, 3));
+        s.start(1);
+        assert_eq!(s.counts(), (4, 3));
+        s.start(2);
+        assert_eq!(s.counts(), (0, 0));
+        s.insert(4096);
+        assert_eq!(s.counts(), (1, 1));
     }
 }

@@ -151,6 +151,8 @@ struct Worker {
     /// Offsets of the current batch, filled by index (MAX_BATCH long, allocated once).
     offs: Vec<u64>,
     recent: Vec<u64>,
+    /// Distinct pages/regions accessed since the last report (TLB reach estimate).
+    interval: crate::tlb::IntervalSets,
     out: BufWriter<io::Stdout>,
     run: Run,
     seq: u64,
@@ -181,6 +183,7 @@ fn run(path: &Path, start: Instant) -> io::Result<()> {
         touched_reset: false,
         offs: vec![0; MAX_BATCH],
         recent: Vec::new(),
+        interval: crate::tlb::IntervalSets::for_len(size),
         out: BufWriter::new(io::stdout()),
         run: Run::new(PatternSpec::default(), size, page_size),
         seq: 0,
@@ -605,7 +608,7 @@ impl Worker {
         self.recent.clear();
         let offs = &self.offs[..n];
         let stride = (n / RECENT_MAX).max(1);
-        let sets = &mut self.run.progress.interval_sets;
+        let sets = &mut self.interval;
         sets.start(self.seq);
         for (i, &off) in offs.iter().enumerate() {
             sets.insert(off);
@@ -621,8 +624,7 @@ impl Worker {
             }
         }
         let p = &mut self.run.progress;
-        p.interval_pages = p.interval_sets.pages.len();
-        p.interval_regions = p.interval_sets.regions.len();
+        (p.interval_pages, p.interval_regions) = self.interval.counts();
         Ok(())
     }
 

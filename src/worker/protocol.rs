@@ -163,9 +163,6 @@ pub struct Progress {
     pub interval_pages: u64,
     #[serde(default)]
     pub interval_regions: u64,
-    /// The sets behind them (the worker's own state, not sent).
-    #[serde(skip)]
-    pub interval_sets: Box<crate::tlb::IntervalSets>,
 }
 
 /// Worker → parent.

@@ -288,7 +288,7 @@ pub fn reason(e: &io::Error) -> String {
         // perf_event_open(2): ENOENT "the type setting is not valid" / the event is not
         // supported by this CPU; no `cpu` PMU in /sys/bus/event_source/devices in a VM.
         Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => {
-            "no hardware PMU exposes these events here (typical in a VM)".into()
+            "no hardware PMU here (typical in a VM)".into()
         }
         Some(libc::EACCES) | Some(libc::EPERM) => {
             "perf_event_open not permitted (kernel.perf_event_paranoid)".into()

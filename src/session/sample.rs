@@ -135,7 +135,9 @@ impl Session {
         }
         // Labelled estimate (pages of the latest report interval vs TLB entries) and the
         // worker's huge (PMD) mappings of the file from its smaps.
-        self.tlb.estimate = (self.progress.interval_pages > 0).then(|| {
+        // Only while running: a paused or finished worker touched nothing "last interval".
+        let running = self.progress.state == WorkerState::Running;
+        self.tlb.estimate = (running && self.progress.interval_pages > 0).then(|| {
             crate::tlb::reach_estimate(
                 &self.tlb.geometry,
                 self.progress.interval_pages,

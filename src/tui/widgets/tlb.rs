@@ -115,11 +115,15 @@ fn text_lines(tlb: &TlbInfo, compact: bool) -> Vec<(String, Kind)> {
         };
         out.push((
             format!(
-                "estimate: {} 4 KiB pages ({} 2 MiB regions) touched last interval vs {} entries ({}): {fits}",
+                "estimate: {} 4 KiB pages ({} 2 MiB regions) touched last interval vs {} entries{}: {fits}",
                 count(e.pages_4k),
                 count(e.regions_2m),
                 count(e.entries_4k as u64),
-                e.entries_source
+                if e.entries_source == "CPUID" {
+                    String::new()
+                } else {
+                    format!(" ({})", e.entries_source)
+                }
             ),
             Kind::Label,
         ));
@@ -137,8 +141,13 @@ fn text_lines(tlb: &TlbInfo, compact: bool) -> Vec<(String, Kind)> {
         };
         out.push((s, Kind::Label));
     }
-    for n in &tlb.notes {
-        out.push((n.clone(), Kind::Label));
+    // The static facts explain the panel until live figures replace them (the estimate
+    // restates the second, the geometry line the first): the panel must stay short enough
+    // for the side column, or the layout drops it.
+    if tlb.estimate.is_none() {
+        for n in &tlb.notes {
+            out.push((n.clone(), Kind::Label));
+        }
     }
     out
 }
@@ -279,7 +288,7 @@ mod tests {
             flat.contains("TLB (CPUID): 3,072 entries: reach 12 MiB (4 KiB pages), 6 GiB (2 MiB)"),
             "{out}"
         );
-        assert!(flat.contains("estimate: 5,000 4 KiB pages (12 2 MiB regions) touched last interval vs 3,072 entries (CPUID): expect TLB misses"), "{out}");
+        assert!(flat.contains("estimate: 5,000 4 KiB pages (12 2 MiB regions) touched last interval vs 3,072 entries: expect TLB misses"), "{out}");
         assert!(
             flat.contains(
                 "PMD-mapped: 8 MiB of 64 MiB (smaps FilePmdMapped): 1 TLB entry per 2 MiB"
@@ -339,9 +348,7 @@ mod tests {
     fn unsupported_with_estimate_and_no_huge_mapping() {
         let tlb = TlbInfo {
             supported: false,
-            reason: Some(
-                "no hardware PMU exposes these events here (typical in a VM) (ENOENT)".into(),
-            ),
+            reason: Some("no hardware PMU here (typical in a VM) (ENOENT)".into()),
             estimate: Some(reach_estimate(&TlbGeometry::default(), 100, 1)),
             huge: Some(HugeMapped {
                 rss_bytes: 4 << 20,

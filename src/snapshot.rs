@@ -101,8 +101,21 @@ pub struct TlbInfo {
     /// smaps of the worker: how much of the file is mapped with huge (PMD) entries.
     #[serde(default)]
     pub huge: Option<crate::tlb::HugeMapped>,
+    /// The worker's timed accesses of the last ~1 s and its faults over the same batches.
+    #[serde(default)]
+    pub latency: Option<LatencyView>,
     /// Entries a 4 KiB page covers vs a 2 MiB page: facts shown as text.
     pub notes: Vec<String>,
+}
+
+/// One interval of the access-latency histogram with the fault deltas of the same batches
+/// (both from the worker's reports), for `tui::widgets::latency`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyView {
+    pub hist: crate::latency::LatencyHist,
+    pub minor: u64,
+    pub major: u64,
+    pub interval_ms: u64,
 }
 
 /// Page counts of one grid cell (a run of consecutive pages).

@@ -144,6 +144,12 @@ struct Session {
     scratch: GridScratch,
     tlb: TlbInfo,
     last_dtlb: Option<(crate::tlb::CounterValues, u64)>,
+    /// The worker's cumulative latency histogram and fault deltas at the last latency view.
+    last_latency: Option<(
+        Instant,
+        crate::latency::LatencyHist,
+        crate::counters::Faults,
+    )>,
     last_tick: Instant,
     comparison: ComparisonState,
     compare_cache: CompareCache,
@@ -200,6 +206,7 @@ impl Session {
             interval: IntervalStats::new(),
             scratch: GridScratch::default(),
             last_dtlb: None,
+            last_latency: None,
             last_tick: Instant::now(),
             comparison: ComparisonState::Idle,
             compare_cache: CompareCache::default(),

@@ -6,7 +6,7 @@ use crate::grid::{self, MappedSource};
 use crate::snapshot::*;
 use crate::units::{human_bytes, page_size};
 use crate::worker::WorkerState;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 impl Session {
     /// The latest sample with the current settings, state and message: the immediate answer
@@ -135,6 +135,28 @@ impl Session {
         }
         // Labelled estimate (pages of the latest report interval vs TLB entries) and the
         // worker's huge (PMD) mappings of the file from its smaps.
+        // Latency: a new view about once a second, from two cumulative reports (the faults
+        // are the same reports' timed-window deltas, so both cover the same batches).
+        let (hist, faults) = (&self.progress.latency, self.progress.faults);
+        match &self.last_latency {
+            Some((_, prev, _)) if hist.count() < prev.count() => {
+                // The worker was reconfigured: its counts restarted.
+                self.last_latency = Some((now, hist.clone(), faults));
+                self.tlb.latency = None;
+            }
+            Some((t, prev, pf)) if now.duration_since(*t) >= Duration::from_secs(1) => {
+                let d = faults.since(*pf);
+                self.tlb.latency = Some(LatencyView {
+                    hist: hist.since(prev),
+                    minor: d.minor,
+                    major: d.major,
+                    interval_ms: now.duration_since(*t).as_millis() as u64,
+                });
+                self.last_latency = Some((now, hist.clone(), faults));
+            }
+            Some(_) => {}
+            None => self.last_latency = Some((now, hist.clone(), faults)),
+        }
         // Only while running: a paused or finished worker touched nothing "last interval".
         let running = self.progress.state == WorkerState::Running;
         self.tlb.estimate = (running && self.progress.interval_pages > 0).then(|| {

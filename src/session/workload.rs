@@ -70,6 +70,8 @@ impl Session {
         let (info, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
         self.tlb = info;
         self.last_dtlb = None;
+        self.last_latency = None;
+        self.tlb.latency = None;
         let counters = ProcCounters::open(Some(pid)).ok();
         self.worker = Some(Workload {
             handle: h,

@@ -2,7 +2,7 @@
 
 use crate::snapshot::TlbInfo;
 use crate::tlb::GEOMETRY_NOT_REPORTED;
-use crate::tui::format::{count, rate, wrap};
+use crate::tui::format::{count, nanos, rate, wrap};
 use crate::tui::theme::Theme;
 use crate::units::human_bytes;
 use ratatui::buffer::Buffer;
@@ -140,6 +140,31 @@ fn text_lines(tlb: &TlbInfo, compact: bool) -> Vec<(String, Kind)> {
                 .to_string()
         };
         out.push((s, Kind::Label));
+    }
+    if let Some(l) = tlb.latency.as_ref().filter(|l| l.hist.count() > 0) {
+        let q = |x: f64| {
+            l.hist
+                .quantile_ns(x)
+                .map_or("–".into(), |v| format!("≤{}", nanos(v as f64)))
+        };
+        out.push((
+            format!(
+                "access latency, last {:.1} s ({} timed{}): p50 {}, p99 {}, max {}; faults {} minor, {} major",
+                l.interval_ms as f64 / 1000.0,
+                count(l.hist.count()),
+                if l.hist.sampled_every() > 1 {
+                    format!(", 1 in {}", count(l.hist.sampled_every()))
+                } else {
+                    String::new()
+                },
+                q(0.5),
+                q(0.99),
+                nanos(l.hist.max_ns() as f64),
+                count(l.minor),
+                count(l.major)
+            ),
+            Kind::Value,
+        ));
     }
     // The static facts explain the panel until live figures replace them (the estimate
     // restates the second, the geometry line the first): the panel must stay short enough
@@ -315,6 +340,35 @@ mod tests {
             0,
             0,
         ));
+    }
+
+    #[test]
+    fn latency_summary_line() {
+        let mut hist = crate::latency::LatencyHist::default();
+        hist.set_timer_overhead_ns(0);
+        for ns in [10, 10, 10, 5_000] {
+            hist.record(ns);
+        }
+        let tlb = TlbInfo {
+            latency: Some(crate::snapshot::LatencyView {
+                hist,
+                minor: 1,
+                major: 0,
+                interval_ms: 1_000,
+            }),
+            ..TlbInfo::default()
+        };
+        let w = Tlb {
+            tlb: &tlb,
+            theme: &COLOR,
+            compact: false,
+        };
+        let h = w.height(60);
+        let out = flat(&text(&render(w, 60, h)));
+        assert!(
+            out.contains("access latency, last 1.0 s (4 timed): p50 ≤11 ns, p99 ≤5.0 µs, max 5.0 µs; faults 1 minor, 0 major"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -11,7 +11,6 @@ use crate::target::Target;
 use crate::units::{human_bytes, page_size, parse_size};
 use serde::Serialize;
 use std::io::IsTerminal;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Cells of the text bar.
@@ -121,7 +120,7 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
     if a.json {
         return print_json(&r);
     }
-    crate::outln!("file:        {}", r.path);
+    crate::outln!("file:        {}", crate::output::escape_controls(&r.path));
     crate::outln!(
         "size:        {} ({} bytes)",
         human_bytes(r.size_bytes),
@@ -162,7 +161,12 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
             CacheSource::Mincore => "mincore(2)",
         }
     );
-    if let Some(n) = &r.cache_note {
+    // The probe's note is often the filesystem's note again: say it once.
+    if let Some(n) = r
+        .cache_note
+        .as_ref()
+        .filter(|n| r.filesystem_note.as_ref() != Some(*n))
+    {
         crate::outln!("note:        {n}");
     }
     if let Some(b) = &r.bar {
@@ -220,13 +224,13 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
     match (j.cached_before, j.cached_after) {
         (Some(b), Some(af)) => crate::outln!(
             "{}: {b} -> {af} pages cached ({} -> {})",
-            j.path,
+            crate::output::escape_controls(&j.path),
             human_bytes(b * page_size()),
             human_bytes(af * page_size())
         ),
         _ => crate::outln!(
             "{}: asked the kernel to drop its pages; the result is hidden by the kernel",
-            j.path
+            crate::output::escape_controls(&j.path)
         ),
     }
     if let Some(r) = &j.reason {
@@ -237,9 +241,25 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
 
 pub fn gen(a: &GenArgs) -> Result<()> {
     let size = parse_size(&a.size).map_err(|e| AppError::bad_input(&a.file, e))?;
-    let interrupted = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
-        .map_err(AppError::runtime)?;
+    if size == 0 {
+        return Err(AppError::bad_input(
+            &a.file,
+            "--size 0 would make an empty file, which run, bench and the live view refuse; give at least 1 byte",
+        ));
+    }
+    // The largest file size Linux can represent (loff_t is signed 64-bit).
+    if size > i64::MAX as u64 {
+        return Err(AppError::bad_input(
+            &a.file,
+            format!(
+                "--size {} is larger than any file Linux can hold ({} bytes at most)",
+                a.size,
+                i64::MAX
+            ),
+        ));
+    }
+    let signals = crate::error::StopSignals::register()?;
+    let interrupted = Arc::clone(&signals.stop);
     let opts = GenOptions {
         path: a.file.clone(),
         size,
@@ -248,5 +268,5 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         force: a.force,
         progress: std::io::stderr().is_terminal(),
     };
-    gen::generate(&opts, &interrupted)
+    gen::generate(&opts, &interrupted).map_err(|e| signals.explain(e))
 }

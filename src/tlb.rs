@@ -125,7 +125,12 @@ fn open_event(ev: Event, pid: i32) -> io::Result<std::fs::File> {
 pub struct Counters {
     open: Vec<(Event, std::fs::File)>,
     failed: Vec<(Event, io::Error)>,
+    /// perf_event_open not even tried (MMVIZ_DISABLE=perf).
+    off: bool,
 }
+
+/// Why counters were not tried when MMVIZ_DISABLE=perf.
+const TURNED_OFF: &str = "perf_event_open turned off (MMVIZ_DISABLE=perf)";
 
 /// Raw counter values at one instant; `None` for events that are not counted here.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,7 +160,11 @@ impl Counters {
         let mut c = Counters {
             open: Vec::new(),
             failed: Vec::new(),
+            off: crate::features::disabled(crate::features::Feature::Perf),
         };
+        if c.off {
+            return c;
+        }
         for ev in Event::ALL {
             match open_event(ev, pid) {
                 Ok(f) => c.open.push((ev, f)),
@@ -185,6 +194,9 @@ impl Counters {
 
     /// One status line: "supported", "partly supported: …" or "unsupported: REASON (ERRNO)".
     pub fn status(&self) -> String {
+        if self.off {
+            return format!("unsupported: {TURNED_OFF}");
+        }
         let hw_failed: Vec<&(Event, io::Error)> =
             self.failed.iter().filter(|(e, _)| e.hardware()).collect();
         match (self.hardware_supported(), hw_failed.first()) {
@@ -209,6 +221,9 @@ impl Counters {
 
     /// The reason hardware events failed, if they all did.
     pub fn unsupported_reason(&self) -> Option<String> {
+        if self.off {
+            return Some(TURNED_OFF.into());
+        }
         if self.hardware_supported() {
             return None;
         }

@@ -191,6 +191,9 @@ pub struct Measured {
     pub syscalls: u64,
     pub checksum: u64,
     pub file_size: u64,
+    /// RLIMIT_AS the child ran under (bytes), read back with getrlimit; None: unlimited.
+    #[serde(default)]
+    pub address_space_limit: Option<u64>,
 }
 
 /// Sum of the folded values, bytes read, syscalls issued.
@@ -265,6 +268,7 @@ pub fn run(method: Method, file: &File, spec: &PatternSpec, accesses: u64) -> io
         syscalls: tally.syscalls,
         checksum: tally.sum,
         file_size,
+        address_space_limit: None,
     })
 }
 

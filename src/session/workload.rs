@@ -53,7 +53,7 @@ impl Session {
             }
         };
         let pid = h.pid();
-        let pagemap = match PagemapReader::open(pid) {
+        let pagemap = match crate::features::worker_proc(|| PagemapReader::open(pid)) {
             Ok(mut r) => {
                 // The worker maps the file read-only and shared: no private copies.
                 r.set_file_bit(false);
@@ -72,7 +72,7 @@ impl Session {
         self.last_dtlb = None;
         self.last_latency = None;
         self.tlb.latency = None;
-        let counters = ProcCounters::open(Some(pid)).ok();
+        let counters = crate::features::worker_proc(|| ProcCounters::open(Some(pid))).ok();
         self.worker = Some(Workload {
             handle: h,
             counters,

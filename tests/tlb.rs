@@ -304,3 +304,19 @@ fn worker_reports_distinct_pages_and_regions_of_the_interval() {
     assert_eq!(last.interval_pages, pages);
     assert_eq!(last.interval_regions, 3);
 }
+
+#[test]
+fn tlb_says_when_perf_is_turned_off() {
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.args(["tlb", "--json", "--max-working-set", "1MiB", "--runs", "1"])
+        .env("MMVIZ_DISABLE", "perf");
+    let r = common::run_cmd(cmd, common::TIMEOUT);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(
+        j["hardware_counters"],
+        "unsupported: perf_event_open turned off (MMVIZ_DISABLE=perf)"
+    );
+    assert!(j["hardware"].is_null());
+    assert_eq!(j["rows"].as_array().unwrap().len(), 1);
+}

@@ -3,6 +3,7 @@
 //! Domain modules (everything but `tui`) import no terminal crate; the TUI renders owned
 //! [`snapshot::Snapshot`]s built by the sampler.
 
+pub mod addrspace;
 pub mod advice;
 pub mod attach;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod fsinfo;
 pub mod gen;
 pub mod grid;
 pub mod inspect;
+pub mod ipc;
 pub mod latency;
 pub mod live;
 pub mod mapping;
@@ -27,6 +29,7 @@ pub mod pagemap;
 pub mod patterns;
 pub mod residency;
 pub mod run;
+pub mod scratch;
 pub mod session;
 pub mod snapshot;
 pub mod sys;

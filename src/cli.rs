@@ -51,7 +51,7 @@ pub struct WorkloadArgs {
     /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan
     #[arg(long, default_value = "sequential")]
     pub pattern: String,
-    /// madvise hint: normal, random, sequential, willneed
+    /// madvise hint: normal, random, sequential, willneed, hugepage (MADV_HUGEPAGE)
     #[arg(long, default_value = "normal")]
     pub advice: String,
     /// Seed of the pattern (same seed, same accesses)
@@ -95,6 +95,9 @@ pub enum Cmd {
     /// Compare mmap with pread, seek+read, buffered and block reads on the same accesses
     #[command(after_help = "Example:\n  mmviz bench data.bin --pattern random --warm --repeat 3")]
     Bench(BenchArgs),
+    /// Measure what a TLB miss costs: pointer chase with 4 KiB pages vs transparent huge pages
+    #[command(after_help = "Example:\n  mmviz tlb --max-working-set 256MiB --json")]
+    Tlb(TlbArgs),
     /// Two processes share a MAP_SHARED scratch file: a message ring, its losses and latency
     #[command(after_help = "Example:\n  mmviz ipc --duration 2 --json")]
     Ipc(IpcArgs),
@@ -344,6 +347,19 @@ pub struct ExecArgs {
     /// The program and its arguments (after --)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TlbArgs {
+    /// Largest working set (from 1MiB, doubling; capped by MemAvailable)
+    #[arg(long, default_value = "1GiB")]
+    pub max_working_set: String,
+    /// Runs per working set and page size (the minimum is reported)
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             };
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
         Some(Cmd::Ipc(a)) => mmviz::ipc::main(a.duration, a.rate, a.json),
         Some(Cmd::IpcChild(a)) => {
             return ExitCode::from(

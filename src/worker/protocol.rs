@@ -168,6 +168,15 @@ pub struct Progress {
     pub first_access_mono_ns: u64,
     /// Folded value of the bytes read (keeps the loads alive; equal runs give equal sums).
     pub checksum: u64,
+    /// Latencies of a sample of the accesses since Configure (see `latency`).
+    #[serde(default)]
+    pub latency: crate::latency::LatencyHist,
+    /// Distinct 4 KiB pages and 2 MiB regions accessed since the previous report (the TLB
+    /// reach estimate).
+    #[serde(default)]
+    pub interval_pages: u64,
+    #[serde(default)]
+    pub interval_regions: u64,
 }
 
 /// Worker → parent.

@@ -328,7 +328,11 @@ impl Session {
                     self.say("no worker: press r to restart it");
                     return;
                 }
-                let c = if self.progress.state == WorkerState::Running {
+                // A worker that has not reported yet was configured to run: pause it.
+                let c = if matches!(
+                    self.progress.state,
+                    WorkerState::Running | WorkerState::Idle
+                ) {
                     crate::worker::Control::Pause
                 } else {
                     crate::worker::Control::Resume

@@ -142,7 +142,9 @@ impl Session {
             // resumed it) acts on what the user sees, not on a stale report.
             let st = &mut self.progress.state;
             let expect = match c {
-                Control::Pause if *st == WorkerState::Running => Some(WorkerState::Paused),
+                Control::Pause if matches!(*st, WorkerState::Running | WorkerState::Idle) => {
+                    Some(WorkerState::Paused)
+                }
                 Control::Resume if matches!(*st, WorkerState::Paused | WorkerState::Idle) => {
                     Some(WorkerState::Running)
                 }

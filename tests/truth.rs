@@ -537,3 +537,20 @@ fn a_stopped_worker_is_said_and_quitting_stays_fast() {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "));
     assert!(gone, "the stopped worker is still alive");
 }
+
+#[test]
+fn the_inspector_says_when_a_page_was_first_touched_and_what_that_access_cost() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "first.bin", 2);
+    let mut live = Live::start(&path, PatternKind::Sequential, 5, true);
+    live.send(Command::Inspect {
+        page: Some(0),
+        read: false,
+    });
+    let s = live.wait("page 0's first touch", |s| s.inspected_first_touch.is_some());
+    let f = s.inspected_first_touch.unwrap();
+    assert_eq!((f.page, f.access, f.batch_accesses), (0, 1, 1), "{f:?}");
+    // The first access to a cold page of a fresh mapping must fault; on an evicted file it
+    // had to be read in: a major fault.
+    assert!(f.major_faults >= 1, "{f:?}");
+}

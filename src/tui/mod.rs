@@ -210,6 +210,10 @@ impl App {
             cache_visible: self.snapshot.caps.cache_state_visible,
             first_touch: self.snapshot.inspected_first_touch.as_ref(),
             worker_pid: self.snapshot.worker.pid,
+            prompt: self
+                .offset_input
+                .as_deref()
+                .map(|typed| (typed, self.offset_error.as_deref())),
             theme: self.theme,
         }
         .render(area, buf);

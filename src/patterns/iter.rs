@@ -41,6 +41,14 @@ pub struct PatternIter {
     hot_range: Option<(u64, u64)>,
     /// Chase: seed-derived key mixed with step and the previous read.
     chase_key: u64,
+    /// Bsearch: seed, record count, lookups begun, and the current lookup's target and
+    /// remaining record range `[lo, hi)` (empty: the next draw begins a new lookup).
+    bs_seed: u64,
+    bs_records: u64,
+    bs_lookups: u64,
+    bs_target: u64,
+    bs_lo: u64,
+    bs_hi: u64,
 }
 
 /// Runs `$body` with `$k` bound to the iterator's kind as a constant, so the per-access
@@ -74,6 +82,14 @@ macro_rules! per_kind {
             }
             PatternKind::Scan => {
                 const $k: PatternKind = PatternKind::Scan;
+                $body
+            }
+            PatternKind::Grep => {
+                const $k: PatternKind = PatternKind::Grep;
+                $body
+            }
+            PatternKind::Bsearch => {
+                const $k: PatternKind = PatternKind::Bsearch;
                 $body
             }
         }
@@ -138,6 +154,12 @@ impl PatternIter {
             hot_threshold,
             hot_range,
             chase_key: mix64(p.seed ^ SALT_CHASE),
+            bs_seed: p.seed,
+            bs_records: super::bsearch::records(file_size),
+            bs_lookups: 0,
+            bs_target: 0,
+            bs_lo: 0,
+            bs_hi: 0,
         }
     }
 
@@ -233,7 +255,22 @@ impl PatternIter {
         match kind {
             PatternKind::Sequential => self.next_forward().min(self.max_off),
             // Scan reads whole pages, so it returns the page start regardless of access size.
-            PatternKind::Scan => self.next_forward(),
+            // Grep is not an offset iterator (the worker runs the regex in its own mode); as
+            // offsets it is the order it reads pages in, like Scan.
+            PatternKind::Scan | PatternKind::Grep => self.next_forward(),
+            PatternKind::Bsearch => {
+                if self.bs_lo >= self.bs_hi {
+                    self.bs_target =
+                        super::bsearch::target(self.bs_seed, self.bs_lookups, self.bs_records);
+                    self.bs_lookups += 1;
+                    self.bs_lo = 0;
+                    self.bs_hi = self.bs_records;
+                }
+                let (mid, lo, hi) = super::bsearch::probe(self.bs_lo, self.bs_hi, self.bs_target);
+                self.bs_lo = lo;
+                self.bs_hi = hi;
+                (mid * super::bsearch::RECORD_SIZE).min(self.max_off)
+            }
             PatternKind::Reverse => {
                 let off = self.off;
                 // Page starts are multiples of page_size, so `off < page_size` means page 0.
@@ -310,6 +347,11 @@ impl PatternIter {
     /// For Hotset: the hot byte range `(start, end)`, half-open; None otherwise.
     pub fn hot_range(&self) -> Option<(u64, u64)> {
         self.hot_range
+    }
+
+    /// Bsearch: lookups begun so far (each ends on the record it looked for).
+    pub fn lookups(&self) -> u64 {
+        self.bs_lookups
     }
 
     /// Accesses produced so far.

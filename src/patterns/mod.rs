@@ -4,6 +4,8 @@
 //! few words of precomputed state: no allocation proportional to the file (files may be 1 TiB
 //! or more), no division and no floating point per access.
 
+pub mod bsearch;
+pub mod grep;
 mod iter;
 mod kind;
 mod params;

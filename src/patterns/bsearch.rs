@@ -137,9 +137,8 @@ mod tests {
         // (records, max probes = floor(log2(n)) + 1)
         for &(n, max) in &[(1u64, 1usize), (2, 2), (3, 2), (1000, 10), (4096, 13)] {
             let f = file(n, 3);
-            let key_at = |i: u64| -> Result<u64, ()> {
-                Ok(key_of(&f[(i * RECORD_SIZE) as usize..]))
-            };
+            let key_at =
+                |i: u64| -> Result<u64, ()> { Ok(key_of(&f[(i * RECORD_SIZE) as usize..])) };
             for t in 0..n {
                 let key = key_at(t).unwrap();
                 let mut probes = Vec::new();

@@ -30,15 +30,12 @@ pub struct GrepMatch {
 
 /// Compiles a user's regex (bytes API; `^`/`$` match at line ends) into a one-line error.
 pub fn compile(re: &str) -> Result<Regex, String> {
-    RegexBuilder::new(re)
-        .multi_line(true)
-        .build()
-        .map_err(|e| {
-            let msg = e.to_string();
-            // regex's errors span several lines (the pattern with a caret); keep the reason.
-            let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
-            format!("--regex '{re}' is not a valid regex: {last}")
-        })
+    RegexBuilder::new(re).multi_line(true).build().map_err(|e| {
+        let msg = e.to_string();
+        // regex's errors span several lines (the pattern with a caret); keep the reason.
+        let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
+        format!("--regex '{re}' is not a valid regex: {last}")
+    })
 }
 
 /// Where the block at the start of `data` ends (exclusive), or None when `data` holds no
@@ -176,9 +173,9 @@ impl Grep {
 
     /// A value equal for equal searches (the benchmark checks every method found the same).
     pub fn checksum(&self) -> u64 {
-        self.first
-            .iter()
-            .fold(self.matches, |h, m| super::rng::mix64(h ^ m.offset) ^ m.line_number)
+        self.first.iter().fold(self.matches, |h, m| {
+            super::rng::mix64(h ^ m.offset) ^ m.line_number
+        })
     }
 }
 
@@ -189,7 +186,9 @@ mod tests {
     fn text(lines: usize) -> Vec<u8> {
         let mut v = Vec::new();
         for i in 0..lines {
-            v.extend_from_slice(format!("line {i} {}\n", if i % 7 == 3 { "needle" } else { "hay" }).as_bytes());
+            v.extend_from_slice(
+                format!("line {i} {}\n", if i % 7 == 3 { "needle" } else { "hay" }).as_bytes(),
+            );
         }
         v
     }
@@ -211,14 +210,24 @@ mod tests {
     #[test]
     fn mapping_and_read_find_the_same_matches() {
         let t = text(50_000);
-        let want_lines: Vec<u64> = (0..50_000u64).filter(|i| i % 7 == 3).map(|i| i + 1).collect();
+        let want_lines: Vec<u64> = (0..50_000u64)
+            .filter(|i| i % 7 == 3)
+            .map(|i| i + 1)
+            .collect();
         // (max matches, read chunk)
-        for &(max, chunk) in &[(None, 4096), (None, 1 << 20), (Some(3), 100), (Some(5000), 65536)] {
+        for &(max, chunk) in &[
+            (None, 4096),
+            (None, 1 << 20),
+            (Some(3), 100),
+            (Some(5000), 65536),
+        ] {
             let mut a = Grep::new(compile("needle").unwrap(), max);
             a.run_over(&t, u64::MAX);
             let mut b = Grep::new(compile("needle").unwrap(), max);
             b.run_reader(&t[..], chunk).unwrap();
-            let n = max.unwrap_or(want_lines.len() as u64).min(want_lines.len() as u64);
+            let n = max
+                .unwrap_or(want_lines.len() as u64)
+                .min(want_lines.len() as u64);
             assert_eq!(a.matches, n);
             assert_eq!((a.matches, &a.first), (b.matches, &b.first));
             let got: Vec<u64> = a.first.iter().map(|m| m.line_number).collect();
@@ -259,6 +268,9 @@ mod tests {
         assert_eq!(g.pos, t.len() as u64);
         assert_eq!(g.matches, 50_000 - 50_000 / 7 - 1);
         let e = compile("(unclosed").unwrap_err();
-        assert!(e.starts_with("--regex '(unclosed' is not a valid regex") && !e.contains('\n'), "{e}");
+        assert!(
+            e.starts_with("--regex '(unclosed' is not a valid regex") && !e.contains('\n'),
+            "{e}"
+        );
     }
 }

@@ -14,7 +14,7 @@ fn draw(p: &PatternParams, n: usize) -> Vec<u64> {
 }
 
 fn assert_in_bounds(p: &PatternParams, offs: &[u64]) {
-    let size = if p.kind == PatternKind::Scan {
+    let size = if matches!(p.kind, PatternKind::Scan | PatternKind::Grep) {
         1
     } else {
         p.access_size
@@ -70,7 +70,10 @@ fn names_keys_and_parse_round_trip() {
         .filter(|k| k.is_streaming())
         .map(|k| k.name())
         .collect();
-    assert_eq!(streaming, ["sequential", "reverse", "stride", "scan", "grep"]);
+    assert_eq!(
+        streaming,
+        ["sequential", "reverse", "stride", "scan", "grep"]
+    );
 }
 
 #[test]
@@ -446,7 +449,11 @@ fn bsearch_probes_are_the_real_searches_of_seeded_targets() {
             let (mut lo, mut hi) = (0, n);
             while lo < hi {
                 let (mid, l, h) = probe(lo, hi, t);
-                assert_eq!(it.next_offset(0), mid * RECORD_SIZE, "n {n} lookup {lookup}");
+                assert_eq!(
+                    it.next_offset(0),
+                    mid * RECORD_SIZE,
+                    "n {n} lookup {lookup}"
+                );
                 (lo, hi) = (l, h);
                 probes += 1;
             }

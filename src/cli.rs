@@ -42,7 +42,7 @@ pub struct TuiArgs {
 /// Options shared by `run`, `bench` and the TUI.
 #[derive(Args, Debug, Clone, Default)]
 pub struct WorkloadArgs {
-    /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan
+    /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan, grep, bsearch
     #[arg(long, default_value = "sequential")]
     pub pattern: String,
     /// madvise hint: normal, random, sequential, willneed
@@ -63,6 +63,12 @@ pub struct WorkloadArgs {
     /// Share of accesses that go to the hot region (hotset)
     #[arg(long, default_value_t = 0.9)]
     pub hot_share: f64,
+    /// The regex grep searches for (regex crate syntax, bytes; ^ and $ match at line ends)
+    #[arg(long)]
+    pub regex: Option<String>,
+    /// Grep: stop after this many matches
+    #[arg(long)]
+    pub max_matches: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,8 +95,12 @@ pub enum Cmd {
 pub struct GenArgs {
     pub file: PathBuf,
     /// Size: bytes or 64KiB, 256MiB, 1GiB, 1TiB (K/M/G/T are 1024-based, KB/MB/GB 1000-based)
-    #[arg(long)]
-    pub size: String,
+    #[arg(long, required_unless_present = "records", conflicts_with = "records")]
+    pub size: Option<String>,
+    /// Instead of random bytes: N sorted 64-byte records (8-byte big-endian key first), for
+    /// --pattern bsearch
+    #[arg(long, conflicts_with = "sparse")]
+    pub records: Option<u64>,
     /// Make a sparse file (no data blocks: reads see zeros)
     #[arg(long)]
     pub sparse: bool,

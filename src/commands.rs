@@ -236,7 +236,14 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
 }
 
 pub fn gen(a: &GenArgs) -> Result<()> {
-    let size = parse_size(&a.size).map_err(|e| AppError::bad_input(&a.file, e))?;
+    let size = match (&a.size, a.records) {
+        (_, Some(0)) => return Err(AppError::usage("--records must be at least 1")),
+        (_, Some(n)) => n
+            .checked_mul(crate::patterns::bsearch::RECORD_SIZE)
+            .ok_or_else(|| AppError::usage(format!("--records {n} is too many")))?,
+        (Some(s), None) => parse_size(s).map_err(|e| AppError::bad_input(&a.file, e))?,
+        (None, None) => return Err(AppError::usage("give --size SIZE or --records N")),
+    };
     let interrupted = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
         .map_err(AppError::runtime)?;
@@ -247,6 +254,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         seed: a.seed,
         force: a.force,
         progress: std::io::stderr().is_terminal(),
+        records: a.records.is_some(),
     };
     gen::generate(&opts, &interrupted)
 }

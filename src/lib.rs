@@ -19,6 +19,7 @@ pub mod mapping;
 pub mod output;
 pub mod pagemap;
 pub mod patterns;
+pub mod record;
 pub mod residency;
 pub mod run;
 pub mod session;

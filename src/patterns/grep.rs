@@ -131,15 +131,18 @@ impl Grep {
                 Some(end) => self.search_block(&rest[..end]),
                 None => self.done = true,
             }
+            if self.pos as usize >= data.len() {
+                self.done = true;
+            }
         }
         self.pos - start
     }
 
     /// The same search through `read()` of `chunk`-byte pieces (the benchmark's read side,
     /// and the tests' independent reference). Returns the read() calls made.
-    pub fn run_reader(&mut self, mut r: impl Read, chunk: usize) -> io::Result<u64> {
+    pub fn run_reader(&mut self, mut r: impl Read, chunk: usize) -> io::Result<(u64, u64)> {
         let mut buf: Vec<u8> = Vec::with_capacity(chunk.max(1) + BLOCK_MIN);
-        let mut calls = 0u64;
+        let (mut calls, mut total) = (0u64, 0u64);
         let mut eof = false;
         while !self.done {
             let old = buf.len();
@@ -152,6 +155,7 @@ impl Grep {
                 }
             };
             buf.truncate(old + n);
+            total += n as u64;
             eof |= n == 0;
             let mut start = 0;
             while !self.done {
@@ -168,7 +172,7 @@ impl Grep {
                 self.done = true;
             }
         }
-        Ok(calls)
+        Ok((calls, total))
     }
 
     /// A value equal for equal searches (the benchmark checks every method found the same).

@@ -67,10 +67,25 @@ pub fn evict(
                 a.dirty.unwrap_or(0)
             )
         } else {
-            format!(
-                "{} pages stayed cached: they are mapped (or locked) by another process; fadvise cannot evict mapped pages",
-                a.cached
-            )
+            let who = mappers_of(file);
+            if who.is_empty() {
+                format!(
+                    "{} pages stayed cached: none are dirty and no other process maps the file                      (checked /proc/*/maps): the kernel kept them (in use by I/O, locked, or                      mapped by a process /proc does not show us)",
+                    a.cached
+                )
+            } else {
+                let names: Vec<String> = who
+                    .iter()
+                    .take(3)
+                    .map(|(pid, comm)| format!("{comm} (pid {pid})"))
+                    .collect();
+                format!(
+                    "{} pages stayed cached: mapped by {}{}; fadvise cannot evict mapped pages",
+                    a.cached,
+                    names.join(", "),
+                    if who.len() > 3 { " and others" } else { "" }
+                )
+            }
         }),
         _ => None,
     };
@@ -80,6 +95,46 @@ pub fn evict(
         dirty_after: after.and_then(|a| a.dirty),
         stayed_reason,
     })
+}
+
+/// Other processes that map `file` (same device and inode in /proc/<pid>/maps), as (pid,
+/// command name). Processes whose maps we may not read are not listed.
+pub fn mappers_of(file: &File) -> Vec<(u32, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = file.metadata() else {
+        return Vec::new();
+    };
+    let dev = m.dev();
+    // glibc's gnu_dev_major / gnu_dev_minor.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let want = format!("{major:02x}:{minor:02x} {}", m.ino());
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            continue;
+        };
+        // "addr perms offset dev inode path": dev and inode are fields 4 and 5.
+        let hit = maps.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().take(5).collect();
+            f.len() == 5 && format!("{} {}", f[3], f[4]) == want
+        });
+        if hit {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            out.push((pid, comm.trim().to_string()));
+        }
+    }
+    out
 }
 
 /// How to bring a file into the page cache. The fill order decides the folio sizes the page

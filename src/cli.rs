@@ -83,6 +83,14 @@ pub enum Cmd {
     Run(RunArgs),
     /// Compare mmap with pread, seek+read, buffered and block reads on the same accesses
     Bench(BenchArgs),
+    /// Show one page: its page-cache state and, if it is cached (or with --read), its bytes
+    Page(PageArgs),
+    /// Watch a running process: its mapped pages of a file, its faults, the file's cache
+    /// (reads /proc only; live view: not yet, prints a report)
+    Attach(AttachArgs),
+    /// Start a program and watch it until it exits: totals of its faults, mapped pages and
+    /// the file's cache (live view: not yet, prints a report)
+    Exec(ExecArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
@@ -179,6 +187,24 @@ pub struct BenchArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct PageArgs {
+    pub file: PathBuf,
+    /// Byte offset: decimal, with a size suffix (4KiB) or 0x hex
+    #[arg(allow_hyphen_values = true)]
+    pub offset: String,
+    /// Bytes to show (decimal, size suffix or 0x hex; at most 1 MiB)
+    #[arg(long, default_value = "16", allow_hyphen_values = true)]
+    pub length: String,
+    /// Read the bytes even if the page is not cached (or its state is hidden): this faults it
+    /// in, and the report says what the read brought into the cache
+    #[arg(long)]
+    pub read: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct CompareChildArgs {
     pub file: PathBuf,
     /// mmap, mmap-populate, mmap-<advice>, pread, seek+read, buffered, read-64k, read-1m
@@ -188,6 +214,50 @@ pub struct CompareChildArgs {
     pub workload: WorkloadArgs,
     #[arg(long)]
     pub accesses: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(
+    long_about = "Observe a running process without touching it: reads /proc/PID/maps, \
+/proc/PID/pagemap, /proc/PID/stat and /proc/PID/task/*/stat, and the file's page cache \
+(cachestat). No ptrace, no signals. Ends when the process exits, on Ctrl-C or after \
+--duration, with one report. Live view: not yet (the report is printed in a terminal too)."
+)]
+pub struct AttachArgs {
+    /// Process id to observe
+    #[arg(allow_hyphen_values = true)]
+    pub pid: String,
+    /// The mapped file to watch (default: the largest regular file the process maps)
+    pub file: Option<PathBuf>,
+    /// Stop observing after this many seconds (the process keeps running)
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(
+    long_about = "Start CMD and observe it from /proc until it exits, then print its totals: \
+faults (process and threads), pages of the file mapped (last sample before exit), the file's \
+page cache before and after, its exit status. With --json the program's stdout goes to \
+mmviz's stderr so stdout holds only the report. mmviz never signals the program: after \
+--duration or Ctrl-C it keeps running. Live view: not yet."
+)]
+pub struct ExecArgs {
+    /// The file to watch (default: the largest regular file the program maps)
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Stop observing after this many seconds (the program keeps running)
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The program and its arguments (after --)
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug)]

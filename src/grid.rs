@@ -127,6 +127,7 @@ pub fn sample(
         end_page: end,
         pages_per_cell: ppc,
         cells: out,
+        eof_page: None,
     })
 }
 

@@ -4,6 +4,7 @@
 //! [`snapshot::Snapshot`]s built by the sampler.
 
 pub mod advice;
+pub mod attach;
 pub mod cache;
 pub mod cli;
 pub mod commands;
@@ -14,9 +15,12 @@ pub mod error;
 pub mod fsinfo;
 pub mod gen;
 pub mod grid;
+pub mod inspect;
 pub mod live;
 pub mod mapping;
+pub mod observe;
 pub mod output;
+pub mod page;
 pub mod pagemap;
 pub mod patterns;
 pub mod record;

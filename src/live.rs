@@ -59,9 +59,10 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
     }
 }
 
-/// The `c` key: the comparison on the file's current cache state ("as-is": the user sets it
-/// up with `e` and `w` and sees it on the grid), the current pattern and advice, 3 repeats so
-/// the answer comes in seconds.
+/// The `c` key: the comparison for the current pattern and advice from the cache state the
+/// user picked (`C` cycles cold, evicted before every repeat; warm, read in before every
+/// repeat; as-is, the cache as it is when `c` is pressed), 3 repeats so the answer comes in
+/// seconds. The result says which state was used.
 pub fn compare_for_tui(
     req: &crate::session::CompareRequest,
     progress: &mut dyn FnMut(f64, &str),
@@ -70,5 +71,12 @@ pub fn compare_for_tui(
     let mut opts = crate::compare::CompareOptions::new(req.path.clone(), req.spec.clone());
     opts.advice = req.advice;
     opts.repeat = 3;
+    opts.cache = match req.cache {
+        crate::snapshot::CompareCache::Cold => crate::compare::CacheMode::Cold,
+        crate::snapshot::CompareCache::Warm => {
+            crate::compare::CacheMode::Warm(crate::cache::Fill::Sequential)
+        }
+        crate::snapshot::CompareCache::AsIs => crate::compare::CacheMode::AsIs,
+    };
     crate::compare::compare(&opts, progress, cancel).map_err(|e| e.msg)
 }

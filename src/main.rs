@@ -14,6 +14,9 @@ fn main() -> ExitCode {
             return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Page(a)) => mmviz::page::page(a),
+        Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
+        Some(Cmd::Exec(a)) => mmviz::attach::exec(a),
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::compare::child::main(a) as u8);
         }

@@ -34,6 +34,14 @@ pub struct FileInfo {
     pub thp_mode: Option<String>,
     /// The built-in demo file (the header says so).
     pub is_demo: bool,
+    /// Bytes the filesystem has allocated (`st_blocks * 512`); less than `size_bytes` for a
+    /// sparse file, whose holes are zero-filled by the kernel without any disk I/O.
+    #[serde(default)]
+    pub allocated_bytes: Option<u64>,
+    /// What changed under the session since the file was opened (it shrank, grew, was
+    /// replaced or deleted), in a sentence, with what `r` will do about it.
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 /// Where page-cache state comes from.
@@ -107,6 +115,12 @@ pub struct CellCounts {
     pub touched: u64,
     /// Pages accessed in the latest batches (the moving front).
     pub recent: u64,
+    /// Pages that were already cached when the current interval began (start, evict, pattern
+    /// switch, warm, reset) and that the workload has not touched since: "cached only", never
+    /// readahead. Tracked as a set of the pages cached at that instant, bounded by the page
+    /// cache (not by the file's size).
+    #[serde(default)]
+    pub earlier: u64,
 }
 
 impl CellCounts {
@@ -125,10 +139,15 @@ impl CellCounts {
                 .saturating_sub(self.private.unwrap_or(0)),
         )
     }
-    /// Readahead ghosts: cached pages the workload never touched. Exact while touched pages
-    /// stay cached (touched is reset by evict), a lower bound otherwise.
+    /// Readahead ghosts: pages the kernel brought into the cache during the current interval
+    /// that the workload never touched (cached now, not cached when the interval began, not
+    /// touched). Exact while nothing is evicted under memory pressure; a lower bound otherwise.
     pub fn ghosts(&self) -> Option<u64> {
-        Some(self.cached?.saturating_sub(self.touched))
+        Some(
+            self.cached?
+                .saturating_sub(self.touched)
+                .saturating_sub(self.earlier),
+        )
     }
 }
 
@@ -140,6 +159,10 @@ pub struct GridData {
     /// Pages per cell (the last cell may hold fewer).
     pub pages_per_cell: u64,
     pub cells: Vec<CellCounts>,
+    /// The first page past the file's current end when the file shrank under the worker's
+    /// mapping and that lies inside the grid: pages from here on raise SIGBUS when touched.
+    #[serde(default)]
+    pub eof_page: Option<u64>,
 }
 
 /// Whole-file counts (pages).
@@ -168,6 +191,11 @@ pub enum RunState {
     Dead {
         reason: String,
     },
+    /// The worker process is alive but stopped (state T in /proc/<pid>/stat, e.g. SIGSTOP):
+    /// it runs nothing and reports nothing until it is continued.
+    Stopped {
+        reason: String,
+    },
 }
 
 /// The workload's settings and progress.
@@ -184,23 +212,87 @@ pub struct WorkerInfo {
     pub batches: u64,
 }
 
-/// Fault counters of the worker and what they brought in.
+/// The interval every total and ratio is measured over: since the last reset, which happens
+/// together for all of them (worker start or restart, evict, pattern switch, warm, `r`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// What began it: "start", "restart", "evict", "pattern", "warm", "comparison".
+    pub reason: String,
+    /// Milliseconds since it began.
+    pub since_ms: u64,
+    /// The worker's absolute counters (/proc/<pid>/stat minflt, majflt) when it began.
+    pub minor_at_start: u64,
+    pub major_at_start: u64,
+    /// Whole-file cached pages when it began (None when hidden).
+    pub cached_at_start: Option<u64>,
+}
+
+/// Fault counters of the worker and what they brought in. Totals and ratios are over
+/// `interval` (since the last reset); rates are over the last second.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultStats {
+    #[serde(default)]
+    pub interval: Interval,
     pub minor_total: u64,
     pub major_total: u64,
-    /// Per second over the last sampling interval.
+    /// Per second over the last second (or since the interval began, if shorter).
     pub minor_rate: f64,
     pub major_rate: f64,
     /// Recent per-interval fault counts, oldest first (for sparklines).
     pub minor_history: Vec<u64>,
     pub major_history: Vec<u64>,
-    /// Pages newly cached per major fault (readahead), since the last reset.
+    /// Pages of the file cached now that were not cached when the interval began.
+    #[serde(default)]
+    pub newly_cached: Option<u64>,
+    /// `newly_cached / major_total` (readahead per major fault), since the last reset.
     pub pages_cached_per_major: Option<f64>,
     /// Pages newly mapped per fault (fault-around, large folios), since the last reset.
     pub pages_mapped_per_fault: Option<f64>,
-    /// Bytes the worker caused to be read from storage (`/proc/<pid>/io` read_bytes).
+    /// Bytes the worker caused to be read from storage (`/proc/<pid>/io` read_bytes) since
+    /// the interval began.
     pub read_bytes: Option<u64>,
+    /// Why major faults read nothing from disk, when that is what was measured (holes of a
+    /// sparse file are zero-filled by the kernel: a major fault without I/O).
+    #[serde(default)]
+    pub major_note: Option<String>,
+}
+
+/// One line of the event log: what happened, and when.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Milliseconds since the session started.
+    pub t_ms: u64,
+    pub text: String,
+}
+
+/// Which page-cache state the `c` comparison starts each repeat from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompareCache {
+    /// Evicted before every repeat of every method.
+    #[default]
+    Cold,
+    /// Read sequentially into the cache before every repeat.
+    Warm,
+    /// Whatever the cache holds when `c` is pressed (set it up with `e`, `w`, `W`).
+    AsIs,
+}
+
+impl CompareCache {
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareCache::Cold => "cold",
+            CompareCache::Warm => "warm",
+            CompareCache::AsIs => "as-is",
+        }
+    }
+    pub fn next(self) -> CompareCache {
+        match self {
+            CompareCache::Cold => CompareCache::Warm,
+            CompareCache::Warm => CompareCache::AsIs,
+            CompareCache::AsIs => CompareCache::Cold,
+        }
+    }
 }
 
 /// One method's result in the mmap-vs-read comparison.
@@ -250,6 +342,9 @@ pub enum ComparisonState {
     },
 }
 
+/// Events kept in a snapshot for the message log.
+pub const EVENTS_KEPT: usize = 40;
+
 /// Everything the UI shows at one instant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -268,6 +363,19 @@ pub struct Snapshot {
     pub comparison: ComparisonState,
     /// The latest event worth a line on screen ("evicted: 65,536 -> 0 pages cached").
     pub message: Option<String>,
+    /// The page under the inspector's cursor (cursor mode), measured by the session.
+    #[serde(default)]
+    pub inspector: Option<crate::inspect::PageReport>,
+    /// The latest events, oldest first (at most `EVENTS_KEPT`), for the message log.
+    #[serde(default)]
+    pub events: Vec<LogEntry>,
+    /// A standing warning that needs the user's attention (e.g. the page cache of this file
+    /// passed half of the memory that was available at the start).
+    #[serde(default)]
+    pub warning: Option<String>,
+    /// The cache state the next `c` comparison starts from.
+    #[serde(default)]
+    pub compare_cache: CompareCache,
 }
 
 /// What the UI asks of the session (sampler thread).
@@ -293,11 +401,19 @@ pub enum Command {
     Reset,
     /// Run the mmap-vs-read comparison for the current pattern.
     Compare,
+    /// Cycle the cache state the comparison starts from: cold -> warm -> as-is.
+    CycleCompareCache,
     /// The page range the grid shows and how many cells it has room for.
     SetView {
         start_page: u64,
         end_page: u64,
         cells: u64,
+    },
+    /// Inspect one page (the inspector's cursor); `None` stops. `read` reads its bytes even
+    /// when it is not cached (which faults it in; the report says what that brought in).
+    Inspect {
+        page: Option<u64>,
+        read: bool,
     },
     Quit,
 }

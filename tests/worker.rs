@@ -718,3 +718,114 @@ fn run_rejects_bad_input_with_exit_2_and_one_line() {
         assert!(o.stdout.is_empty(), "{args:?}: {}", o.stdout);
     }
 }
+
+/// `syscr` + `syscw` of a process (/proc/<pid>/io): read and write syscalls so far.
+fn syscalls(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("/proc/<worker>/io");
+    io.lines()
+        .filter(|l| l.starts_with("syscr:") || l.starts_with("syscw:"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+fn configure_running(h: &mut WorkerHandle, rate: u64, report_ms: u64) {
+    h.send(&Control::Configure {
+        pattern: PatternSpec {
+            kind: PatternKind::Random,
+            ..PatternSpec::default()
+        },
+        limit: Limit::Unbounded,
+        rate: Some(rate),
+        paused: false,
+        report_ms,
+    })
+    .unwrap();
+    assert_ack_ok(&wait_for(h, Duration::from_secs(5), |r| {
+        is_ack(r, "configure")
+    }));
+}
+
+/// Defect: at `--rate 10` the worker polled with a zero timeout and read /proc on every turn
+/// (74,189 preads in 3 s). A rate-limited worker must sleep until the next access is due: its
+/// read/write syscalls scale with the accesses it runs, not with the time it waits.
+#[test]
+fn rate_limited_worker_sleeps_instead_of_spinning() {
+    init_lib();
+    let f = gen("sleepy.bin", 4 * MIB, 3);
+    let mut h = WorkerHandle::spawn(&f, Duration::from_secs(10)).expect("spawn worker");
+    configure_running(&mut h, 20, 50);
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = h.pid();
+    let (s0, t0) = (syscalls(pid), Instant::now());
+    std::thread::sleep(Duration::from_millis(1500));
+    let (s1, secs) = (syscalls(pid), t0.elapsed().as_secs_f64());
+    let mut accesses = 0;
+    for e in h.drain() {
+        if let Event::Report(r) = e {
+            if let Report::Progress(p) = *r {
+                accesses = p.accesses;
+            }
+        }
+    }
+    // Per access: two /proc/self/stat reads around the batch and, at <= 50/s, one report
+    // (a write plus two more reads). Allow twice that plus the 20 Hz reports.
+    let budget = (accesses * 5 * 2) + (secs * 20.0 * 3.0) as u64 + 20;
+    assert!(accesses > 0, "no accesses at 20/s");
+    assert!(
+        s1 - s0 <= budget,
+        "{} read/write syscalls in {secs:.1} s for about {} accesses at 20/s: the worker spins",
+        s1 - s0,
+        (secs * 20.0) as u64
+    );
+    h.stop(Duration::from_secs(2));
+}
+
+/// Defect (hostile issue): after SIGSTOP/SIGCONT a rate-limited worker burst to catch up
+/// (4,000 -> 15,953 accesses in 2 s at 2,000/s). The rate limit drops the backlog instead.
+#[test]
+fn rate_limit_does_not_catch_up_after_a_stall() {
+    init_lib();
+    let f = gen("stall.bin", 4 * MIB, 4);
+    let mut h = WorkerHandle::spawn(&f, Duration::from_secs(10)).expect("spawn worker");
+    let rate = 1000;
+    configure_running(&mut h, rate, 20);
+    let pid = h.pid() as i32;
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) with a pid of our own child; no memory arguments.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let before = h
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Report(r) => match *r {
+                Report::Progress(p) => Some(p.accesses),
+                _ => None,
+            },
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(1300));
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut after = before;
+    for e in h.drain() {
+        if let Event::Report(r) = e {
+            if let Report::Progress(p) = *r {
+                after = after.max(p.accesses);
+            }
+        }
+    }
+    let resumed_for = t0.elapsed().as_secs_f64() + 0.2; // + the time before the stop took
+    let ran = after - before;
+    // Catching up would run the 1.5 s owed for the stall (1,500 accesses) at once.
+    let honest = (rate as f64 * resumed_for) as u64 + rate / 10 + 50;
+    assert!(
+        ran <= honest,
+        "{ran} accesses in {resumed_for:.2} s after a 1.5 s stall at {rate}/s: it caught up"
+    );
+    h.stop(Duration::from_secs(2));
+}

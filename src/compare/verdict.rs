@@ -47,17 +47,76 @@ const VARIANT_MATTERS: f64 = 1.3;
 /// Ratios within this factor of 1 are called equal (repeats here vary by a few percent).
 const EQUAL_WITHIN: f64 = 1.05;
 
-/// "3.1× faster than pread", "2.2× slower than pread" or "as fast as pread (within 5%)".
-/// `speedup` > 1 means the mmap method is faster.
-fn phrase(speedup: f64, other: &str) -> String {
-    if !speedup.is_finite() || speedup <= 0.0 {
-        format!("not comparable with {other}")
-    } else if speedup >= EQUAL_WITHIN {
-        format!("{speedup:.1}× faster than {other}")
-    } else if speedup <= 1.0 / EQUAL_WITHIN {
-        format!("{:.1}× slower than {other}", 1.0 / speedup)
+/// The measured answer between an mmap method and another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    MmapFaster,
+    AboutEqual,
+    ReadFaster,
+}
+
+impl Outcome {
+    /// The name lessons and JSON use: "mmap_faster", "about_equal", "read_faster".
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::MmapFaster => "mmap_faster",
+            Outcome::AboutEqual => "about_equal",
+            Outcome::ReadFaster => "read_faster",
+        }
+    }
+}
+
+/// Decides from the repeats, not from one ratio: "about equal" when the two methods' min-max
+/// ranges overlap, or when the ratio of medians is within the noise the repeats showed (the
+/// larger max/min spread of the two) or within 5%. `speedup` > 1 means `a` is faster.
+pub fn outcome(a: &MethodResult, b: &MethodResult, streaming: bool) -> Outcome {
+    let sp = speedup(a, b, streaming);
+    if !sp.is_finite() || sp <= 0.0 {
+        return Outcome::AboutEqual;
+    }
+    // ns per access orders both kinds (MB/s is bytes / ns for the same bytes per access).
+    let overlap =
+        a.ns_per_access_min <= b.ns_per_access_max && b.ns_per_access_min <= a.ns_per_access_max;
+    let spread = |m: &MethodResult| {
+        if m.ns_per_access_min > 0.0 {
+            m.ns_per_access_max / m.ns_per_access_min
+        } else {
+            1.0
+        }
+    };
+    let noise = spread(a).max(spread(b)).max(EQUAL_WITHIN);
+    if overlap || (sp < noise && sp > 1.0 / noise) {
+        Outcome::AboutEqual
+    } else if sp > 1.0 {
+        Outcome::MmapFaster
     } else {
-        format!("as fast as {other} (within 5%)")
+        Outcome::ReadFaster
+    }
+}
+
+/// "3.1× faster than pread", "2.2× slower than pread" or "about equal to pread (1.1×, within
+/// the repeats' spread)".
+fn phrase(a: &MethodResult, b: &MethodResult, streaming: bool) -> String {
+    let other = &b.method;
+    let sp = speedup(a, b, streaming);
+    if !sp.is_finite() || sp <= 0.0 {
+        return format!("not comparable with {other}");
+    }
+    match outcome(a, b, streaming) {
+        Outcome::MmapFaster => format!("{sp:.1}× faster than {other}"),
+        Outcome::ReadFaster => format!("{:.1}× slower than {other}", 1.0 / sp),
+        Outcome::AboutEqual => {
+            let (r, dir) = if sp >= 1.0 {
+                (sp, "faster")
+            } else {
+                (1.0 / sp, "slower")
+            };
+            if r < EQUAL_WITHIN {
+                format!("about equal to {other} (within 5%)")
+            } else {
+                format!("about equal to {other} ({r:.1}× {dir} by the medians, within the repeats' spread)")
+            }
+        }
     }
 }
 
@@ -102,21 +161,14 @@ pub fn verdict(pattern: PatternKind, context: &str, results: &[MethodResult]) ->
             String::new(),
         );
     };
-    let mut verdict = format!(
-        "mmap {}: {context}",
-        phrase(speedup(mmap, other, streaming), &other.method)
-    );
+    let mut verdict = format!("mmap {}: {context}", phrase(mmap, other, streaming));
     let best_variant = results
         .iter()
         .filter(|m| is_mmap(m) && m.method != "mmap")
         .max_by(|a, b| speedup(a, mmap, streaming).total_cmp(&speedup(b, mmap, streaming)));
     if let Some(v) = best_variant {
         if speedup(v, mmap, streaming) > VARIANT_MATTERS {
-            verdict.push_str(&format!(
-                "; {} {}",
-                v.method,
-                phrase(speedup(v, other, streaming), &other.method)
-            ));
+            verdict.push_str(&format!("; {} {}", v.method, phrase(v, other, streaming)));
         }
     }
 
@@ -211,6 +263,52 @@ mod tests {
         }
     }
 
+    fn spread(mut m: MethodResult, lo: f64, hi: f64) -> MethodResult {
+        m.ns_per_access_min = lo;
+        m.ns_per_access_max = hi;
+        m
+    }
+
+    #[test]
+    fn outcome_uses_the_repeats_spread() {
+        // (mmap median, min, max, other median, min, max) -> outcome, for ns per access.
+        let table = [
+            (
+                (100.0, 95.0, 105.0),
+                (310.0, 300.0, 320.0),
+                Outcome::MmapFaster,
+            ),
+            (
+                (310.0, 300.0, 320.0),
+                (100.0, 95.0, 105.0),
+                Outcome::ReadFaster,
+            ),
+            // Ranges overlap: about equal even at 1.3x by the medians.
+            (
+                (100.0, 80.0, 140.0),
+                (130.0, 120.0, 150.0),
+                Outcome::AboutEqual,
+            ),
+            // No overlap, but the ratio (1.15) is under the noise one method showed (1.3).
+            (
+                (100.0, 100.0, 101.0),
+                (115.0, 102.0, 133.0),
+                Outcome::AboutEqual,
+            ),
+            // No overlap, tight repeats, 1.1x apart: a real difference.
+            (
+                (100.0, 99.0, 101.0),
+                (110.0, 109.0, 111.0),
+                Outcome::MmapFaster,
+            ),
+        ];
+        for ((am, alo, ahi), (bm, blo, bhi), want) in table {
+            let a = spread(r("mmap", am, 0.0, 0, 0, 0), alo, ahi);
+            let b = spread(r("pread", bm, 0.0, 0, 0, 0), blo, bhi);
+            assert_eq!(outcome(&a, &b, false), want, "{am} vs {bm}");
+        }
+    }
+
     #[test]
     fn verdict_table() {
         let cold = |mut m: MethodResult, after: u64| {
@@ -238,7 +336,7 @@ mod tests {
                     cold(r("mmap-random", 10_100.0, 0.0, 0, 100_000, 3), 100_000),
                     cold(r("pread", 10_000.0, 0.0, 0, 0, 100_000), 100_000),
                 ],
-                "mmap 2.2× slower than pread: random, cold; mmap-random as fast as pread (within 5%)",
+                "mmap 2.2× slower than pread: random, cold; mmap-random about equal to pread (within 5%)",
                 "99,998 syscalls avoided vs 90,000 minor + 10,000 major faults taken; \
                  pages read into the cache: mmap 262,144, pread 100,000",
             ),
@@ -246,11 +344,11 @@ mod tests {
                 PatternKind::Sequential,
                 "sequential, warm",
                 vec![
-                    r("mmap", 0.5, 8000.0, 761, 0, 2),
+                    spread(r("mmap", 0.5, 8000.0, 761, 0, 2), 0.45, 0.7),
                     r("pread", 0.9, 4000.0, 0, 0, 262_144),
-                    r("read-1m", 0.6, 10_000.0, 0, 0, 1024),
+                    spread(r("read-1m", 0.4, 10_000.0, 0, 0, 1024), 0.38, 0.55),
                 ],
-                "mmap 1.2× slower than read-1m: sequential, warm",
+                "mmap about equal to read-1m (1.2× slower by the medians, within the repeats' spread): sequential, warm",
                 "1,022 syscalls avoided vs 761 minor faults taken",
             ),
             (

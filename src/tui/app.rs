@@ -62,12 +62,22 @@ pub struct App {
     /// First page shown when zoomed in (clamped to the file by [`App::view_request`]).
     pub pan: u64,
     pub help: bool,
+    /// First row of the help overlay shown (it scrolls where the screen is short).
+    pub help_scroll: u16,
+    /// The message log overlay (`m`): every event with its time.
+    pub log: bool,
+    /// Rows scrolled up from the newest event in the log.
+    pub log_scroll: u16,
     /// The page whose cell was clicked (kept as a page so it survives zoom and pan).
     pub selected: Option<u64>,
     pub quit: Option<ExitKind>,
     pub theme: &'static Theme,
     /// No snapshot has arrived yet (the screen says so instead of showing an empty file).
     pub waiting: bool,
+    /// Cursor mode (`i`): the arrows move the selected page and the inspector panel shows it.
+    pub cursor: bool,
+    /// The page the session was last asked to inspect (so each change is sent once).
+    inspecting: Option<u64>,
     view: Option<View>,
 }
 
@@ -86,10 +96,15 @@ impl App {
             zoom: 0,
             pan: 0,
             help: false,
+            help_scroll: 0,
+            log: false,
+            log_scroll: 0,
             selected: None,
             quit: None,
             theme,
             waiting: false,
+            cursor: false,
+            inspecting: None,
             view: None,
         }
     }
@@ -171,6 +186,12 @@ impl App {
             }
             return vec![];
         }
+        if let Some(cmds) = self.overlay_key(key.code) {
+            return cmds;
+        }
+        if let Some(cmds) = self.cursor_key(key.code) {
+            return cmds;
+        }
         let cmd = match key.code {
             KeyCode::Char(c @ '1'..='7') => {
                 PatternKind::from_key(c).map(|p| Command::SetPattern { pattern: p })
@@ -185,6 +206,13 @@ impl App {
             KeyCode::Char('a') => Some(Command::CycleAdvice),
             KeyCode::Char('r') => Some(Command::Reset),
             KeyCode::Char('c') => Some(Command::Compare),
+            KeyCode::Char('C') => Some(Command::CycleCompareCache),
+            KeyCode::Char('m') => {
+                self.log = true;
+                self.log_scroll = 0;
+                self.help = false;
+                None
+            }
             KeyCode::Char('+') | KeyCode::Char('=') => {
                 self.zoom_in();
                 None
@@ -195,6 +223,8 @@ impl App {
             }
             KeyCode::Char('?') => {
                 self.help = !self.help;
+                self.help_scroll = 0;
+                self.log = false;
                 None
             }
             KeyCode::Esc if self.help => {
@@ -219,6 +249,47 @@ impl App {
             _ => None,
         };
         cmd.into_iter().collect()
+    }
+
+    /// While the help or the log overlay is open, the arrows and page keys scroll it and
+    /// Esc (or its own key) closes it; every other key works as usual.
+    fn overlay_key(&mut self, code: KeyCode) -> Option<Vec<Command>> {
+        if !self.help && !self.log {
+            return None;
+        }
+        let scroll = if self.help {
+            &mut self.help_scroll
+        } else {
+            &mut self.log_scroll
+        };
+        // The log scrolls up from the newest line; help down from the top.
+        let dir: i32 = if self.help { 1 } else { -1 };
+        let by = match code {
+            KeyCode::Up => -dir,
+            KeyCode::Down => dir,
+            KeyCode::PageUp => -10 * dir,
+            KeyCode::PageDown => 10 * dir,
+            KeyCode::Home => {
+                *scroll = if self.help { 0 } else { u16::MAX / 2 };
+                return Some(vec![]);
+            }
+            KeyCode::End => {
+                *scroll = if self.help { u16::MAX / 2 } else { 0 };
+                return Some(vec![]);
+            }
+            KeyCode::Esc => {
+                self.help = false;
+                self.log = false;
+                return Some(vec![]);
+            }
+            KeyCode::Char('m') if self.log => {
+                self.log = false;
+                return Some(vec![]);
+            }
+            _ => return None,
+        };
+        *scroll = (*scroll as i32 + by).clamp(0, u16::MAX as i32 / 2) as u16;
+        Some(vec![])
     }
 
     /// Left click selects a cell (its pages show under the grid); the wheel zooms.
@@ -247,6 +318,86 @@ impl App {
             return None;
         }
         Some(g.start_page + idx * g.pages_per_cell.max(1))
+    }
+
+    /// Whether the inspector panel shows: in cursor mode, or when a clicked page is one cell
+    /// (at coarser zoom a click shows the cell's counts under the grid, as before).
+    pub fn inspector_shown(&self) -> bool {
+        self.cursor || (self.selected.is_some() && self.cell_pages() == 1)
+    }
+
+    /// Keys of cursor mode (`i` enters it; arrows, Enter and Esc act while the panel shows).
+    /// None: not a cursor key now, handled as usual.
+    fn cursor_key(&mut self, code: KeyCode) -> Option<Vec<Command>> {
+        if code == KeyCode::Char('i') {
+            self.cursor = !self.cursor;
+            if self.cursor && self.selected.is_none() {
+                self.selected = self.view.map(|v| {
+                    let ppc = v.pages_per_cell();
+                    v.start_page + (v.pages() / 2) / ppc * ppc
+                });
+            }
+            if !self.cursor {
+                self.selected = None;
+            }
+            return Some(vec![]);
+        }
+        if self.help || !self.inspector_shown() {
+            return None;
+        }
+        let step = |a: &Self, cells: i128| cells * a.cell_pages() as i128;
+        let delta = match code {
+            KeyCode::Left => step(self, -1),
+            KeyCode::Right => step(self, 1),
+            KeyCode::Up => -(self.row_pages() as i128),
+            KeyCode::Down => self.row_pages() as i128,
+            KeyCode::Esc => {
+                self.cursor = false;
+                self.selected = None;
+                return Some(vec![]);
+            }
+            KeyCode::Enter => {
+                let page = self.selected.filter(|_| self.cell_pages() == 1);
+                self.inspecting = page;
+                return Some(
+                    page.map(|p| Command::Inspect {
+                        page: Some(p),
+                        read: true,
+                    })
+                    .into_iter()
+                    .collect(),
+                );
+            }
+            _ => return None,
+        };
+        let total = self.total_pages();
+        let cur = i128::from(self.selected.unwrap_or(self.pan));
+        let next = (cur + delta).clamp(0, i128::from(total.saturating_sub(1))) as u64;
+        self.selected = Some(next);
+        // Keep the cursor on screen: scroll by the same amount when it leaves the view.
+        if let Some(v) = self.view {
+            if next < v.start_page || next >= v.end_page {
+                self.pan_by(delta);
+            }
+        }
+        Some(vec![])
+    }
+
+    /// The `Command::Inspect` the session needs now, if the inspected page changed: the
+    /// selected page while the panel shows at one page per cell, else none. Call after
+    /// [`App::view_request`] (the zoom decides the pages per cell).
+    pub fn inspect_request(&mut self) -> Option<Command> {
+        let want = self
+            .selected
+            .filter(|_| self.inspector_shown() && self.cell_pages() == 1);
+        if want == self.inspecting {
+            return None;
+        }
+        self.inspecting = want;
+        Some(Command::Inspect {
+            page: want,
+            read: false,
+        })
     }
 
     fn quit_with(&mut self, kind: ExitKind) -> Vec<Command> {
@@ -527,5 +678,84 @@ mod tests {
         };
         app.handle_mouse(wheel);
         assert_eq!(app.zoom, 1);
+    }
+
+    #[test]
+    fn cursor_mode_moves_a_page_cursor_and_asks_the_session() {
+        let mut app = app_with_pages(65536);
+        let area = Rect::new(0, 0, 64, 16); // 1024 cells
+        app.view_request(area);
+        // At the whole-file zoom (64 pages per cell) `i` shows the cell, asks nothing.
+        assert!(app.handle_key(key(KeyCode::Char('i'))).is_empty());
+        assert!(app.cursor && app.inspector_shown());
+        assert_eq!(app.selected, Some(32768));
+        assert_eq!(app.inspect_request(), None);
+        app.handle_key(key(KeyCode::Right));
+        assert_eq!(app.selected, Some(32768 + 64), "one cell");
+        // Zoom to one page per cell around the cursor: now the session is asked.
+        for _ in 0..10 {
+            app.handle_key(key(KeyCode::Char('+')));
+            app.view_request(area);
+        }
+        let p = 32768 + 64;
+        assert_eq!(
+            app.inspect_request(),
+            Some(Command::Inspect {
+                page: Some(p),
+                read: false
+            })
+        );
+        assert_eq!(app.inspect_request(), None, "sent once");
+        app.handle_key(key(KeyCode::Left));
+        assert_eq!(app.selected, Some(p - 1), "one page per cell: one page");
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(app.selected, Some(p - 1 + 64), "one row");
+        app.view_request(area);
+        assert!(matches!(
+            app.inspect_request(),
+            Some(Command::Inspect { page: Some(x), read: false }) if x == p - 1 + 64
+        ));
+        // Enter reads the page on purpose.
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            vec![Command::Inspect {
+                page: Some(p - 1 + 64),
+                read: true
+            }]
+        );
+        // Esc leaves cursor mode (it does not quit) and stops the inspection.
+        assert!(app.handle_key(key(KeyCode::Esc)).is_empty());
+        assert_eq!(app.quit, None);
+        assert!(!app.cursor && app.selected.is_none() && !app.inspector_shown());
+        assert_eq!(
+            app.inspect_request(),
+            Some(Command::Inspect {
+                page: None,
+                read: false
+            })
+        );
+        // Out of cursor mode the arrows pan again.
+        let pan = app.pan;
+        app.handle_key(key(KeyCode::Right));
+        assert_eq!(app.pan, pan + 1);
+    }
+
+    #[test]
+    fn cursor_scrolls_the_view_and_stays_in_the_file() {
+        let mut app = app_with_pages(4096);
+        let area = Rect::new(0, 0, 64, 16);
+        app.zoom = 2; // 1024 pages: one per cell
+        app.view_request(area);
+        app.handle_key(key(KeyCode::Char('i')));
+        app.selected = Some(1023);
+        app.handle_key(key(KeyCode::Right));
+        assert_eq!(app.selected, Some(1024));
+        assert_eq!(view(app.view_request(area)).0, 1, "scrolled by one page");
+        app.selected = Some(4095);
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(app.selected, Some(4095), "clamped to the last page");
+        app.selected = Some(3);
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(app.selected, Some(0));
     }
 }

@@ -48,6 +48,8 @@ pub fn fixture_grid(start: u64, end: u64, cells: u64) -> GridData {
                 *c.mapped.as_mut().unwrap() += u64::from(mapped);
                 c.touched += u64::from(touched);
                 c.recent += u64::from(recent);
+                // The other reader's pages were cached before the interval began.
+                c.earlier += u64::from(OTHER.contains(&p));
             }
             c
         })
@@ -57,6 +59,7 @@ pub fn fixture_grid(start: u64, end: u64, cells: u64) -> GridData {
         end_page: end,
         pages_per_cell: ppc,
         cells,
+        eof_page: None,
     }
 }
 
@@ -88,6 +91,8 @@ pub fn fixture_snapshot() -> Snapshot {
             read_ahead_kb: Some(8192),
             thp_mode: Some("madvise".into()),
             is_demo: false,
+            allocated_bytes: Some(PAGES * 4096),
+            notice: None,
         },
         caps: Capabilities {
             cache_source: CacheSource::Cachestat,
@@ -113,9 +118,18 @@ pub fn fixture_snapshot() -> Snapshot {
             mapped: Some(POS),
             private: Some(0),
             touched: POS,
-            ghosts: Some(cached - POS),
+            ghosts: Some(AHEAD),
         },
         faults: FaultStats {
+            interval: crate::snapshot::Interval {
+                reason: "evict".into(),
+                since_ms: 14_500,
+                minor_at_start: 310,
+                major_at_start: 2,
+                cached_at_start: Some(0),
+            },
+            newly_cached: Some(POS + AHEAD),
+            major_note: None,
             minor_total: 1_813,
             major_total: 14,
             minor_rate: 44.0,
@@ -171,6 +185,19 @@ pub fn fixture_snapshot() -> Snapshot {
             why: "65,536 pread syscalls vs 761 minor faults taken".into(),
         }),
         message: Some("advice normal: readahead up to 8 MiB per fault".into()),
+        inspector: None,
+        events: vec![
+            crate::snapshot::LogEntry {
+                t_ms: 26_700,
+                text: "evicted: 65536 -> 0 pages cached".into(),
+            },
+            crate::snapshot::LogEntry {
+                t_ms: 27_100,
+                text: "advice normal: MADV_NORMAL: the default readahead on faults (read_ahead_kb 8192)".into(),
+            },
+        ],
+        warning: None,
+        compare_cache: crate::snapshot::CompareCache::Cold,
     }
 }
 

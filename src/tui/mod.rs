@@ -57,7 +57,7 @@ impl App {
         let [header, main, footer] = Layout::vertical([
             Constraint::Length(Header::height(s)),
             Constraint::Fill(1),
-            Constraint::Length(1),
+            Constraint::Length(Footer::height(s, area.width)),
         ])
         .areas(area);
         let side_w = match area.width {
@@ -78,11 +78,25 @@ impl App {
             state: &s.comparison,
             theme: self.theme,
             compact,
+            cache: s.compare_cache,
         };
+        // The fault counters keep their rows (counters, interval, cached / mapped / touched,
+        // read ahead): the TLB panel gives way first, then the comparison shrinks to its
+        // verdict. 80x24 is a first-class size (many projectors).
+        const FAULTS_MIN: u16 = 14;
+        let mut tlb_h = tlb.height(side_w);
+        let mut cmp_h = cmp.height(side_w);
+        let room = side.height.saturating_sub(FAULTS_MIN);
+        if tlb_h + cmp_h > room {
+            tlb_h = 0;
+        }
+        if tlb_h + cmp_h > room {
+            cmp_h = room.max(3).min(cmp_h);
+        }
         let [faults, tlb, comparison] = Layout::vertical([
             Constraint::Min(6),
-            Constraint::Length(tlb.height(side_w)),
-            Constraint::Length(cmp.height(side_w)),
+            Constraint::Length(tlb_h),
+            Constraint::Length(cmp_h),
         ])
         .areas(side);
         Some(Areas {
@@ -150,12 +164,50 @@ impl Widget for &App {
             state: &s.comparison,
             theme,
             compact,
+            cache: s.compare_cache,
         }
         .render(a.comparison, buf);
         Footer { snapshot: s, theme }.render(a.footer, buf);
-        if self.help {
-            Help { theme }.render(area, buf);
+        if self.inspector_shown() {
+            self.render_inspector(a.faults.union(a.tlb).union(a.comparison), buf);
         }
+        if self.help {
+            Help {
+                theme,
+                scroll: self.help_scroll,
+            }
+            .render(area, buf);
+        }
+        if self.log {
+            widgets::log::Log {
+                events: &s.events,
+                theme,
+                scroll: self.log_scroll,
+            }
+            .render(area, buf);
+        }
+    }
+}
+
+impl App {
+    /// The inspector panel over the side column (the counters come back with Esc).
+    fn render_inspector(&self, area: Rect, buf: &mut Buffer) {
+        let Some(page) = self.selected else { return };
+        let g = &self.snapshot.grid;
+        let ppc = g.pages_per_cell.max(1);
+        let cell = page
+            .checked_sub(g.start_page)
+            .map(|d| d / ppc)
+            .and_then(|i| Some((g.start_page + i * ppc, g.cells.get(i as usize)?)));
+        widgets::inspector::Inspector {
+            page,
+            report: self.snapshot.inspector.as_ref(),
+            cell,
+            pages_per_cell: ppc,
+            cache_visible: self.snapshot.caps.cache_state_visible,
+            theme: self.theme,
+        }
+        .render(area, buf);
     }
 }
 
@@ -284,6 +336,9 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
             if has_cells && last_view.as_ref() != Some(&view) {
                 let _ = commands.send(view.clone());
                 last_view = Some(view);
+            }
+            if let Some(c) = app.inspect_request() {
+                let _ = commands.send(c);
             }
             terminal.draw(|frame| frame.render_widget(&app, frame.area()))?;
             dirty = false;
@@ -477,5 +532,41 @@ mod tests {
             app.snapshot.file.size_bytes = 1 << 40;
         });
         assert!(t.backend().to_string().contains("1 TiB"));
+    }
+
+    #[test]
+    fn screen_inspector_80x24() {
+        use crate::inspect::{PageReport, ReadOutcome};
+        let t = screen(80, 24, |app| {
+            app.zoom = 20; // clamped to the deepest zoom: one page per cell
+            app.pan = 28_900;
+            app.cursor = true;
+            app.selected = Some(29_000);
+            app.snapshot.inspector = Some(PageReport {
+                offset: 29_000 * 4096,
+                length: 16,
+                page_size: 4096,
+                page_index: 29_000,
+                page_first_byte: 29_000 * 4096,
+                page_last_byte: 29_001 * 4096 - 1,
+                file_size: 65_536 * 4096,
+                cache_state_visible: true,
+                cached: Some(true),
+                dirty: Some(false),
+                writeback: Some(false),
+                read: ReadOutcome::ReadCached,
+                bytes: Some(b"First byte: mmap".to_vec()),
+                window_cached_before: Some(4096),
+                window_cached_after: Some(4096),
+                cache_changed: Some(false),
+                pages_newly_cached: Some(0),
+                ..PageReport::default()
+            });
+        });
+        let text = t.backend().to_string();
+        assert!(text.contains("Page inspector"), "{text}");
+        assert!(text.contains("page 29,000"), "{text}");
+        assert!(text.contains("46 69 72 73 Firs"), "{text}");
+        insta::assert_snapshot!(t.backend());
     }
 }

@@ -130,6 +130,7 @@ impl Theme {
             CellState::Private => self.private,
             CellState::Front => self.front,
             CellState::Hidden => self.hidden,
+            CellState::PastEnd => self.error,
         }
     }
 }
@@ -155,11 +156,13 @@ pub enum CellState {
     Front,
     /// The kernel hides the page-cache state and nothing is mapped here.
     Hidden,
+    /// Past the file's new end after it shrank under the mapping: touching it raises SIGBUS.
+    PastEnd,
 }
 
 impl CellState {
     /// Every state, in legend order.
-    pub const ALL: [CellState; 9] = [
+    pub const ALL: [CellState; 10] = [
         CellState::Front,
         CellState::Mapped,
         CellState::PartlyMapped,
@@ -168,6 +171,7 @@ impl CellState {
         CellState::NotCached,
         CellState::Private,
         CellState::Hidden,
+        CellState::PastEnd,
         CellState::Empty,
     ];
 
@@ -184,6 +188,7 @@ impl CellState {
             CellState::Private => 'P',
             CellState::Front => '●',
             CellState::Hidden => '?',
+            CellState::PastEnd => '×',
         }
     }
 
@@ -193,12 +198,13 @@ impl CellState {
             CellState::Empty => "past end of file",
             CellState::NotCached => "not cached",
             CellState::Ghost => "read ahead, untouched",
-            CellState::CachedTouched => "cached only",
+            CellState::CachedTouched => "cached, not mapped",
             CellState::PartlyMapped => "partly mapped",
             CellState::Mapped => "mapped",
             CellState::Private => "private copy",
             CellState::Front => "just touched",
             CellState::Hidden => "cache state hidden",
+            CellState::PastEnd => "past the new end (touch = SIGBUS)",
         }
     }
 
@@ -226,8 +232,9 @@ impl CellState {
             None => CellState::Hidden,
             Some(0) => CellState::NotCached,
             Some(cached) => {
-                // Ghosts = cached pages never touched; a cell that is mostly ghosts shows
-                // readahead at work.
+                // Ghosts = pages the kernel brought in during this interval that were never
+                // touched (pages cached before it began are not ghosts); a cell that is mostly
+                // ghosts shows readahead at work.
                 let ghosts = c.ghosts().unwrap_or(0);
                 if ghosts * 2 >= cached {
                     CellState::Ghost
@@ -278,6 +285,22 @@ mod tests {
             (cell(64, None, Some(64), 64), CellState::Mapped),
             // Cached known, no worker (mapped unknown): cache state only.
             (cell(64, Some(3), None, 0), CellState::Ghost),
+            // Cached before the interval began, untouched: cached, never "read ahead".
+            (
+                CellCounts {
+                    earlier: 64,
+                    ..cell(64, Some(64), Some(0), 0)
+                },
+                CellState::CachedTouched,
+            ),
+            // Half earlier, half brought in by readahead: still readahead at work.
+            (
+                CellCounts {
+                    earlier: 32,
+                    ..cell(64, Some(64), Some(0), 0)
+                },
+                CellState::Ghost,
+            ),
         ];
         for (c, want) in table {
             assert_eq!(CellState::of(&c), want, "{c:?}");

@@ -31,6 +31,13 @@ const MAX_BATCH: usize = 64 * 1024;
 /// Target duration of one unlimited-rate batch: long enough that per-batch bookkeeping
 /// (two /proc reads, ~2.5 µs) is noise, short enough that controls are served promptly.
 const BATCH_TARGET: Duration = Duration::from_millis(2);
+/// At a rate limit above this many accesses per second the worker wakes at most every
+/// `MIN_GAP` and runs what is due as one batch (fewer wake-ups: 500/s instead of one per access).
+const RATE_BATCH_ABOVE: u64 = 500;
+const MIN_GAP: Duration = Duration::from_millis(2);
+/// A rate-limited worker that fell behind (stopped by SIGSTOP, a slow disk, a long pause in the
+/// scheduler) does not burst to catch up: backlog beyond this much time is dropped.
+const MAX_BACKLOG: Duration = Duration::from_millis(100);
 
 /// Entry point of `mmviz __worker FILE`. Returns the process exit code.
 pub fn main(path: &Path) -> i32 {
@@ -278,7 +285,9 @@ impl Worker {
         }
     }
 
-    /// How long to wait for a control message before the next batch is due.
+    /// How long to wait for a control message before the next batch is due. At a rate limit
+    /// the worker sleeps in poll(2) until the next access is due (or a control arrives), so a
+    /// slow demo costs about nothing; it never spins with a zero timeout.
     fn poll_timeout(&self) -> Duration {
         let r = &self.run;
         if r.step_pending {
@@ -290,9 +299,18 @@ impl Worker {
         match r.rate {
             None => Duration::ZERO,
             Some(rate) => {
-                let due = r.rate_done as f64 / rate.max(1) as f64;
+                // The next access is due when `rate_done + 1` accesses are allowed; above
+                // RATE_BATCH_ABOVE accesses/s wake at most every MIN_GAP and run the accesses
+                // due by then as one batch (the average rate is the same).
+                let rate = rate.max(1) as f64;
+                let next = (r.rate_done + 1) as f64 / rate;
                 let now = r.rate_epoch.elapsed().as_secs_f64();
-                Duration::from_secs_f64((due - now).clamp(0.0, 0.2))
+                let wait = Duration::from_secs_f64((next - now).clamp(0.0, 0.2));
+                if rate > RATE_BATCH_ABOVE as f64 {
+                    wait.max(MIN_GAP)
+                } else {
+                    wait
+                }
             }
         }
     }
@@ -428,6 +446,10 @@ impl Worker {
             if n > 0 {
                 self.batch(n)?;
             }
+            if n == 0 && self.map.is_none() {
+                // Empty file: batch() marks the run finished.
+                self.batch(0)?;
+            }
             // batch() finishes by itself on an empty file, where an access count or a
             // duration can never be met: report that too, or the parent waits forever.
             if self.run.state == WorkerState::Finished || self.limit_reached() {
@@ -435,7 +457,9 @@ impl Worker {
                 self.run.finished_at = Some(Instant::now());
                 return self.report();
             }
-            let slow = self.run.rate.is_some_and(|r| r <= 50);
+            // At slow rates every batch is reported (each access is visible); otherwise at
+            // most every report_ms. A turn that ran nothing reports nothing.
+            let slow = n > 0 && self.run.rate.is_some_and(|r| r <= 50);
             if step
                 || slow
                 || self.last_report.elapsed() >= Duration::from_millis(self.run.report_ms)
@@ -465,8 +489,19 @@ impl Worker {
             // One visible batch: at a slow rate one access, otherwise 1/10 s worth.
             r.rate.map_or(r.batch as u64, |rate| (rate / 10).max(1))
         } else if let Some(rate) = r.rate {
-            let allowed = (r.rate_epoch.elapsed().as_secs_f64() * rate as f64) as u64;
-            allowed.saturating_sub(r.rate_done).min(MAX_BATCH as u64)
+            let elapsed = r.rate_epoch.elapsed();
+            let allowed = (elapsed.as_secs_f64() * rate as f64) as u64;
+            let backlog = allowed.saturating_sub(r.rate_done);
+            let cap = ((rate as f64 * MAX_BACKLOG.as_secs_f64()) as u64).max(1);
+            if backlog > cap {
+                // Fell behind: restart the rate clock instead of bursting (the accesses owed
+                // for the stall are dropped, as a frame-limited renderer drops frames).
+                r.rate_epoch = Instant::now();
+                r.rate_done = 0;
+                1
+            } else {
+                backlog.min(MAX_BATCH as u64)
+            }
         } else {
             r.batch as u64
         };
@@ -665,16 +700,22 @@ fn set_nonblocking(fd: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits up to `timeout` for `fd` to become readable (or hung up).
+/// Waits up to `timeout` for `fd` to become readable (or hung up). ppoll(2) takes the timeout
+/// in nanoseconds: poll(2)'s milliseconds would truncate 9.6 ms to 9 and the worker would then
+/// spin with zero timeouts until the next access is due.
 fn poll_readable(fd: i32, timeout: Duration) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: pfd is a valid pollfd array of length 1 for the duration of the call.
-    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: pfd is a valid pollfd array of length 1 and ts a valid timespec, both live for
+    // the duration of the call; a null sigmask leaves the signal mask unchanged.
+    let r = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
     if r < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {

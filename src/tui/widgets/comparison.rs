@@ -13,6 +13,8 @@ pub struct Comparison<'a> {
     pub theme: &'a Theme,
     /// Short screens: drop the explanation lines.
     pub compact: bool,
+    /// The cache state the next comparison starts from (`C` changes it).
+    pub cache: crate::snapshot::CompareCache,
 }
 
 /// A bar of `frac` (0..=1) of `width` columns, in eighths for smooth lengths.
@@ -43,7 +45,10 @@ impl Comparison<'_> {
         };
         match self.state {
             ComparisonState::Idle => styled(
-                "press c to compare mmap vs read() for this pattern",
+                &format!(
+                    "press c to compare mmap vs read() for this pattern, {} cache (C changes)",
+                    self.cache.name()
+                ),
                 t.label,
             ),
             // The gauge is drawn over the first row in `render`.
@@ -149,6 +154,7 @@ mod tests {
             state,
             theme: &COLOR,
             compact: false,
+            cache: crate::snapshot::CompareCache::Cold,
         };
         let h = c.height(w);
         text(&render(c, w, h))

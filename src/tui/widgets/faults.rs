@@ -68,18 +68,42 @@ impl Widget for Faults<'_> {
 
         // (priority, line): on short panels the least important lines give way first
         // (lower = more important); the order on screen stays as listed.
+        let secs = f.interval.since_ms / 1000;
+        let since = if secs >= 120 {
+            format!("{} min", secs / 60)
+        } else {
+            format!("{secs} s")
+        };
         let mut lines = vec![
             (0, self.counter("minor", f.minor_total, f.minor_rate)),
             (0, self.counter("major", f.major_total, f.major_rate)),
             (
+                1,
+                Line::styled(
+                    if w >= 44 {
+                        format!(
+                            "totals since {} {since} ago · rates: last 1 s",
+                            f.interval.reason
+                        )
+                    } else {
+                        format!("since {} {since} ago", f.interval.reason)
+                    },
+                    t.dim,
+                ),
+            ),
+            (
                 5,
                 Line::styled("minor: page was in RAM, just map it", t.dim),
             ),
-            (5, Line::styled("major: had to wait for the disk", t.dim)),
+            (5, Line::styled("major: not in RAM: read from disk", t.dim)),
+            (
+                3,
+                kv("newly cached", cache_val(f.newly_cached), w, t, t.value),
+            ),
             (
                 2,
                 kv(
-                    "pages cached / major",
+                    "newly cached / major",
                     if visible {
                         ratio(f.pages_cached_per_major)
                     } else {
@@ -114,7 +138,13 @@ impl Widget for Faults<'_> {
             (4, kv("touched", count(tot.touched), w, t, t.value)),
             (
                 3,
-                kv("readahead ghosts", cache_val(tot.ghosts), w, t, t.value),
+                kv(
+                    "read ahead, untouched",
+                    cache_val(tot.ghosts),
+                    w,
+                    t,
+                    t.value,
+                ),
             ),
             (
                 4,
@@ -127,6 +157,11 @@ impl Widget for Faults<'_> {
                 ),
             ),
         ];
+        if let Some(n) = &f.major_note {
+            for l in wrap(n, w).into_iter().rev() {
+                lines.insert(4, (1, Line::styled(l, t.warn)));
+            }
+        }
         let height = inner.height as usize;
         let note = wrap(NOTE, w);
         let note: Vec<String> = if lines.len() + note.len() <= height {
@@ -210,12 +245,12 @@ mod tests {
             "14",
             "0.5/s",
             "in RAM",
-            "pages cached / major",
+            "newly cached / major",
             "2,048",
+            "since evict 14 s ago",
             "15.9",
             "33,096",
             "29,000",
-            "4,096",
             "read from disk",
             "faults ≠ pages",
             "fault-around",

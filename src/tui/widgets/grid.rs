@@ -20,7 +20,7 @@ pub struct Grid<'a> {
 /// What a touch costs in each state: the point of the picture.
 const TEACH: [&str; 2] = [
     "touch ▒░ → minor fault (in RAM: just map it)",
-    "touch · → major fault (wait for the disk)",
+    "touch · → major fault (read from disk)",
 ];
 
 /// The inner rows of the grid block, top to bottom.
@@ -39,6 +39,7 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
         .into_iter()
         .filter(|st| match st {
             CellState::Empty => false,
+            CellState::PastEnd => s.grid.eof_page.is_some(),
             CellState::Private => any_private,
             CellState::Hidden => hidden,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
@@ -82,6 +83,46 @@ fn legend_lines(s: &Snapshot, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     lines
 }
 
+/// Short labels for the one-line legend of small screens (80x24 projectors).
+fn short_label(st: CellState) -> &'static str {
+    match st {
+        CellState::Front => "now",
+        CellState::Mapped => "mapped",
+        CellState::PartlyMapped => "part",
+        CellState::CachedTouched => "cached",
+        CellState::Ghost => "ahead",
+        CellState::NotCached => "uncached",
+        CellState::Private => "private",
+        CellState::Hidden => "hidden",
+        CellState::PastEnd => "SIGBUS",
+        CellState::Empty => "",
+    }
+}
+
+/// The whole legend in one line (glyph + short label), for grids with few rows.
+fn legend_line_compact(s: &Snapshot, theme: &Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, st) in legend_states(s).into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(st.glyph().to_string(), theme.cell(st)));
+        spans.push(Span::styled(short_label(st).to_string(), theme.label));
+    }
+    Line::from(spans)
+}
+
+/// The legend for a grid area: the full one when the grid keeps most of its rows, else one
+/// line (the cells matter more than the words on a small screen).
+fn legend_for(s: &Snapshot, theme: &Theme, inner: Rect) -> Vec<Line<'static>> {
+    let full = legend_lines(s, theme, inner.width);
+    if (full.len() as u16) * 4 <= inner.height {
+        full
+    } else {
+        vec![legend_line_compact(s, theme)]
+    }
+}
+
 fn rows(area: Rect, s: &Snapshot, theme: &Theme) -> Rows {
     let inner = Rect {
         x: area.x.saturating_add(1),
@@ -89,7 +130,7 @@ fn rows(area: Rect, s: &Snapshot, theme: &Theme) -> Rows {
         width: area.width.saturating_sub(2),
         height: area.height.saturating_sub(2),
     };
-    let legend_h = legend_lines(s, theme, inner.width).len() as u16;
+    let legend_h = legend_for(s, theme, inner).len() as u16;
     let row = |y: u16, h: u16| Rect::new(inner.x, y, inner.width, h);
     // Caption and info line take one row each; the legend gives way first when short.
     let fixed = 2 + legend_h;
@@ -235,7 +276,14 @@ impl Widget for Grid<'_> {
         for (i, c) in g.cells.iter().take(fits).enumerate() {
             let x = r.cells.x + (i % r.cells.width as usize) as u16;
             let y = r.cells.y + (i / r.cells.width as usize) as u16;
-            let st = CellState::of(&visible(c, self.snapshot));
+            let past_end = g
+                .eof_page
+                .is_some_and(|e| g.start_page + i as u64 * ppc >= e);
+            let st = if past_end {
+                CellState::PastEnd
+            } else {
+                CellState::of(&visible(c, self.snapshot))
+            };
             let mut style = t.cell(st);
             if sel_idx == Some(i as u64) {
                 style = style.patch(t.selected);
@@ -245,7 +293,13 @@ impl Widget for Grid<'_> {
             }
         }
 
-        let legend = legend_lines(self.snapshot, t, r.legend.width);
+        let inner = Rect {
+            x: area.x.saturating_add(1),
+            y: area.y.saturating_add(1),
+            width: area.width.saturating_sub(2),
+            height: area.height.saturating_sub(2),
+        };
+        let legend = legend_for(self.snapshot, t, inner);
         for (i, line) in legend
             .into_iter()
             .take(r.legend.height as usize)

@@ -16,13 +16,9 @@ pub struct Header<'a> {
 }
 
 impl Header<'_> {
-    /// Rows it needs: file, run, capabilities, and one more for a warning.
+    /// Rows it needs: file, run, capabilities, and one per warning (at most three).
     pub fn height(snapshot: &Snapshot) -> u16 {
-        if warnings(snapshot).is_empty() {
-            3
-        } else {
-            4
-        }
+        3 + warnings(snapshot).len().min(MAX_WARNINGS) as u16
     }
 
     fn file_line(&self, width: usize) -> Line<'static> {
@@ -80,6 +76,10 @@ impl Header<'_> {
             RunState::Paused => ("‖ paused (space resumes, n steps)".to_string(), t.warn),
             RunState::Finished => ("■ pass finished".to_string(), t.label),
             RunState::Dead { reason } => (format!("✖ worker died: {reason} (r restarts)"), t.error),
+            RunState::Stopped { .. } => (
+                "■ worker stopped by a signal (r restarts)".to_string(),
+                t.error,
+            ),
         };
         let rate = w
             .rate
@@ -131,9 +131,18 @@ impl Header<'_> {
     }
 }
 
-/// What the viewer must know before trusting the picture.
+/// Warning rows at most (the message log keeps every event in full).
+const MAX_WARNINGS: usize = 3;
+
+/// What the viewer must know before trusting the picture, most urgent first.
 fn warnings(s: &Snapshot) -> Vec<String> {
     let mut w = Vec::new();
+    if let Some(x) = &s.warning {
+        w.push(x.clone());
+    }
+    if let Some(n) = &s.file.notice {
+        w.push(n.clone());
+    }
     const HIDDEN: &str = "page-cache state hidden by the kernel";
     if !s.caps.cache_state_visible {
         // The sampler's note may already say it in full; don't say it twice.
@@ -161,11 +170,10 @@ impl Widget for Header<'_> {
             self.run_line(),
             self.caps_line(),
         ];
-        let warns = warnings(self.snapshot);
-        if !warns.is_empty() {
+        for w in warnings(self.snapshot).into_iter().take(MAX_WARNINGS) {
             lines.push(Line::from(vec![
                 Span::styled(" ⚠ ", self.theme.warn),
-                Span::styled(warns.join(" · "), self.theme.warn),
+                Span::styled(w, self.theme.warn),
             ]));
         }
         for (i, line) in lines.into_iter().enumerate() {
@@ -231,7 +239,7 @@ mod tests {
         s.file.is_demo = true;
         s.worker.rate = Some(5000);
         let out = show(&s, 200);
-        assert_eq!(Header::height(&s), 4);
+        assert_eq!(Header::height(&s), 5, "one row per warning");
         for want in [
             "page-cache state hidden by the kernel (cachestat EPERM",
             "tmpfs: pages never leave memory",

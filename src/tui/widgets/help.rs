@@ -8,13 +8,18 @@ use ratatui::widgets::{Clear, Widget};
 
 pub struct Help<'a> {
     pub theme: &'a Theme,
+    /// First line shown; clamped so the last page stays full.
+    pub scroll: u16,
 }
 
-pub const KEYS: [(&str, &str); 18] = [
+pub const KEYS: [(&str, &str); 21] = [
     ("1 2 3 4", "pattern: sequential, reverse, stride, random"),
     ("5 6 7", "pattern: hotset, chase (pointer chase), scan"),
     ("space", "pause / resume the workload"),
-    ("n", "one step (one batch) while paused"),
+    (
+        "n",
+        "one step while paused (one access at <= 10/s; says what it did)",
+    ),
     ("[  ]", "slower / faster (accesses per second)"),
     ("e", "evict: drop the file's pages from the page cache"),
     (
@@ -29,8 +34,13 @@ pub const KEYS: [(&str, &str); 18] = [
         "a",
         "next madvise advice: normal, random, sequential, willneed",
     ),
-    ("r", "reset counters and restart the worker"),
+    (
+        "r",
+        "restart the worker, reset counters (paused stays paused)",
+    ),
     ("c", "compare mmap with read() for this pattern"),
+    ("C", "comparison cache: cold, warm or as-is (each repeat)"),
+    ("m", "message log: every event in full (arrows scroll)"),
     (
         "+ =  -",
         "zoom in / out (each level halves the pages shown)",
@@ -41,16 +51,21 @@ pub const KEYS: [(&str, &str); 18] = [
         "pan one screen; Home / End: start / end of file",
     ),
     ("mouse", "click a cell to see its pages; the wheel zooms"),
+    (
+        "i",
+        "inspect a page: arrows move, Enter reads it, Esc leaves",
+    ),
     ("?", "this help (Esc closes it)"),
     ("q  Esc", "quit"),
     ("Ctrl-C", "quit (exit status 130)"),
 ];
 
-const FACTS: [&str; 4] = [
+const FACTS: [&str; 5] = [
     "minor fault: page already in RAM (page cache); the kernel only maps it",
-    "major fault: the kernel had to wait for the disk to read the page",
+    "major fault: the page was not in RAM: read from disk (a hole: zero-filled)",
     "faults ≠ pages: one fault maps up to 16 cached pages (fault-around)",
     "or a 2 MiB folio; readahead brings many pages per major fault (░)",
+    "totals and ratios: since the last reset (named on screen); rates: last second",
 ];
 
 impl Help<'_> {
@@ -78,6 +93,9 @@ impl Widget for Help<'_> {
         let want_w = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16 + 3;
         let w = want_w.min(area.width);
         let h = (lines.len() as u16 + 2).min(area.height);
+        let body = h.saturating_sub(2) as usize;
+        let scrolls = lines.len() > body;
+        let first = (self.scroll as usize).min(lines.len().saturating_sub(body));
         if w < 3 || h < 3 {
             return;
         }
@@ -89,10 +107,25 @@ impl Widget for Help<'_> {
         );
         Clear.render(popup, buf);
         buf.set_style(popup, self.theme.overlay);
-        let block = super::panel("Keys (? or Esc closes)", self.theme);
+        let title = if scrolls {
+            format!(
+                "Keys {}-{} of {} (↑↓ scroll, ? or Esc closes)",
+                first + 1,
+                (first + body).min(lines.len()),
+                lines.len()
+            )
+        } else {
+            "Keys (? or Esc closes)".to_string()
+        };
+        let block = super::panel(&title, self.theme);
         let inner = block.inner(popup);
         block.render(popup, buf);
-        for (i, line) in lines.into_iter().take(inner.height as usize).enumerate() {
+        for (i, line) in lines
+            .into_iter()
+            .skip(first)
+            .take(inner.height as usize)
+            .enumerate()
+        {
             line.render(
                 Rect {
                     y: inner.y + i as u16,
@@ -113,7 +146,14 @@ mod tests {
 
     #[test]
     fn lists_every_key_centered() {
-        let out = text(&render(Help { theme: &COLOR }, 100, 30));
+        let out = text(&render(
+            Help {
+                theme: &COLOR,
+                scroll: 0,
+            },
+            100,
+            30,
+        ));
         for (k, what) in KEYS {
             assert!(out.contains(k) && out.contains(what), "{k} missing\n{out}");
         }
@@ -122,7 +162,14 @@ mod tests {
         let row = out.lines().find(|l| l.contains("Keys")).unwrap();
         assert!(row.starts_with("  "), "{out}");
         for (w, h) in [(0, 0), (1, 1), (20, 6)] {
-            render(Help { theme: &COLOR }, w, h);
+            render(
+                Help {
+                    theme: &COLOR,
+                    scroll: 0,
+                },
+                w,
+                h,
+            );
         }
     }
 }

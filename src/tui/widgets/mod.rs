@@ -7,6 +7,8 @@ pub mod footer;
 pub mod grid;
 pub mod header;
 pub mod help;
+pub mod inspector;
+pub mod log;
 pub mod tlb;
 pub mod too_small;
 

@@ -1,0 +1,231 @@
+//! Building the snapshot: one grid sample over the view (cachestat per cell, one page-table
+//! scan), whole-file totals, the interval's derived figures, and the file's changes.
+
+use super::Session;
+use crate::grid::{self, MappedSource};
+use crate::snapshot::*;
+use crate::units::{human_bytes, page_size};
+use crate::worker::WorkerState;
+use std::time::Instant;
+
+impl Session {
+    /// The latest sample with the current settings, state and message: the immediate answer
+    /// to a key, without the cost of sampling.
+    pub(super) fn quick_snapshot(&mut self) -> Snapshot {
+        let Some(mut s) = self.last_sent.clone() else {
+            return self.snapshot();
+        };
+        self.seq += 1;
+        s.seq = self.seq;
+        s.t_ms = self.started.elapsed().as_millis() as u64;
+        s.worker = self.worker_info();
+        s.caps = self.caps.clone();
+        s.file = self.file.clone();
+        s.comparison = self.comparison.clone();
+        s.compare_cache = self.compare_cache;
+        s.warning = self.warning.clone();
+        s.events = self.events();
+        if let Some(m) = self.message.take() {
+            s.message = Some(m);
+        }
+        s.inspector = self.inspector.current();
+        s
+    }
+
+    fn events(&self) -> Vec<LogEntry> {
+        let skip = self.log.len().saturating_sub(EVENTS_KEPT);
+        self.log.iter().skip(skip).cloned().collect()
+    }
+
+    pub(super) fn worker_info(&self) -> WorkerInfo {
+        let state = if let Some(r) = &self.dead {
+            RunState::Dead { reason: r.clone() }
+        } else if let Some(r) = &self.stopped {
+            RunState::Stopped { reason: r.clone() }
+        } else {
+            match self.progress.state {
+                WorkerState::Idle => RunState::Starting,
+                WorkerState::Running => RunState::Running,
+                WorkerState::Paused => RunState::Paused,
+                WorkerState::Finished => RunState::Finished,
+            }
+        };
+        WorkerInfo {
+            pid: self.worker.as_ref().map(|w| w.handle.pid()),
+            state,
+            pattern: self.spec.kind,
+            rate: self.rate,
+            advice: self.advice,
+            access_size: self.spec.access_size,
+            accesses: self
+                .progress
+                .accesses
+                .saturating_sub(self.interval.accesses_at_start),
+            batches: self.progress.batches,
+        }
+    }
+
+    pub(super) fn snapshot(&mut self) -> Snapshot {
+        self.check_file();
+        let now = Instant::now();
+        let dt = now.duration_since(self.last_tick).as_secs_f64().max(1e-3);
+        let extent = self.extent_pages();
+        let (vs, ve, vc) = self.view;
+        let cells = if vc == 0 { 2000 } else { vc };
+        let mut recent = self.recent.clone();
+        recent.sort_unstable();
+        let grid_res = {
+            let mapped = self.worker.as_mut().and_then(|w| {
+                let addr = w.handle.map.addr;
+                let mp = w.handle.map.len.div_ceil(page_size());
+                w.pagemap.as_mut().map(|r| MappedSource {
+                    reader: r,
+                    addr,
+                    pages: mp,
+                })
+            });
+            grid::sample(
+                &mut self.probe,
+                mapped,
+                Some(&self.touched),
+                &recent,
+                vs,
+                ve.min(extent),
+                cells,
+                &mut self.scratch,
+            )
+        };
+        let mut grid = grid_res.unwrap_or_else(|e| {
+            self.say(format!("sampling failed: {e}"));
+            GridData::default()
+        });
+        // Pages that were cached before the interval began and are still untouched.
+        let ppc = grid.pages_per_cell.max(1);
+        for (i, c) in grid.cells.iter_mut().enumerate() {
+            let s = grid.start_page + i as u64 * ppc;
+            c.earlier = self.provenance.count(s, s + c.pages);
+        }
+        if self.file.pages < extent && self.file.pages < grid.end_page {
+            grid.eof_page = Some(self.file.pages);
+        }
+        // Whole-file totals: from the grid when it shows the whole extent, else separately.
+        let whole = grid.start_page == 0 && grid.end_page == extent;
+        let totals = self.totals(&grid, whole);
+
+        let (faults, read) = match self.worker.as_mut().and_then(|w| w.counters.as_mut()) {
+            Some(c) => (c.faults().ok(), c.read_bytes()),
+            None => (None, None),
+        };
+        let faults_now = faults.unwrap_or_default();
+        let sparse = self
+            .file
+            .allocated_bytes
+            .is_some_and(|a| a < self.file.size_bytes);
+        let fault_stats =
+            self.interval
+                .sample(faults_now, read, totals.cached, totals.mapped, sparse);
+
+        if let Some(c) = self.worker.as_ref().and_then(|w| w.dtlb.as_ref()) {
+            if let Ok(v) = c.read() {
+                if let Some((pv, pa)) = self.last_dtlb {
+                    let dm = v.saturating_sub(pv);
+                    let da = self.progress.accesses.saturating_sub(pa);
+                    self.tlb.dtlb_misses_per_s = Some(dm as f64 / dt);
+                    self.tlb.dtlb_misses_per_access = (da > 0).then(|| dm as f64 / da as f64);
+                }
+                self.last_dtlb = Some((v, self.progress.accesses));
+            }
+        }
+        self.check_memory(totals.cached);
+        self.finish_pending(totals.cached);
+        self.last_tick = now;
+        self.seq += 1;
+
+        Snapshot {
+            schema_version: 2,
+            seq: self.seq,
+            t_ms: self.started.elapsed().as_millis() as u64,
+            file: self.file.clone(),
+            caps: self.caps.clone(),
+            worker: self.worker_info(),
+            grid,
+            totals,
+            faults: fault_stats,
+            tlb: self.tlb.clone(),
+            comparison: self.comparison.clone(),
+            message: self
+                .message
+                .take()
+                .or_else(|| self.last_sent.as_ref().and_then(|s| s.message.clone())),
+            inspector: self.inspector.tick(&self.target),
+            events: self.events(),
+            warning: self.warning.clone(),
+            compare_cache: self.compare_cache,
+        }
+    }
+
+    /// Warns (once per interval) when this file's cached pages pass half of the memory that
+    /// was available when the session started: a workload over a huge sparse file can fill
+    /// the machine's memory with zero pages in seconds.
+    fn check_memory(&mut self, cached: Option<u64>) {
+        let (Some(c), Some(avail)) = (cached, self.mem_available_at_start) else {
+            return;
+        };
+        let bytes = c * page_size();
+        if self.warning.is_none() && bytes > avail / 2 {
+            let w = format!(
+                "this file's page cache holds {}, over half of the {} that was available at the start: space pauses, e evicts",
+                human_bytes(bytes),
+                human_bytes(avail)
+            );
+            self.warning = Some(w.clone());
+            self.say(w);
+        }
+    }
+
+    fn totals(&mut self, grid: &GridData, whole: bool) -> Totals {
+        let sum = |f: fn(&CellCounts) -> Option<u64>| -> Option<u64> {
+            grid.cells.iter().map(f).sum::<Option<u64>>()
+        };
+        let (cached, dirty) = if whole {
+            (sum(|c| c.cached), sum(|c| c.dirty))
+        } else {
+            match self.probe.range(0, self.probe.pages()) {
+                Ok(Some(r)) => (Some(r.cached), r.dirty),
+                _ => (None, None),
+            }
+        };
+        let (mapped, private) = if whole {
+            (sum(|c| c.mapped), sum(|c| c.private))
+        } else if let Some(w) = self.worker.as_mut() {
+            let ps = page_size();
+            let mp = w.handle.map.len.div_ceil(ps);
+            let addr = w.handle.map.addr;
+            match w.pagemap.as_mut() {
+                Some(r) => {
+                    let mut runs = Vec::new();
+                    match r.present_runs(addr, mp, ps, &mut runs) {
+                        Ok(()) => {
+                            let (f, p) = crate::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
+                            (Some(f), Some(p))
+                        }
+                        Err(_) => (None, None),
+                    }
+                }
+                None => (None, None),
+            }
+        } else {
+            (None, None)
+        };
+        let touched = self.touched.len();
+        let earlier = self.provenance.len();
+        Totals {
+            cached,
+            dirty,
+            mapped,
+            private,
+            touched,
+            ghosts: cached.map(|c| c.saturating_sub(touched).saturating_sub(earlier)),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The workload: one worker process, its /proc counters and its page-table reader. The session
+//! starts, quiesces, restarts and stops it, and folds its reports into the touched set.
+
+use super::Session;
+use crate::counters::ProcCounters;
+use crate::pagemap::PagemapReader;
+use crate::snapshot::PagemapSource;
+use crate::tlb::{self, DtlbCounter};
+use crate::units::page_size;
+use crate::worker::{Control, Event, Limit, Progress, Report, WorkerHandle, WorkerState};
+use std::time::{Duration, Instant};
+
+/// How long a state asked for is kept against older reports.
+const EXPECT_FOR: Duration = Duration::from_secs(1);
+
+pub struct Workload {
+    pub handle: WorkerHandle,
+    /// The worker's /proc/<pid>/stat, read at sampling time so fault counts and page-table
+    /// samples describe the same instant.
+    pub counters: Option<ProcCounters>,
+    pub pagemap: Option<PagemapReader>,
+    pub dtlb: Option<DtlbCounter>,
+}
+
+/// The process state letter of `pid` (field 3 of /proc/<pid>/stat): R, S, D, T, t, Z...
+pub fn proc_state(pid: u32) -> Option<char> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+impl Session {
+    /// Starts a worker on the target (stopping the old one first). `paused` keeps a paused
+    /// session paused. Every derived figure restarts with it (`reason` names the interval).
+    pub(super) fn start_worker(&mut self, paused: bool, reason: &str) {
+        self.stop_worker();
+        self.touched.clear();
+        self.recent.clear();
+        self.dead = None;
+        self.stopped = None;
+        self.progress = Progress::default();
+        self.expected_state = None;
+        let h = match WorkerHandle::spawn(&self.target.path, Duration::from_secs(10)) {
+            Ok(h) => h,
+            Err(e) => {
+                let m = format!("could not start the worker: {e}");
+                self.dead = Some(m.clone());
+                self.say(m);
+                return;
+            }
+        };
+        let pid = h.pid();
+        let pagemap = match PagemapReader::open(pid) {
+            Ok(mut r) => {
+                // The worker maps the file read-only and shared: no private copies.
+                r.set_file_bit(false);
+                self.caps.pagemap = r.source();
+                self.caps.pagemap_note = None;
+                Some(r)
+            }
+            Err(e) => {
+                self.caps.pagemap = PagemapSource::Unavailable;
+                self.caps.pagemap_note = Some(format!("/proc/{pid}/pagemap: {e}"));
+                None
+            }
+        };
+        let (info, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
+        self.tlb = info;
+        self.last_dtlb = None;
+        let counters = ProcCounters::open(Some(pid)).ok();
+        self.worker = Some(Workload {
+            handle: h,
+            counters,
+            pagemap,
+            dtlb,
+        });
+        if self.advice != crate::advice::Advice::Normal {
+            self.send(Control::Advise {
+                advice: self.advice,
+            });
+        }
+        // The interval starts after the worker's own start-up faults (exec, mmap, /proc).
+        self.begin_interval(reason);
+        let cfg = self.configure(paused);
+        self.send(cfg);
+    }
+
+    pub(super) fn stop_worker(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            // A stopped (SIGSTOP) worker cannot read its stop control: kill it at once so
+            // quitting stays fast.
+            if matches!(proc_state(w.handle.pid()), Some('T' | 't')) {
+                w.handle.kill_and_explain();
+            } else {
+                w.handle.stop(Duration::from_secs(2));
+            }
+        }
+    }
+
+    /// `r`: reopen the file if it was replaced, restart the worker, keep a paused session
+    /// paused. Says only what happened.
+    pub(super) fn restart(&mut self) {
+        let paused = self.progress.state == WorkerState::Paused;
+        if let Err(e) = self.reopen_if_changed() {
+            self.say(format!("cannot restart: {e}"));
+            return;
+        }
+        self.start_worker(paused, "restart");
+        if self.worker.is_some() {
+            let m = format!(
+                "counters reset, worker restarted on {} pages{}",
+                self.file.pages,
+                if paused { " (paused)" } else { "" }
+            );
+            self.say(m);
+        }
+    }
+
+    pub(super) fn configure(&self, paused: bool) -> Control {
+        Control::Configure {
+            pattern: self.spec.clone(),
+            limit: Limit::Unbounded,
+            rate: self.rate,
+            paused,
+            report_ms: (1000 / self.opts.hz.clamp(1, 60) as u64 / 2).max(10),
+        }
+    }
+
+    pub(super) fn send(&mut self, c: Control) {
+        if let Some(w) = self.worker.as_mut() {
+            if w.handle.send(&c).is_err() {
+                self.on_worker_closed();
+                return;
+            }
+            // The worker applies controls in order; assume the state it will report, so a key
+            // pressed before its next report (a second space, a pause right after an evict
+            // resumed it) acts on what the user sees, not on a stale report.
+            let st = &mut self.progress.state;
+            let expect = match c {
+                Control::Pause if *st == WorkerState::Running => Some(WorkerState::Paused),
+                Control::Resume if matches!(*st, WorkerState::Paused | WorkerState::Idle) => {
+                    Some(WorkerState::Running)
+                }
+                _ => None,
+            };
+            if let Some(e) = expect {
+                *st = e;
+                self.expected_state = Some((e, Instant::now()));
+            }
+        }
+    }
+
+    /// Pauses the worker and drops its mapping, waiting (bounded) for the acknowledgement, so
+    /// that nothing touches the file while the session evicts it or switches patterns. Returns
+    /// whether the worker was running.
+    pub(super) fn quiesce(&mut self) -> bool {
+        let was_running = self.progress.state == WorkerState::Running;
+        let mut pending = Vec::new();
+        let mut closed = false;
+        if let Some(w) = self.worker.as_mut() {
+            let ok = w.handle.send(&Control::Pause).is_ok()
+                && w.handle.send(&Control::DropMapping).is_ok();
+            if ok {
+                let t0 = Instant::now();
+                while t0.elapsed() < Duration::from_secs(1) {
+                    match w.handle.recv(Duration::from_millis(50)) {
+                        Some(Event::Report(r)) => match *r {
+                            Report::Ack { what, .. } if what == "drop_mapping" => break,
+                            Report::Progress(p) => pending.push(p),
+                            _ => {}
+                        },
+                        Some(Event::Closed) => {
+                            closed = true;
+                            break;
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        for p in pending {
+            self.apply_progress(p);
+        }
+        if closed {
+            self.on_worker_closed();
+        }
+        self.touched.clear();
+        self.recent.clear();
+        was_running
+    }
+
+    pub(super) fn apply_progress(&mut self, p: Progress) {
+        if p.touched_reset {
+            self.touched.clear();
+        }
+        for &(s, l) in &p.new_touched {
+            self.touched.insert_range(s..s + l);
+        }
+        self.provenance.touched(&p.new_touched);
+        if !p.recent.is_empty() || p.state == WorkerState::Running {
+            self.recent = p.recent.clone();
+        }
+        self.step_progress(&p);
+        let mut p = p;
+        // Reports written before the worker read our last pause/resume still carry the old
+        // state: keep the state we asked for until the worker confirms it (or 1 s passes).
+        if let Some((want, at)) = self.expected_state {
+            if p.state == want || p.state == WorkerState::Finished || at.elapsed() > EXPECT_FOR {
+                self.expected_state = None;
+            } else {
+                p.state = want;
+            }
+        }
+        self.progress = p;
+    }
+
+    pub(super) fn poll_worker(&mut self) {
+        let Some(w) = self.worker.as_mut() else {
+            return;
+        };
+        let mut closed = false;
+        let mut reports = Vec::new();
+        for e in w.handle.drain() {
+            match e {
+                Event::Report(r) => reports.push(*r),
+                Event::Closed => closed = true,
+            }
+        }
+        for r in reports {
+            match r {
+                Report::Progress(p) => self.apply_progress(p),
+                Report::Ack {
+                    what,
+                    error: Some(e),
+                } => self.say(format!("{what} failed: {e}")),
+                _ => {}
+            }
+        }
+        if closed {
+            self.on_worker_closed();
+        } else {
+            self.check_stopped();
+        }
+    }
+
+    /// A worker stopped by a signal reports nothing and looks alive: ask /proc.
+    fn check_stopped(&mut self) {
+        let Some(pid) = self.worker.as_ref().map(|w| w.handle.pid()) else {
+            return;
+        };
+        let stopped = matches!(proc_state(pid), Some('T' | 't'));
+        match (stopped, self.stopped.is_some()) {
+            (true, false) => {
+                let m = format!(
+                    "the worker (pid {pid}) is stopped (SIGSTOP or a debugger): it runs \
+                     nothing until continued (kill -CONT {pid}); r restarts it"
+                );
+                self.stopped = Some(m.clone());
+                self.say(m);
+            }
+            (false, true) => {
+                self.stopped = None;
+                self.say(format!("the worker (pid {pid}) was continued"));
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_worker_closed(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            let d = w.handle.death();
+            self.say(format!(
+                "{}; press r to restart on the file's current size",
+                d.reason
+            ));
+            self.dead = Some(d.reason);
+            self.stopped = None;
+            self.caps.pagemap_note = Some("no worker".into());
+        }
+    }
+}

@@ -1,0 +1,628 @@
+//! `mmviz attach` / `mmviz exec` against real processes: a Python child maps a disk-backed
+//! file and touches chosen pages. Checked against the child's own /proc files read by the test
+//! (stat, smaps Rss), and against the touched set.
+//!
+//! Exactness: the file is evicted first and the child applies MADV_RANDOM, so each touch
+//! brings exactly one page into the cache (no readahead) and fault-around has no cached
+//! neighbours to map: the mapped pages are exactly the touched ones.
+
+mod common;
+
+use common::{as_nobody, can_evict, have, mmviz, nobody_sandbox, run_cmd, scratch_dir, skip};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Pages of the test file: 64 MiB (sparse), larger than libpython, so "the largest mapped
+/// regular file" is ours.
+const PAGES: u64 = 16384;
+const TOUCHED: [u64; 7] = [0, 5, 17, 100, 101, 4000, 16383];
+
+/// Maps argv[1] read-only, MADV_RANDOM, reads one byte of each page in argv[2], prints
+/// "ready PID", sleeps argv[3] seconds, prints its own stat faults, exits with argv[4].
+const CHILD: &str = r#"
+import mmap, os, sys, time
+path, pages, wait, code = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+f = open(path, "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+m.madvise(mmap.MADV_RANDOM)
+s = 0
+for p in [int(x) for x in pages.split(",") if x]:
+    s += m[p * mmap.PAGESIZE]
+print("ready", os.getpid(), flush=True)
+time.sleep(wait)
+st = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+print("faults", st[10 - 3], st[12 - 3], flush=True)
+sys.exit(code)
+"#;
+
+/// The real interpreter (not a pyenv shim script), or None when python3 is missing.
+fn python() -> Option<String> {
+    if !have("python3") {
+        return None;
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, mmap; mmap.MADV_RANDOM; print(sys.executable)",
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    script: PathBuf,
+    py: String,
+}
+
+fn fixture(test: &str) -> Option<Fixture> {
+    let Some(py) = python() else {
+        skip(test, "python3 (with mmap.madvise) is not installed");
+        return None;
+    };
+    let dir = scratch_dir();
+    let file = dir.path().join("data.bin");
+    let f = std::fs::File::create(&file).unwrap();
+    f.set_len(PAGES * 4096).unwrap();
+    drop(f);
+    if let Err(r) = can_evict(&file) {
+        skip(test, &r);
+        return None;
+    }
+    let script = dir.path().join("child.py");
+    std::fs::write(&script, CHILD).unwrap();
+    Some(Fixture {
+        dir,
+        file,
+        script,
+        py,
+    })
+}
+
+fn pages_arg(pages: &[u64]) -> String {
+    pages
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn evict(path: &Path) {
+    let r = mmviz(&["evict".as_ref(), path.as_os_str(), "--json".as_ref()]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_eq!(r.json()["cached_after"], 0, "{r:?}");
+}
+
+/// Starts the child and waits for its "ready" line.
+fn start_child(fx: &Fixture, pages: &[u64], wait: f64) -> (Child, u32) {
+    let mut c = Command::new(&fx.py)
+        .arg(&fx.script)
+        .arg(&fx.file)
+        .arg(pages_arg(pages))
+        .arg(wait.to_string())
+        .arg("0")
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn python");
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid: u32 = line
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("child said {line:?}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, c.id());
+    (c, pid)
+}
+
+/// minflt, majflt of /proc/PID/stat, read by the test.
+fn stat_faults(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let t: Vec<&str> = s.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    (t[7].parse().unwrap(), t[9].parse().unwrap())
+}
+
+/// Rss (in pages) of the mappings of `file` in /proc/PID/smaps: the kernel's own count.
+fn smaps_rss_pages(pid: u32, file: &Path) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let name = file.to_str().unwrap();
+    let mut inside = false;
+    let mut kb = 0;
+    for l in s.lines() {
+        if l.contains('-') && l.split_whitespace().count() >= 5 && !l.ends_with(" kB") {
+            inside = l.ends_with(name);
+        } else if inside {
+            if let Some(v) = l.strip_prefix("Rss:") {
+                kb += v
+                    .trim()
+                    .trim_end_matches(" kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap();
+            }
+        }
+    }
+    kb * 1024 / 4096
+}
+
+fn attach_json(args: &[&std::ffi::OsStr]) -> common::Run {
+    let mut a: Vec<&std::ffi::OsStr> = vec!["attach".as_ref()];
+    a.extend_from_slice(args);
+    a.push("--json".as_ref());
+    mmviz(&a)
+}
+
+#[test]
+fn attach_reports_exactly_the_touched_pages_and_the_kernels_faults() {
+    let Some(fx) = fixture("attach_reports_exactly_the_touched_pages") else {
+        return;
+    };
+    evict(&fx.file);
+    let (mut child, pid) = start_child(&fx, &TOUCHED, 30.0);
+    let pid_s = pid.to_string();
+    let r = attach_json(&[
+        pid_s.as_ref(),
+        fx.file.as_os_str(),
+        "--duration".as_ref(),
+        "0.3".as_ref(),
+    ]);
+    // The child sleeps: its counters and page table are still while we compare.
+    let (minor, major) = stat_faults(pid);
+    let rss = smaps_rss_pages(pid, &fx.file);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["pid"], pid);
+    assert_eq!(j["ended"], "duration");
+    assert_eq!(j["process_at_end"], "running");
+    assert_eq!(j["file_chosen"], "given");
+    assert_eq!(j["file_pages"], PAGES);
+    assert_eq!(j["ranges"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["mapped_pages"], TOUCHED.len() as u64, "{j}");
+    assert_eq!(j["mapped_pages"], rss, "smaps Rss disagrees: {j}");
+    assert_eq!(j["private_pages"], 0);
+    assert_eq!(j["faults"]["minor"], minor, "{j}");
+    assert_eq!(j["faults"]["major"], major, "{j}");
+    assert_eq!(
+        j["faults_during"]["minor"], 0,
+        "a sleeping child takes no faults: {j}"
+    );
+    let threads = j["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 1, "{j}");
+    assert_eq!(threads[0]["tid"], pid);
+    assert_eq!(threads[0]["minor"], minor);
+    // The cache holds exactly what the touches brought in (MADV_RANDOM: no readahead).
+    assert_eq!(j["cached_before"], TOUCHED.len() as u64, "{j}");
+    assert_eq!(j["cached_after"], TOUCHED.len() as u64, "{j}");
+
+    // Which pages, not just how many: the library's per-page runs.
+    let mut obs = mmviz::observe::Observer::attach(pid, Some(&fx.file)).unwrap();
+    obs.sample();
+    let mut runs = Vec::new();
+    assert!(obs.present_runs(0, PAGES, &mut runs).unwrap());
+    let pages: Vec<u64> = runs.iter().flat_map(|r| r.start..r.end).collect();
+    assert_eq!(pages, TOUCHED.to_vec());
+    assert!(runs.iter().all(|r| r.file));
+    // A view window: runs are relative to its start.
+    obs.present_runs(100, 4001, &mut runs).unwrap();
+    let pages: Vec<u64> = runs.iter().flat_map(|r| r.start..r.end).collect();
+    assert_eq!(pages, vec![0, 1, 3900]);
+
+    // Without FILE: the largest regular file it maps is ours (64 MiB > libpython).
+    let r = attach_json(&[pid_s.as_ref(), "--duration".as_ref(), "0.1".as_ref()]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["file_chosen"], "largest_mapped", "{j}");
+    assert_eq!(j["file"], fx.file.to_str().unwrap(), "{j}");
+    assert_eq!(j["mapped_pages"], TOUCHED.len() as u64, "{j}");
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_file_mapped_at_two_ranges_is_combined_by_file_offset() {
+    let Some(fx) = fixture("a_file_mapped_at_two_ranges") else {
+        return;
+    };
+    evict(&fx.file);
+    // Two mappings: [0, 64) pages and [32, 96) pages (offset 128 KiB); touch 10 through the
+    // first, 40 and 50 through the first, 40 and 90 through the second.
+    let script = fx.dir.path().join("two.py");
+    std::fs::write(
+        &script,
+        r#"
+import mmap, os, sys, time
+f = open(sys.argv[1], "rb")
+ps = mmap.PAGESIZE
+a = mmap.mmap(f.fileno(), 64 * ps, access=mmap.ACCESS_READ)
+b = mmap.mmap(f.fileno(), 64 * ps, access=mmap.ACCESS_READ, offset=32 * ps)
+a.madvise(mmap.MADV_RANDOM); b.madvise(mmap.MADV_RANDOM)
+s = a[10 * ps] + a[40 * ps] + a[50 * ps] + b[(40 - 32) * ps] + b[(90 - 32) * ps]
+print("ready", os.getpid(), flush=True)
+time.sleep(30)
+"#,
+    )
+    .unwrap();
+    let mut c = Command::new(&fx.py)
+        .arg(&script)
+        .arg(&fx.file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let pid = c.id().to_string();
+    let r = attach_json(&[
+        pid.as_ref(),
+        fx.file.as_os_str(),
+        "--duration".as_ref(),
+        "0.1".as_ref(),
+    ]);
+    let rss = smaps_rss_pages(c.id(), &fx.file);
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["ranges"].as_array().unwrap().len(), 2, "{j}");
+    // Distinct file pages present: 10, 40, 50, 90. Page 40 is present in both ranges and
+    // counted once. smaps counts per mapping: at least 5 (40 twice); 6 when the second
+    // mapping's fault-around window (aligned on its virtual addresses) also mapped the
+    // cached page 50 there, which still is one file page.
+    assert_eq!(j["mapped_pages"], 4, "{j}");
+    assert!((5..=6).contains(&rss), "smaps Rss {rss} pages");
+}
+
+#[test]
+fn exec_reports_totals_at_exit_and_the_exit_status() {
+    let Some(fx) = fixture("exec_reports_totals_at_exit") else {
+        return;
+    };
+    evict(&fx.file);
+    let r = mmviz(&[
+        "exec".as_ref(),
+        "--file".as_ref(),
+        fx.file.as_os_str(),
+        "--json".as_ref(),
+        "--".as_ref(),
+        fx.py.as_ref(),
+        fx.script.as_os_str(),
+        fx.file.as_os_str(),
+        pages_arg(&TOUCHED).as_ref(),
+        "0.3".as_ref(),
+        "7".as_ref(),
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    // The program's stdout went to stderr (stdout is the report).
+    let faults_line = r
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("faults "))
+        .unwrap_or_else(|| panic!("no faults line from the child: {r:?}"));
+    let own: Vec<u64> = faults_line
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(j["exit_status"]["code"], 7, "{j}");
+    assert_eq!(j["ended"], "exited");
+    assert_eq!(j["faults_final"], true, "{j}");
+    assert_eq!(j["cached_before"], 0, "{j}");
+    assert_eq!(j["cached_after"], TOUCHED.len() as u64, "{j}");
+    assert_eq!(j["mapped_pages_max"], TOUCHED.len() as u64, "{j}");
+    // At exit the counts are final: at least what the child read of itself just before
+    // exiting (interpreter teardown may add some).
+    let minor = j["faults"]["minor"].as_u64().unwrap();
+    assert!(minor >= own[0], "{minor} < child's own {}: {j}", own[0]);
+    assert!(
+        minor < own[0] + 2000,
+        "{minor} vs child's own {}: {j}",
+        own[0]
+    );
+    assert!(j["faults"]["major"].as_u64().unwrap() >= own[1]);
+    let events: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.contains(&"mapped") && events.contains(&"exited"),
+        "{j}"
+    );
+}
+
+#[test]
+fn exec_of_a_missing_command_and_a_bad_file_are_usage_errors() {
+    let r = mmviz(&["exec", "--json", "--", "/nonexistent/prog"]);
+    assert_eq!(r.code(), 2, "{r:?}");
+    assert!(
+        r.stderr
+            .starts_with("mmviz: /nonexistent/prog: command not found"),
+        "{r:?}"
+    );
+    let r = mmviz(&["exec", "--file", "/nonexistent/db", "--", "true"]);
+    assert_eq!(r.code(), 2, "{r:?}");
+    assert!(r.stderr.starts_with("mmviz: /nonexistent/db:"), "{r:?}");
+    let r = mmviz(&["exec", "--json", "--duration", "-1", "--", "true"]);
+    assert_eq!(r.code(), 2, "{r:?}");
+}
+
+#[test]
+fn bad_pids_are_clear_errors() {
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // PIDs are below pid_max, so pid_max itself never names a process.
+    let table: Vec<(String, &str)> = vec![
+        (pid_max.to_string(), "no process with PID"),
+        ("2".into(), "is a kernel thread"),
+        ("abc".into(), "is not a process id"),
+        ("-3".into(), "is not a process id"),
+        ("0".into(), "PID 0 is not a process"),
+    ];
+    for (pid, want) in table {
+        let r = mmviz(&["attach", &pid, "--json"]);
+        assert_eq!(r.code(), 2, "{pid}: {r:?}");
+        assert!(r.stdout.is_empty(), "{pid}: {r:?}");
+        assert!(
+            r.stderr.starts_with("mmviz: ") && r.stderr.contains(want),
+            "{pid}: {r:?}"
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "{pid}: {r:?}");
+    }
+}
+
+#[test]
+fn a_pid_that_exits_mid_run_ends_the_report() {
+    let Some(fx) = fixture("a_pid_that_exits_mid_run") else {
+        return;
+    };
+    let (mut child, pid) = start_child(&fx, &[1, 2, 3], 0.4);
+    // Reap it at once, as a shell would: mmviz then sees it vanish (not a zombie).
+    let reaper = std::thread::spawn(move || child.wait().unwrap());
+    let pid_s = pid.to_string();
+    let t = std::time::Instant::now();
+    let r = attach_json(&[
+        pid_s.as_ref(),
+        fx.file.as_os_str(),
+        "--duration".as_ref(),
+        "20".as_ref(),
+    ]);
+    assert!(reaper.join().unwrap().success());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "did not notice the exit"
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["ended"], "exited", "{j}");
+    assert_ne!(j["process_at_end"], "running");
+    assert!(j["exit_status"].is_null());
+    assert!(j["exit_status_note"]
+        .as_str()
+        .unwrap()
+        .contains("not mmviz's child"));
+    assert_eq!(j["mapped_pages_max"], 3, "{j}");
+    assert!(j["faults"]["minor"].as_u64().unwrap() > 0);
+    // Text mode says so too.
+    let (mut child, pid) = start_child(&fx, &[], 0.2);
+    let reaper = std::thread::spawn(move || child.wait().unwrap());
+    let r = mmviz(&["attach", &pid.to_string()]);
+    reaper.join().unwrap();
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stdout.contains("ended:     the process exited"), "{r:?}");
+}
+
+#[test]
+fn another_users_process_says_what_cannot_be_read() {
+    let Some(fx) = fixture("another_users_process") else {
+        return;
+    };
+    let (dir, bin) = match nobody_sandbox() {
+        Ok(x) => x,
+        Err(why) => return skip("another_users_process", &why),
+    };
+    // A copy of the file nobody can read (but not write): the cache state is hidden from a
+    // non-owner, the rest is shown.
+    let shared = dir.path().join("shared.bin");
+    std::fs::copy(&fx.file, &shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (mut child, pid) = start_child(&fx, &[1], 30.0);
+    let pid_s = pid.to_string();
+    let r = run_cmd(
+        as_nobody(&bin, &["attach", &pid_s, "--json", "--duration", "0.1"]),
+        common::TIMEOUT,
+    );
+    let (minor, _) = stat_faults(pid);
+    let r2 = run_cmd(
+        as_nobody(
+            &bin,
+            &[
+                "attach",
+                &pid_s,
+                shared.to_str().unwrap(),
+                "--json",
+                "--duration",
+                "0.1",
+            ],
+        ),
+        common::TIMEOUT,
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert!(
+        j["maps_note"]
+            .as_str()
+            .unwrap()
+            .contains("permission denied"),
+        "{j}"
+    );
+    assert!(j["pagemap_note"]
+        .as_str()
+        .unwrap()
+        .contains("permission denied"));
+    assert!(j["file"].is_null());
+    assert!(
+        j["file_note"].as_str().unwrap().contains("give FILE"),
+        "{j}"
+    );
+    assert!(j["mapped_pages"].is_null());
+    // stat is world-readable: the faults are still shown.
+    assert_eq!(j["faults"]["minor"], minor, "{j}");
+    assert_eq!(r2.code(), 0, "{r2:?}");
+    let j = r2.json();
+    assert_eq!(j["file_chosen"], "given");
+    assert!(j["mapped_pages"].is_null());
+    assert_eq!(j["cache_state_visible"], false, "{j}");
+    assert!(j["cached_before"].is_null());
+}
+
+#[test]
+fn sqlite_point_lookups_map_few_pages_of_the_database() {
+    let test = "sqlite_point_lookups";
+    let Some(py) = python() else {
+        return skip(test, "python3 is not installed");
+    };
+    let ok = Command::new(&py)
+        .args(["-c", "import sqlite3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return skip(test, "Python's sqlite3 module is missing");
+    }
+    let dir = scratch_dir();
+    let db = dir.path().join("items.db");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sqlite_mmap.py");
+    let mut c = Command::new(&py);
+    c.arg(&example)
+        .arg("create")
+        .arg(&db)
+        .args(["--rows", "60000"]);
+    let r = run_cmd(c, common::TIMEOUT);
+    assert_eq!(r.code(), 0, "{r:?}");
+    if let Err(why) = can_evict(&db) {
+        return skip(test, &why);
+    }
+    evict(&db);
+    let r = mmviz(&[
+        "exec".as_ref(),
+        "--file".as_ref(),
+        db.as_os_str(),
+        "--json".as_ref(),
+        "--".as_ref(),
+        py.as_ref(),
+        example.as_os_str(),
+        "lookups".as_ref(),
+        db.as_os_str(),
+        "--count".as_ref(),
+        "20".as_ref(),
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["exit_status"]["code"], 0, "{j}");
+    let pages = j["file_pages"].as_u64().unwrap();
+    let mapped = j["mapped_pages_max"].as_u64().unwrap();
+    // 20 lookups: a root-to-leaf path each, plus fault-around's 16 neighbours per fault.
+    assert!(mapped > 0, "{j}");
+    assert!(
+        mapped * 4 < pages,
+        "lookups mapped {mapped} of {pages} pages: {j}"
+    );
+    assert!(r.stderr.contains("lookups: 20 of 20 found"), "{r:?}");
+}
+
+#[test]
+fn truncation_and_unmapping_under_the_observer_are_events() {
+    let Some(fx) = fixture("truncation_and_unmapping") else {
+        return;
+    };
+    evict(&fx.file);
+    // Touch pages 1, 2 and 9000; after 0.6 s unmap; stay alive 0.6 s more. The file is the
+    // test's own scratch file, so the test may truncate it.
+    let script = fx.dir.path().join("unmap.py");
+    std::fs::write(
+        &script,
+        r#"
+import mmap, os, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+m.madvise(mmap.MADV_RANDOM)
+s = m[1 * mmap.PAGESIZE] + m[2 * mmap.PAGESIZE] + m[9000 * mmap.PAGESIZE]
+print("ready", os.getpid(), flush=True)
+time.sleep(0.6)
+m.close()
+time.sleep(0.6)
+"#,
+    )
+    .unwrap();
+    let mut c = Command::new(&fx.py)
+        .arg(&script)
+        .arg(&fx.file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let pid = c.id().to_string();
+    let file = fx.file.clone();
+    // Truncate to 100 pages while attached (before the child unmaps).
+    let cutter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(250));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_len(100 * 4096)
+            .unwrap();
+    });
+    let r = attach_json(&[pid.as_ref(), fx.file.as_os_str()]);
+    cutter.join().unwrap();
+    c.wait().unwrap();
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    let kinds: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    let pos = |k: &str| kinds.iter().position(|x| *x == k);
+    let (res, unm, ex) = (pos("resized"), pos("unmapped"), pos("exited"));
+    assert!(res.is_some() && unm.is_some() && ex.is_some(), "{j}");
+    assert!(res < unm && unm < ex, "{kinds:?}");
+    let resized = j["events"].as_array().unwrap()[res.unwrap()]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        resized.contains(&format!("{} -> {} bytes", PAGES * 4096, 100 * 4096)),
+        "{resized}"
+    );
+    // Before the cut 3 pages were mapped; pages past the new end are gone (the kernel unmaps
+    // them on truncate), so at most 2 remain until the unmap, then none.
+    assert_eq!(j["mapped_pages_max"], 3, "{j}");
+    assert_eq!(j["file_pages"], 100);
+    assert_eq!(j["mapped_pages"], 0, "{j}");
+    assert_eq!(j["ranges"].as_array().unwrap().len(), 0);
+}

@@ -1,0 +1,430 @@
+//! The truth check: the live session, run headless (no terminal: commands in, snapshots out),
+//! asserted against an independent witness at the same instant. Cached pages against
+//! `fincore` (util-linux), mapped pages against `Rss` of the worker's mapping in
+//! /proc/<worker>/smaps, faults against /proc/<worker>/stat, touched pages against the
+//! pattern's own replay, readahead "ghosts" only where the kernel read ahead. The worker is
+//! paused before each comparison, so both sides describe one instant.
+
+mod common;
+
+use mmviz::advice::Advice;
+use mmviz::patterns::{PatternIter, PatternKind};
+use mmviz::session::{self, SessionOptions};
+use mmviz::snapshot::{Command, RunState, Snapshot};
+use mmviz::worker::PatternSpec;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const PS: u64 = 4096;
+
+fn gen(dir: &Path, name: &str, mib: u64) -> PathBuf {
+    let p = dir.join(name);
+    let st = std::process::Command::new(common::BIN)
+        .args([
+            "gen",
+            p.to_str().unwrap(),
+            "--size",
+            &format!("{mib}MiB"),
+            "--force",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    p
+}
+
+struct Live {
+    tx: Sender<Command>,
+    rx: Receiver<Snapshot>,
+    handle: Option<JoinHandle<()>>,
+    last: Option<Snapshot>,
+}
+
+impl Live {
+    fn start(path: &Path, kind: PatternKind, rate: u64, cold: bool) -> Live {
+        std::env::set_var("MMVIZ_EXE", common::BIN);
+        let (tx, rx, handle) = session::spawn(SessionOptions {
+            path: path.to_path_buf(),
+            is_demo: false,
+            spec: PatternSpec {
+                kind,
+                seed: 7,
+                ..Default::default()
+            },
+            advice: Advice::Normal,
+            rate: Some(rate),
+            cold,
+            hz: 20,
+            compare: None,
+        })
+        .expect("session starts");
+        // The whole file in one grid, so grid totals are whole-file totals.
+        tx.send(Command::SetView {
+            start_page: 0,
+            end_page: u64::MAX,
+            cells: 512,
+        })
+        .unwrap();
+        Live {
+            tx,
+            rx,
+            handle: Some(handle),
+            last: None,
+        }
+    }
+
+    fn send(&self, c: Command) {
+        self.tx.send(c).unwrap();
+    }
+
+    fn wait(&mut self, what: &str, f: impl Fn(&Snapshot) -> bool) -> Snapshot {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if let Ok(s) = self.rx.recv_timeout(Duration::from_millis(200)) {
+                if f(&s) {
+                    self.last = Some(s.clone());
+                    return s;
+                }
+                self.last = Some(s);
+            }
+        }
+        panic!(
+            "timed out waiting for {what}; last snapshot: {:#?}",
+            self.last
+        );
+    }
+
+    /// Pauses the worker and returns a snapshot sampled after the pause took effect.
+    fn paused(&mut self) -> Snapshot {
+        self.send(Command::TogglePause);
+        let s = self.wait("paused", |s| s.worker.state == RunState::Paused);
+        let seq = s.seq;
+        let t = s.t_ms;
+        // A full sample taken at least 150 ms after the pause (the tick is 50 ms).
+        self.wait("a sample after the pause", move |s| {
+            s.seq > seq && s.t_ms >= t + 150 && s.worker.state == RunState::Paused
+        })
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Quit);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Cached pages of the whole file according to fincore (None: fincore missing).
+fn fincore_pages(path: &Path) -> Option<u64> {
+    let o = std::process::Command::new("fincore")
+        .args(["--raw", "--noheadings", "--output", "PAGES"])
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(
+        o.status.success(),
+        "fincore: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+}
+
+/// `Rss` (pages) of `pid`'s mapping(s) of `path` in /proc/<pid>/smaps.
+fn smaps_rss(pid: u32, path: &Path) -> u64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let name = path.canonicalize().unwrap().display().to_string();
+    let mut inside = false;
+    let mut kb = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            inside = line.ends_with(&name);
+        } else if inside && line.starts_with("Rss:") {
+            kb += line
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        }
+    }
+    kb * 1024 / PS
+}
+
+/// (minflt, majflt) of `pid` from /proc/<pid>/stat (fields 10 and 12).
+fn proc_faults(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = s[s.rfind(')').unwrap() + 2..].split_whitespace().collect();
+    (f[7].parse().unwrap(), f[9].parse().unwrap())
+}
+
+/// Distinct pages the pattern touches in its first `n` accesses (1-byte accesses).
+fn replay_pages(kind: PatternKind, size: u64, n: u64) -> u64 {
+    let spec = PatternSpec {
+        kind,
+        seed: 7,
+        ..Default::default()
+    };
+    let mut it = PatternIter::new(&spec.params(size, PS));
+    let mut pages = BTreeSet::new();
+    for _ in 0..n {
+        pages.insert(it.next_offset(0) / PS);
+    }
+    pages.len() as u64
+}
+
+fn ghost_cells(s: &Snapshot) -> u64 {
+    s.grid.cells.iter().map(|c| c.ghosts().unwrap_or(0)).sum()
+}
+
+#[test]
+fn every_number_matches_an_independent_witness_on_a_warm_file() {
+    if mmviz::units::page_size() != PS {
+        eprintln!("skipped: the witnesses here assume 4 KiB pages");
+        return;
+    }
+    let dir = common::scratch_dir();
+    // Just written: every page is in the page cache before the session starts.
+    let path = gen(dir.path(), "warm.bin", 64);
+    let size = 64 << 20;
+    let mut live = Live::start(&path, PatternKind::Random, 20_000, false);
+    live.wait("random accesses", |s| s.worker.accesses > 3_000);
+    let s = live.paused();
+    let pid = s.worker.pid.expect("a worker");
+
+    // Cached: the session's whole-file total is fincore's.
+    if let Some(fc) = fincore_pages(&path) {
+        assert_eq!(s.totals.cached, Some(fc), "cached vs fincore");
+    }
+    // Mapped: the worker's page table (pagemap) equals the kernel's Rss of that mapping.
+    let rss = smaps_rss(pid, &path);
+    assert_eq!(s.totals.mapped, Some(rss), "mapped vs smaps Rss");
+    assert!(
+        s.totals.mapped <= s.totals.cached,
+        "mapped > cached: {:?}",
+        s.totals
+    );
+    // Faults: the interval's totals plus its start are the worker's own counters.
+    let (minflt, majflt) = proc_faults(pid);
+    assert_eq!(
+        (
+            s.faults.minor_total + s.faults.interval.minor_at_start,
+            s.faults.major_total + s.faults.interval.major_at_start
+        ),
+        (minflt, majflt),
+        "faults vs /proc/{pid}/stat"
+    );
+    // Touched: the pattern's own replay of exactly the accesses the worker ran.
+    assert_eq!(
+        s.totals.touched,
+        replay_pages(PatternKind::Random, size, s.worker.accesses),
+        "touched vs replay of {} accesses",
+        s.worker.accesses
+    );
+    // The file was fully cached before the session began: nothing was read ahead, every
+    // untouched cached page is "cached only" (the defect called all of them ghosts).
+    assert_eq!(s.totals.ghosts, Some(0), "{:?}", s.totals);
+    assert_eq!(ghost_cells(&s), 0);
+    assert_eq!(s.faults.newly_cached, Some(0));
+    assert_eq!(s.faults.major_total, 0, "a warm file takes no major fault");
+    // Pages mapped per fault: mapped pages over the interval's faults.
+    let faults = s.faults.minor_total + s.faults.major_total;
+    assert!(faults > 0);
+    let want = rss as f64 / faults as f64;
+    let got = s.faults.pages_mapped_per_fault.expect("ratio");
+    assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+}
+
+#[test]
+fn ghosts_appear_only_where_the_kernel_read_ahead_and_warm_pages_are_cached_only() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "cold.bin", 64);
+    let mut live = Live::start(&path, PatternKind::Sequential, 5_000, true);
+    live.wait("a sequential front", |s| {
+        s.worker.accesses > 1_000 && s.faults.interval.cached_at_start == Some(0)
+    });
+    let s = live.paused();
+    let (cached, touched) = (s.totals.cached.unwrap(), s.totals.touched);
+    if let Some(fc) = fincore_pages(&path) {
+        assert_eq!(cached, fc, "cached vs fincore");
+    }
+    // Started cold: every cached page came in during the interval; those not touched were
+    // read ahead around the workload's faults.
+    assert_eq!(s.totals.ghosts, Some(cached - touched), "{:?}", s.totals);
+    assert!(
+        cached > touched,
+        "readahead ran ahead of a sequential scan: {:?}",
+        s.totals
+    );
+    assert_eq!(s.faults.newly_cached, Some(cached));
+    let majors = s.faults.major_total;
+    if majors > 0 {
+        assert_eq!(
+            s.faults.pages_cached_per_major,
+            Some(cached as f64 / majors as f64)
+        );
+    }
+    // mmviz's own warm pass fills the rest: a new interval, and none of it is "read ahead".
+    live.send(Command::Warm);
+    let s = live.wait("warmed", |s| {
+        s.faults.interval.reason == "warm" && s.totals.cached == Some(s.file.pages)
+    });
+    assert_eq!(s.totals.ghosts, Some(0), "{:?}", s.totals);
+    assert_eq!(s.faults.minor_total + s.faults.major_total, 0);
+}
+
+#[test]
+fn evict_resets_every_derived_figure_together_and_blames_no_one_falsely() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "evict.bin", 32);
+    let mut live = Live::start(&path, PatternKind::Random, 20_000, false);
+    live.send(Command::CycleAdvice); // random: one page per fault, the worker keeps faulting
+    live.wait("faulting", |s| {
+        s.worker.accesses > 2_000 && s.totals.mapped > Some(0)
+    });
+    // Evict while the worker runs: the session pauses it around the eviction, so nothing is
+    // re-faulted in between and nothing stays cached (the defect blamed "another process").
+    live.send(Command::Evict);
+    let s = live.wait("evicted", |s| s.faults.interval.reason == "evict");
+    let m = s.message.clone().unwrap_or_default();
+    assert!(
+        m.starts_with("evicted:") && m.ends_with("-> 0 pages cached"),
+        "{m}"
+    );
+    assert!(!m.contains("another process"), "{m}");
+    // Paused, an evict shows the new interval's start: everything restarted at once, no stale
+    // ratio over 0 mapped pages (the defect showed 233 pages mapped per fault here).
+    live.paused();
+    live.send(Command::Evict);
+    let s = live.wait("evicted while paused", |s| {
+        s.faults.interval.reason == "evict" && s.worker.state == RunState::Paused && s.seq > 0
+    });
+    assert_eq!(s.worker.accesses, 0, "{:?}", s.worker);
+    assert_eq!((s.faults.minor_total, s.faults.major_total), (0, 0));
+    assert_eq!(s.totals.touched, 0);
+    assert_eq!(s.faults.pages_mapped_per_fault, None);
+    assert_eq!(s.faults.pages_cached_per_major, None);
+
+    // Now a real second mapper: evict must name it, and only it.
+    std::env::set_var("MMVIZ_EXE", common::BIN);
+    let mut other =
+        mmviz::worker::WorkerHandle::spawn(&path, Duration::from_secs(10)).expect("second worker");
+    other
+        .send(&mmviz::worker::Control::Configure {
+            pattern: PatternSpec::default(),
+            limit: mmviz::worker::Limit::OnePass,
+            rate: None,
+            paused: false,
+            report_ms: 20,
+        })
+        .unwrap();
+    let t0 = Instant::now();
+    while smaps_rss(other.pid(), &path) < 1000 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    live.send(Command::Evict);
+    let pid = other.pid();
+    let s = live.wait("evict with a second mapper", move |s| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("evict:"))
+    });
+    let m = s.message.unwrap();
+    assert!(m.contains(&format!("(pid {pid})")), "{m}");
+    other.stop(Duration::from_secs(2));
+}
+
+#[test]
+fn pattern_switch_is_clean_restart_keeps_pause_and_step_runs_one_access() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "switch.bin", 8);
+    let mut live = Live::start(&path, PatternKind::Stride, 100_000, false);
+    live.wait("stride mapped much", |s| {
+        s.totals.mapped.unwrap_or(0) > 1000
+    });
+    // Paused, so the new pattern does not run yet: the switch alone dropped the mapping and the
+    // touched set (the defect kept stride's mapping: every pattern then looked fully mapped).
+    live.paused();
+    live.send(Command::SetPattern {
+        pattern: PatternKind::Hotset,
+    });
+    let s = live.wait("switched", |s| {
+        s.faults.interval.reason == "pattern" && s.worker.pattern == PatternKind::Hotset
+    });
+    assert_eq!(
+        (s.totals.mapped, s.totals.touched),
+        (Some(0), 0),
+        "{:?}",
+        s.totals
+    );
+    assert_eq!(s.worker.state, RunState::Paused);
+    // r while paused: restarted, still paused.
+    live.send(Command::Reset);
+    let s = live.wait("restarted", |s| s.faults.interval.reason == "restart");
+    assert_eq!(s.worker.state, RunState::Paused, "{:?}", s.worker.state);
+    // At <= 10/s a step is exactly one access, and the screen says what it did.
+    for _ in 0..3 {
+        live.send(Command::Slower);
+    }
+    while live.wait("rate", |_| true).worker.rate > Some(10) {
+        live.send(Command::Slower);
+    }
+    live.send(Command::Step);
+    let s = live.wait("stepped", |s| {
+        s.message.as_deref().is_some_and(|m| m.starts_with("step:"))
+    });
+    assert_eq!(s.worker.accesses, 1, "{:?}", s.message);
+    let m = s.message.unwrap();
+    assert!(m.starts_with("step: access 1 on page "), "{m}");
+}
+
+#[test]
+fn a_file_shrinking_under_the_mapping_is_shown_at_its_new_size_with_the_lost_tail() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "shrink.bin", 8);
+    let mut live = Live::start(&path, PatternKind::Random, 5, false);
+    live.wait("running", |s| s.worker.state == RunState::Running);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let s = live.wait("noticed", |s| s.file.notice.is_some());
+    assert_eq!(s.file.size_bytes, 1 << 20);
+    assert!(
+        s.file.notice.as_deref().unwrap().contains("shrank"),
+        "{:?}",
+        s.file.notice
+    );
+    // Still drawn over the worker's mapping, the lost tail marked.
+    assert_eq!(s.grid.eof_page, Some(256));
+    assert_eq!(s.grid.end_page, 2048);
+    // Deleted: said, and r names the missing path instead of claiming a restart.
+    std::fs::remove_file(&path).unwrap();
+    let s = live.wait("deletion noticed", |s| {
+        s.file
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("was deleted"))
+    });
+    drop(s);
+    live.send(Command::Reset);
+    let s = live.wait("restart refused", |s| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("cannot restart"))
+    });
+    let m = s.message.unwrap();
+    assert!(m.contains("shrink.bin"), "{m}");
+    assert!(
+        !s.events.iter().any(|e| e.text.contains("worker restarted")),
+        "{:?}",
+        s.events
+    );
+}

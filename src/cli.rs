@@ -37,6 +37,16 @@ pub struct TuiArgs {
     /// Screen refreshes (samples) per second
     #[arg(long, default_value_t = 10)]
     pub hz: u32,
+    /// Record the session (snapshots, keys' commands, events) to FILE as JSON lines, for
+    /// `mmviz replay FILE`
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Keep the file's full path in the recording (default: its name only)
+    #[arg(long, requires = "record")]
+    pub record_paths: bool,
+    /// Overwrite the --record file if it exists
+    #[arg(long, requires = "record")]
+    pub force: bool,
 }
 
 /// Options shared by `run`, `bench` and the TUI.
@@ -91,6 +101,8 @@ pub enum Cmd {
     /// Start a program and watch it until it exits: totals of its faults, mapped pages and
     /// the file's cache (live view: not yet, prints a report)
     Exec(ExecArgs),
+    /// Play a recording (`mmviz --record FILE`) in the terminal, or render it to asciicast v2
+    Replay(ReplayArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
@@ -258,6 +270,21 @@ pub struct ExecArgs {
     /// The program and its arguments (after --)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A recording made with `mmviz --record FILE`
+    pub file: PathBuf,
+    /// Render every frame into an asciinema v2 file instead of playing it (no terminal needed)
+    #[arg(long, value_name = "OUT.cast")]
+    pub asciicast: Option<PathBuf>,
+    /// Screen size of the asciicast, columns x rows
+    #[arg(long, default_value = "120x40", requires = "asciicast")]
+    pub size: String,
+    /// Overwrite the --asciicast file if it exists
+    #[arg(long, requires = "asciicast")]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]

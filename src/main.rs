@@ -14,6 +14,7 @@ fn main() -> ExitCode {
             return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
         Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
         Some(Cmd::Exec(a)) => mmviz::attach::exec(a),

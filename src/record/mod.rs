@@ -19,6 +19,44 @@ mod reader;
 
 pub use reader::{Frame, Recording};
 
+use crate::snapshot::{CellCounts, GridData};
+
+/// A recorded grid fitted to `fits` cells (a smaller terminal than the recording's): runs of
+/// `k` consecutive cells merged into one by summing their counts (a count unknown in any of
+/// them stays unknown), so every page is still counted exactly once. A grid that fits is
+/// returned unchanged: cells keep their recorded size.
+pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
+    if fits == 0 || g.cells.len() <= fits {
+        return g.clone();
+    }
+    let k = g.cells.len().div_ceil(fits);
+    let sum = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+    let cells = g
+        .cells
+        .chunks(k)
+        .map(|ch| {
+            ch.iter().skip(1).fold(ch[0], |acc, c| CellCounts {
+                pages: acc.pages + c.pages,
+                cached: sum(acc.cached, c.cached),
+                dirty: sum(acc.dirty, c.dirty),
+                mapped: sum(acc.mapped, c.mapped),
+                private: sum(acc.private, c.private),
+                touched: acc.touched + c.touched,
+                recent: acc.recent + c.recent,
+                earlier: acc.earlier + c.earlier,
+            })
+        })
+        .collect();
+    GridData {
+        start_page: g.start_page,
+        end_page: g.end_page,
+        pages_per_cell: g.pages_per_cell * k as u64,
+        cells,
+        // A page index, not a cell index: unchanged by merging.
+        eof_page: g.eof_page,
+    }
+}
+
 use crate::error::{io_reason, AppError, Result};
 use crate::snapshot::{Command, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -211,10 +249,12 @@ pub struct TeeHandle {
 }
 
 impl TeeHandle {
-    /// Waits for both threads (they end once the session and the UI hung up); the write
-    /// error that stopped the recording, if any.
-    pub fn finish(self) -> Option<String> {
-        for t in self.threads {
+    /// Waits for the snapshot thread (it ends once the session hung up, so every snapshot is
+    /// on disk); the write error that stopped the recording, if any. The command thread is
+    /// not waited for: the UI's hang-up watchdog keeps a sender alive to the end, and a
+    /// command sent after the session ended has nothing to record.
+    pub fn finish(mut self) -> Option<String> {
+        if let Some(t) = self.threads.pop() {
             let _ = t.join();
         }
         let e = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -226,6 +266,33 @@ impl TeeHandle {
 mod tests {
     use super::*;
     use crate::tui::fixture::fixture_snapshot;
+
+    #[test]
+    fn fit_grid_merges_cells_and_keeps_every_page() {
+        let g = fixture_snapshot().grid;
+        let n = g.cells.len();
+        let pages: u64 = g.cells.iter().map(|c| c.pages).sum();
+        for fits in [n + 10, n, n / 2, n / 3, 7, 1] {
+            let f = fit_grid(&g, fits);
+            assert!(
+                f.cells.len() <= fits.max(1) && !f.cells.is_empty(),
+                "fits {fits}"
+            );
+            assert_eq!(f.cells.iter().map(|c| c.pages).sum::<u64>(), pages);
+            let cached = |g: &GridData| g.cells.iter().map(|c| c.cached.unwrap()).sum::<u64>();
+            assert_eq!(cached(&f), cached(&g));
+            if fits >= n {
+                assert_eq!(f, g, "fits: unchanged");
+            }
+        }
+        let mut h = g.clone();
+        h.cells[0].cached = None;
+        assert_eq!(
+            fit_grid(&h, 2).cells[0].cached,
+            None,
+            "unknown stays unknown"
+        );
+    }
 
     #[test]
     fn tee_forwards_everything_and_records_it() {

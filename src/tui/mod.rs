@@ -6,9 +6,11 @@
 //! no clock and no /proc, so every screen renders the same in a test.
 
 pub mod app;
+pub mod asciicast;
 #[doc(hidden)]
 pub mod fixture;
 pub mod format;
+pub mod replay;
 pub mod theme;
 pub mod widgets;
 

@@ -61,8 +61,8 @@ pub struct WorkloadArgs {
     /// Seed of the pattern (same seed, same accesses)
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Bytes read per access (scan always reads whole pages)
-    #[arg(long, default_value_t = 1)]
+    /// Bytes read per access, with the size units of `gen --size` (scan always reads whole pages)
+    #[arg(long, default_value_t = 1, value_parser = size_arg)]
     pub access_size: u64,
     /// Pages per access for the stride pattern
     #[arg(long, default_value_t = 16)]
@@ -79,6 +79,11 @@ pub struct WorkloadArgs {
     /// Grep: stop after this many matches
     #[arg(long)]
     pub max_matches: Option<u64>,
+}
+
+/// Every size option goes through the one parser of `gen --size` (units::parse_size).
+fn size_arg(s: &str) -> Result<u64, String> {
+    crate::units::parse_size(s).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,7 +11,6 @@ use crate::target::Target;
 use crate::units::{human_bytes, page_size, parse_size};
 use serde::Serialize;
 use std::io::IsTerminal;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Cells of the text bar.
@@ -121,7 +120,7 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
     if a.json {
         return print_json(&r);
     }
-    crate::outln!("file:        {}", r.path);
+    crate::outln!("file:        {}", crate::output::escape_controls(&r.path));
     crate::outln!(
         "size:        {} ({} bytes)",
         human_bytes(r.size_bytes),
@@ -162,7 +161,12 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
             CacheSource::Mincore => "mincore(2)",
         }
     );
-    if let Some(n) = &r.cache_note {
+    // The probe's note is often the filesystem's note again: say it once.
+    if let Some(n) = r
+        .cache_note
+        .as_ref()
+        .filter(|n| r.filesystem_note.as_ref() != Some(*n))
+    {
         crate::outln!("note:        {n}");
     }
     if let Some(b) = &r.bar {
@@ -220,13 +224,13 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
     match (j.cached_before, j.cached_after) {
         (Some(b), Some(af)) => crate::outln!(
             "{}: {b} -> {af} pages cached ({} -> {})",
-            j.path,
+            crate::output::escape_controls(&j.path),
             human_bytes(b * page_size()),
             human_bytes(af * page_size())
         ),
         _ => crate::outln!(
             "{}: asked the kernel to drop its pages; the result is hidden by the kernel",
-            j.path
+            crate::output::escape_controls(&j.path)
         ),
     }
     if let Some(r) = &j.reason {
@@ -240,13 +244,30 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         (_, Some(0)) => return Err(AppError::usage("--records must be at least 1")),
         (_, Some(n)) => n
             .checked_mul(crate::patterns::bsearch::RECORD_SIZE)
-            .ok_or_else(|| AppError::usage(format!("--records {n} is too many")))?,
+            .filter(|&b| b <= i64::MAX as u64)
+            .ok_or_else(|| AppError::usage(format!("--records {n} is too many for one file")))?,
         (Some(s), None) => parse_size(s).map_err(|e| AppError::bad_input(&a.file, e))?,
         (None, None) => return Err(AppError::usage("give --size SIZE or --records N")),
     };
-    let interrupted = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
-        .map_err(AppError::runtime)?;
+    if size == 0 {
+        return Err(AppError::bad_input(
+            &a.file,
+            "--size 0 would make an empty file, which run, bench and the live view refuse; give at least 1 byte",
+        ));
+    }
+    // The largest file size Linux can represent (loff_t is signed 64-bit).
+    if size > i64::MAX as u64 {
+        return Err(AppError::bad_input(
+            &a.file,
+            format!(
+                "--size {} is larger than any file Linux can hold ({} bytes at most)",
+                a.size.as_deref().unwrap_or_default(),
+                i64::MAX
+            ),
+        ));
+    }
+    let signals = crate::error::StopSignals::register()?;
+    let interrupted = Arc::clone(&signals.stop);
     let opts = GenOptions {
         path: a.file.clone(),
         size,
@@ -256,5 +277,5 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         progress: std::io::stderr().is_terminal(),
         records: a.records.is_some(),
     };
-    gen::generate(&opts, &interrupted)
+    gen::generate(&opts, &interrupted).map_err(|e| signals.explain(e))
 }

@@ -42,7 +42,9 @@ pub fn classify(magic: u64) -> FsInfo {
         .unwrap_or_else(|| format!("unknown (0x{magic:x})"));
     let note = match name.as_str() {
         "tmpfs" | "ramfs" => Some(format!(
-            "{name} keeps every page in memory: pages are always cached, eviction and cold-cache demos cannot work here"
+            "{name} has no disk behind it: written pages stay in memory (or swap) until the file \
+             is deleted and holes have no page at all, so eviction and cold-cache demos cannot \
+             work here"
         )),
         "hugetlbfs" => Some("hugetlbfs pages are never in the page cache's LRU: eviction cannot work".into()),
         "overlay" => Some(

@@ -45,6 +45,7 @@ pub fn generate(opts: &GenOptions, interrupted: &AtomicBool) -> Result<()> {
             ));
         }
     }
+    check_dir(path)?;
     if !opts.sparse {
         check_space(path, opts.size, existing.as_ref().map(|m| m.blocks() * 512))?;
     }
@@ -56,8 +57,20 @@ pub fn generate(opts: &GenOptions, interrupted: &AtomicBool) -> Result<()> {
         .open(path)
         .map_err(|e| AppError::bad_input(path, io_reason(&e)))?;
     let res = if opts.sparse {
-        file.set_len(opts.size)
-            .map_err(|e| AppError::runtime(format!("{}: {}", path.display(), io_reason(&e))))
+        file.set_len(opts.size).map_err(|e| {
+            if e.raw_os_error() == Some(libc::EFBIG) {
+                AppError::bad_input(
+                    path,
+                    format!(
+                        "{} is larger than this filesystem allows a file to be (EFBIG; ext4 \
+                         with 4 KiB blocks stops at 16 TiB - 4 KiB)",
+                        human_bytes(opts.size)
+                    ),
+                )
+            } else {
+                AppError::runtime(format!("{}: {}", path.display(), io_reason(&e)))
+            }
+        })
     } else {
         write_random(&mut file, opts, interrupted)
     };
@@ -70,6 +83,45 @@ pub fn generate(opts: &GenOptions, interrupted: &AtomicBool) -> Result<()> {
     // (fadvise DONTNEED skips dirty pages).
     file.sync_all()
         .map_err(|e| AppError::runtime(format!("{}: {}", path.display(), io_reason(&e))))?;
+    Ok(())
+}
+
+/// The directory of `path`, or "." for a bare name.
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Refuses kernel pseudo-filesystems (/proc, /sys, cgroups, debugfs): they hold no regular
+/// files, and their statfs reports 0 B free, which would read as "the disk is full".
+fn check_dir(path: &Path) -> Result<()> {
+    const PSEUDO: [(u64, &str); 6] = [
+        (0x9fa0, "procfs"),
+        (0x6265_6572, "sysfs"),
+        (0x6367_7270, "cgroup2"),
+        (0x0027_e0eb, "cgroup"),
+        (0x6462_6720, "debugfs"),
+        (0x7472_6163, "tracefs"),
+    ];
+    let parent = parent_of(path);
+    let Ok(dir) = File::open(&parent) else {
+        // Missing or unreadable: the create below says why, naming the file.
+        return Ok(());
+    };
+    if let Ok(magic) = crate::sys::fstatfs_magic(dir.as_fd()) {
+        if let Some((_, name)) = PSEUDO.iter().find(|(m, _)| *m == magic) {
+            return Err(AppError::bad_input(
+                path,
+                format!(
+                    "{} is on {name}, a kernel pseudo-filesystem that holds no regular files; \
+                     choose a directory on a disk filesystem",
+                    crate::output::path(&parent)
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -120,7 +172,7 @@ fn write_random(file: &mut File, opts: &GenOptions, interrupted: &AtomicBool) ->
             .expect("static template")
             .progress_chars("=> "),
         );
-        b.set_message(format!("writing {}", opts.path.display()));
+        b.set_message(format!("writing {}", crate::output::path(&opts.path)));
         b
     });
     let mut written = 0u64;

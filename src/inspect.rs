@@ -171,20 +171,8 @@ pub fn parse_offset(s: &str) -> std::result::Result<u64, String> {
 /// Path text safe to print on a terminal: control characters (ESC, newline, ...) become
 /// `\xNN` escapes, so a file name cannot move the cursor or change colours.
 pub fn escape_path(p: &str) -> String {
-    let mut out = String::with_capacity(p.len());
-    for c in p.chars() {
-        if c.is_control() {
-            let n = c as u32;
-            if n < 0x100 {
-                out.push_str(&format!("\\x{n:02x}"));
-            } else {
-                out.push_str(&format!("\\u{{{n:x}}}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    // One helper for every path shown as text (issue 12, defect 9).
+    crate::output::escape_controls(p).into_owned()
 }
 
 /// Inspects pages of one file: its own read-only descriptor (FADV_RANDOM) for the bytes and

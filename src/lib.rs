@@ -12,6 +12,7 @@ pub mod compare;
 pub mod counters;
 pub mod demo;
 pub mod error;
+pub mod features;
 pub mod fsinfo;
 pub mod gen;
 pub mod grid;

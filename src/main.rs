@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mmviz: {e}");
+            eprintln!("mmviz: {}", mmviz::output::escape_controls(&e.msg));
             ExitCode::from(e.code)
         }
     }

@@ -84,7 +84,7 @@ impl PagemapReader {
         };
         // A zero-length scan tells whether the ioctl exists (ENOTTY/EINVAL before 6.7).
         let probe = r.scan_once(0, 0);
-        if probe.is_err() {
+        if probe.is_err() || crate::features::disabled(crate::features::Feature::PagemapScan) {
             r.source = PagemapSource::Pread;
         }
         Ok(r)

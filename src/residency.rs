@@ -48,7 +48,13 @@ impl CacheProbe {
     pub fn new(file: &File, size: u64, fs: &FsInfo) -> io::Result<CacheProbe> {
         let file = file.try_clone()?;
         let page_size = crate::units::page_size();
-        let (source, visible, mut note) = match sys::cachestat(file.as_fd(), 0, 0) {
+        // MMVIZ_DISABLE=cachestat: behave as a kernel without it (ENOSYS before 6.5).
+        let probed = if crate::features::disabled(crate::features::Feature::Cachestat) {
+            Err(io::Error::from_raw_os_error(libc::ENOSYS))
+        } else {
+            sys::cachestat(file.as_fd(), 0, 0)
+        };
+        let (source, visible, mut note) = match probed {
             Ok(_) => (CacheSource::Cachestat, true, None),
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => (
                 CacheSource::Cachestat,

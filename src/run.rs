@@ -15,7 +15,6 @@ use crate::worker::{
 };
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `mmviz run --json` (schema_version 1).
@@ -33,6 +32,9 @@ pub struct RunReport {
     /// CLOCK_MONOTONIC ns in the worker, first access to last, summed over its batches
     /// (excludes spawn, mmap, advice, eviction, sampling and the worker's bookkeeping).
     pub elapsed_ns: u64,
+    /// Wall-clock ns from the worker's start of the pattern to its last report: with a rate
+    /// limit it includes the pauses between batches, which `elapsed_ns` leaves out.
+    pub wall_ns: u64,
     pub ns_per_access: Option<f64>,
     /// Worker fault deltas over the same window.
     pub minor_faults: u64,
@@ -44,6 +46,8 @@ pub struct RunReport {
     pub cached_after: Option<u64>,
     /// Pages present in the worker's page table, sampled before it unmaps.
     pub mapped_after: Option<u64>,
+    /// How the page table was read: scan (PAGEMAP_SCAN) or pread; null when unreadable.
+    pub mapped_source: Option<crate::snapshot::PagemapSource>,
     pub private_after: Option<u64>,
     pub touched_pages: u64,
     /// (cached_after - cached_before) / major_faults: readahead per major fault.
@@ -66,16 +70,33 @@ pub struct RunReport {
     pub first_matches: Option<Vec<crate::patterns::grep::GrepMatch>>,
 }
 
-/// Parses `--rate`: a positive integer or "max"/"unlimited" (None).
+/// Parses `--rate`: a whole number of accesses per second, at least 1, or "max"/"unlimited"
+/// (None). The worker paces whole accesses per second, so a fraction would be a promise it
+/// cannot keep; 0 would never access anything.
 pub fn parse_rate(s: Option<&str>) -> Result<Option<u64>> {
-    match s {
-        None => Ok(None),
-        Some(v) if v.eq_ignore_ascii_case("max") || v.eq_ignore_ascii_case("unlimited") => Ok(None),
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if n > 0 => Ok(Some(n)),
-            _ => Err(AppError::usage(format!(
-                "--rate '{v}' is not a positive number of accesses per second (or 'max')"
-            ))),
+    let v = match s {
+        None => return Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("max") || v.eq_ignore_ascii_case("unlimited") => {
+            return Ok(None)
+        }
+        Some(v) => v.trim(),
+    };
+    let bad = |why: &str| {
+        Err(AppError::usage(format!(
+            "--rate '{v}' {why}: give a whole number of accesses per second, 1 or more, or 'max'"
+        )))
+    };
+    match v.parse::<u64>() {
+        Ok(0) => bad("is zero"),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => match v.parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 && f < 1.0 => bad("is below 1 access per second"),
+            Ok(f) if f.is_finite() && f >= u64::MAX as f64 => bad("is too large"),
+            Ok(f) if f.is_finite() && f > 0.0 => bad("is not a whole number"),
+            Ok(f) if f.is_finite() => bad("is not positive"),
+            _ if v.starts_with('-') => bad("is not positive"),
+            _ if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => bad("is too large"),
+            _ => bad("is not a number"),
         },
     }
 }
@@ -122,11 +143,11 @@ pub fn pattern_spec(
             "--max-matches applies only to --pattern grep",
         ));
     }
-    if size > 0 {
-        spec.params(size, page_size())
-            .validate()
-            .map_err(|e| AppError::bad_input(path, e))?;
-    }
+    // One rule for every command that accesses pages (run, bench, the live view): an empty
+    // file has nothing to access and is bad input (residency and evict accept it).
+    spec.params(size, page_size())
+        .validate()
+        .map_err(|e| AppError::bad_input(path, e))?;
     Ok((spec, advice))
 }
 
@@ -135,6 +156,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let (spec, advice) = pattern_spec(&a.workload, t.size, &t.path)?;
     let rate = parse_rate(a.rate.as_deref())?;
     let limit = match (a.accesses, a.duration) {
+        (Some(0), _) => return Err(AppError::usage("--accesses must be at least 1")),
         (Some(n), _) => Limit::Accesses(n),
         (None, Some(d)) if d > 0.0 && d.is_finite() => Limit::DurationMs((d * 1000.0) as u64),
         (None, Some(d)) => {
@@ -144,11 +166,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         }
         (None, None) => Limit::OnePass,
     };
-    let interrupted = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
-        .map_err(AppError::runtime)?;
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&interrupted))
-        .map_err(AppError::runtime)?;
+    let signals = crate::error::StopSignals::register()?;
     let report = execute(
         &t,
         spec,
@@ -157,8 +175,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
         limit,
         a.cold,
         a.progress,
-        &interrupted,
-    )?;
+        &signals.stop,
+    )
+    .map_err(|e| signals.explain(e))?;
     if a.json {
         crate::outln!(
             "{}",
@@ -250,8 +269,10 @@ pub fn execute(
         }
     };
     // Sample before the worker unmaps: its page table, then the cache.
+    let mut mapped_source = None;
     let (mapped_after, private_after) = match PagemapReader::open(w.pid()) {
         Ok(mut r) => {
+            mapped_source = Some(r.source());
             let mut runs = Vec::new();
             let ps = page_size();
             let mp = w.map.len.div_ceil(ps);
@@ -288,6 +309,7 @@ pub fn execute(
         cold,
         accesses: last.accesses,
         elapsed_ns: last.elapsed_ns,
+        wall_ns: last.wall_ns,
         ns_per_access: (last.accesses > 0).then(|| last.elapsed_ns as f64 / last.accesses as f64),
         minor_faults: faults.minor,
         major_faults: faults.major,
@@ -296,6 +318,7 @@ pub fn execute(
         cached_before: cb,
         cached_after: ca,
         mapped_after,
+        mapped_source,
         private_after,
         touched_pages: last.touched_pages,
         pages_cached_per_major_fault: match (cb, ca) {
@@ -328,19 +351,25 @@ fn print_text(r: &RunReport) {
         "{} {} over {} ({} pages), advice {}{}",
         r.pattern,
         if r.cold { "cold" } else { "as-is" },
-        r.path,
+        crate::output::escape_controls(&r.path),
         r.pages,
         r.advice,
         r.rate.map(|x| format!(", {x}/s")).unwrap_or_default()
     );
     crate::outln!(
-        "accesses:      {} of {} B in {:.3} ms ({})",
+        "accesses:      {} of {} B in {:.3} ms timed ({}), {:.3} s wall clock",
         r.accesses,
         r.access_size,
         r.elapsed_ns as f64 / 1e6,
         r.ns_per_access
-            .map_or("-".into(), |n| format!("{n:.1} ns per access"))
+            .map_or("-".into(), |n| format!("{n:.1} ns per access")),
+        r.wall_ns as f64 / 1e9
     );
+    if r.rate.is_some() {
+        crate::outln!(
+            "               (timed = the access batches only; the wall clock adds the pauses of the rate limit)"
+        );
+    }
     crate::outln!(
         "faults:        {} minor, {} major  (faults are not pages: see below)",
         r.minor_faults,

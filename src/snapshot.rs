@@ -323,6 +323,9 @@ pub struct ComparisonResult {
     pub verdict: String,
     /// One line, e.g. "100,000 syscalls avoided vs 512 minor faults taken".
     pub why: String,
+    /// What was skipped or capped to stay within memory, one sentence each.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// The comparison panel's state.
@@ -401,6 +404,8 @@ pub enum Command {
     Reset,
     /// Run the mmap-vs-read comparison for the current pattern.
     Compare,
+    /// Cancel a running comparison (Esc): its child is killed at once.
+    CancelCompare,
     /// Cycle the cache state the comparison starts from: cold -> warm -> as-is.
     CycleCompareCache,
     /// The page range the grid shows and how many cells it has room for.

@@ -209,3 +209,43 @@ pub fn pread_nowait(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> io::Result<
         Err(io::Error::last_os_error())
     }
 }
+
+/// Stops this process with SIGSTOP (job control: the shell sees a stopped job; `fg` sends
+/// SIGCONT). Returns once continued.
+pub fn stop_self() {
+    // SAFETY: kill has no memory arguments; SIGSTOP to our own pid only stops this process.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGSTOP);
+    }
+}
+
+/// `setrlimit(RLIMIT_AS, {bytes, bytes})`: caps this process's address space, so a runaway
+/// allocation or mapping fails with ENOMEM instead of taking the machine's memory
+/// (setrlimit(2); a hard limit may be lowered by anyone, never raised without privilege).
+pub fn set_address_space_limit(bytes: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: `lim` is a live, initialized struct the kernel only reads.
+    let r = unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The soft `RLIMIT_AS` of this process (None: unlimited).
+pub fn address_space_limit() -> io::Result<Option<u64>> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a live struct the kernel writes.
+    let r = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur))
+}

@@ -109,6 +109,17 @@ pub fn notes(page_size: u64, file_pages: u64) -> Vec<String> {
 
 /// Probes hardware counters on `pid`.
 pub fn probe(pid: u32, page_size: u64, file_pages: u64) -> (TlbInfo, Option<DtlbCounter>) {
+    if crate::features::disabled(crate::features::Feature::Perf) {
+        return (
+            TlbInfo {
+                supported: false,
+                reason: Some("perf_event_open turned off (MMVIZ_DISABLE=perf)".into()),
+                notes: notes(page_size, file_pages),
+                ..Default::default()
+            },
+            None,
+        );
+    }
     match DtlbCounter::open(pid) {
         Ok(c) => (
             TlbInfo {

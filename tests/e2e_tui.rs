@@ -18,6 +18,11 @@ impl Tmux {
     }
 
     fn start(name: &str, cmd: &str) -> Tmux {
+        Tmux::start_sized(name, cmd, 120, 40)
+    }
+
+    fn start_sized(name: &str, cmd: &str, w: u16, h: u16) -> Tmux {
+        let (w, h) = (w.to_string(), h.to_string());
         let socket = format!("mmviz-e2e-{}-{name}", std::process::id());
         let st = Command::new("tmux")
             .args([
@@ -28,9 +33,9 @@ impl Tmux {
                 "new-session",
                 "-d",
                 "-x",
-                "120",
+                &w,
                 "-y",
-                "40",
+                &h,
             ])
             .arg(cmd)
             .env_remove("TMUX")
@@ -309,4 +314,234 @@ fn sigterm_restores_the_terminal() {
         assert!(t0.elapsed() < Duration::from_secs(5), "worker left behind");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// 80x24, the size of many projectors' terminals: the fault counters stay on screen with a
+/// comparison shown, help scrolls instead of being cut, and the message log shows the events.
+#[test]
+fn projector_80x24_keeps_counters_scrolls_help_and_shows_the_log() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-80x24.bin", "8MiB");
+    let cmd = format!(
+        "{} {} --cold --rate 2000; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_mmviz"),
+        file.display()
+    );
+    let t = Tmux::start_sized("small", &cmd, 80, 24);
+    let rows = [
+        "minor",
+        "major",
+        "cached",
+        "mapped",
+        "touched",
+        "read ahead, untouched",
+    ];
+    t.wait(20, "the counters at 80x24", |s| {
+        rows.iter().all(|r| s.contains(r))
+    });
+    // The comparison from a warm cache (C cycles cold -> warm), then its verdict: the
+    // counters keep their rows.
+    t.keys(&["C"]);
+    t.wait(10, "compare cache warm", |s| {
+        s.contains("comparison cache: warm")
+    });
+    t.keys(&["c"]);
+    let s = t.wait(60, "a verdict", |s| {
+        s.contains("faster than") || s.contains("slower than") || s.contains("about equal")
+    });
+    for r in rows {
+        assert!(
+            s.contains(r),
+            "{r:?} pushed off the screen by the comparison:\n{s}"
+        );
+    }
+    // Help is longer than 24 rows: it says so and scrolls.
+    t.keys(&["?"]);
+    let s = t.wait(10, "help", |s| s.contains("Keys 1-"));
+    assert!(!s.contains("totals and ratios"), "{s}");
+    for _ in 0..10 {
+        t.keys(&["Down"]);
+    }
+    t.wait(10, "help scrolled to its end", |s| {
+        s.contains("totals and ratios")
+    });
+    t.keys(&["Escape"]);
+    t.wait(10, "help closed", |s| !s.contains("Keys "));
+    // The message log: every event in full.
+    t.keys(&["m"]);
+    let s = t.wait(10, "the log", |s| s.contains("Message log"));
+    assert!(
+        s.contains("evicted:") && s.contains("comparison cache: warm"),
+        "{s}"
+    );
+    t.keys(&["m"]);
+    t.wait(10, "log closed", |s| !s.contains("Message log"));
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
+}
+
+/// An interactive bash in tmux (job control on) with a recognizable prompt, running mmviz on
+/// `file` at a slow rate; waits until the live view is up. Returns the session and the
+/// viewer's pid.
+fn shell_with_viewer(name: &str, file: &std::path::Path) -> (Tmux, u32) {
+    let t = Tmux::start(
+        name,
+        "env PS1='PROMPT$ ' HISTFILE=/dev/null bash --norc --noprofile",
+    );
+    t.wait(10, "the shell prompt", |s| s.contains("PROMPT$"));
+    t.keys(&[
+        "-l",
+        &format!(
+            "{} {} --rate 100",
+            env!("CARGO_BIN_EXE_mmviz"),
+            file.display()
+        ),
+    ]);
+    t.keys(&["Enter"]);
+    t.wait(20, "running", |s| s.contains("running"));
+    assert_eq!(t.display("#{alternate_on}"), "1");
+    let needle = file.file_name().unwrap().to_str().unwrap().to_string();
+    let pids: Vec<u32> = pids_with(&needle)
+        .into_iter()
+        .filter(|&p| {
+            procfs::process::Process::new(p as i32)
+                .and_then(|p| p.cmdline())
+                .is_ok_and(|c| !c.iter().any(|a| a == "__worker"))
+        })
+        .collect();
+    assert_eq!(pids.len(), 1, "the viewer process: {pids:?}");
+    (t, pids[0])
+}
+
+fn kill(sig: &str, pid: u32) {
+    // Through the kill(1) command: no unsafe in tests.
+    let st = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Waits until no mmviz process mentions `needle` (viewer and worker gone).
+fn wait_gone(needle: &str) {
+    let t0 = Instant::now();
+    while !pids_with(needle).is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(5), "process left behind");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigquit_restores_the_terminal_and_exits_131() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-sigquit.bin", "8MiB");
+    let (t, pid) = shell_with_viewer("sigquit", &file);
+    kill("-QUIT", pid);
+    t.wait(10, "the shell back", |s| {
+        s.lines().any(|l| l.starts_with("PROMPT$")) && !s.contains("running")
+    });
+    t.keys(&["-l", "echo EXIT=$?"]);
+    t.keys(&["Enter"]);
+    t.wait(10, "exit status 131", |s| s.contains("EXIT=131"));
+    // The terminal is the shell's again: main screen, cursor shown, no mouse reporting.
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "0",
+        "left the alternate screen"
+    );
+    assert_eq!(t.display("#{cursor_flag}"), "1", "cursor visible");
+    assert_eq!(t.display("#{mouse_any_flag}"), "0", "mouse reporting off");
+    wait_gone("e2e-sigquit.bin");
+}
+
+#[test]
+fn sigtstp_and_ctrl_z_suspend_cleanly_and_fg_brings_the_screen_back() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-sigtstp.bin", "8MiB");
+    let (t, pid) = shell_with_viewer("sigtstp", &file);
+    let stopped = |pid: u32| {
+        procfs::process::Process::new(pid as i32)
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.state == 'T')
+    };
+    for how in ["kill -TSTP", "Ctrl-Z"] {
+        if how == "Ctrl-Z" {
+            t.keys(&["C-z"]);
+        } else {
+            kill("-TSTP", pid);
+        }
+        // The shell reports the stopped job on a clean main screen: no grid under the prompt.
+        let s = t.wait(10, &format!("{how}: the shell prompt"), |s| {
+            s.contains("Stopped") && s.lines().any(|l| l.starts_with("PROMPT$"))
+        });
+        assert!(
+            !s.contains("1 cell ="),
+            "{how}: the grid is still drawn:\n{s}"
+        );
+        assert_eq!(t.display("#{alternate_on}"), "0", "{how}: main screen");
+        assert_eq!(t.display("#{cursor_flag}"), "1", "{how}: cursor visible");
+        assert_eq!(t.display("#{mouse_any_flag}"), "0", "{how}: mouse off");
+        let t0 = Instant::now();
+        while !stopped(pid) {
+            assert!(t0.elapsed() < Duration::from_secs(5), "{how}: not stopped");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The prompt takes typed text in cooked mode (echo works without Enter tricks).
+        t.keys(&["-l", "fg"]);
+        t.keys(&["Enter"]);
+        t.wait(10, &format!("{how}: the live view back"), |s| {
+            s.contains("running") && s.contains("1 cell =")
+        });
+        assert_eq!(t.display("#{alternate_on}"), "1", "{how}: alternate screen");
+        // Keys work at once (raw mode, no Enter needed): space pauses and resumes.
+        t.keys(&["Space"]);
+        t.wait(10, &format!("{how}: space pauses"), |s| {
+            s.contains("paused")
+        });
+        t.keys(&["Space"]);
+        t.wait(10, &format!("{how}: space resumes"), |s| {
+            s.contains("running")
+        });
+    }
+    t.keys(&["q"]);
+    t.wait(10, "the shell after q", |s| {
+        s.lines().filter(|l| l.starts_with("PROMPT$")).count() >= 1 && !s.contains("1 cell =")
+    });
+    t.keys(&["-l", "echo EXIT=$?"]);
+    t.keys(&["Enter"]);
+    t.wait(10, "exit status 0", |s| s.contains("EXIT=0"));
+    wait_gone("e2e-sigtstp.bin");
+}
+
+#[test]
+fn sighup_restores_the_terminal_and_exits_129() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-sighup.bin", "8MiB");
+    let (t, pid) = shell_with_viewer("sighup", &file);
+    kill("-HUP", pid);
+    t.wait(10, "the shell back", |s| {
+        s.lines().any(|l| l.starts_with("PROMPT$")) && !s.contains("running")
+    });
+    t.keys(&["-l", "echo EXIT=$?"]);
+    t.keys(&["Enter"]);
+    // 128 + SIGHUP, as `run` exits on SIGHUP (before: 143, the same as SIGTERM).
+    t.wait(10, "exit status 129", |s| s.contains("EXIT=129"));
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "0",
+        "left the alternate screen"
+    );
+    wait_gone("e2e-sighup.bin");
 }

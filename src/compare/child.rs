@@ -5,6 +5,7 @@
 //! first-touch faults, and /proc fault counters that belong to this method alone, never to
 //! the UI or a test harness. Cache control (evict, warm) is the parent's job.
 
+use super::budget;
 use super::methods::{self, Measured, Method};
 use crate::cli::CompareChildArgs;
 use crate::error::io_reason;
@@ -51,10 +52,30 @@ fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
     // Plain O_RDONLY: the parent validated the file; we never write it.
     let file =
         File::open(&a.file).map_err(|e| (1, format!("{}: {}", a.file.display(), io_reason(&e))))?;
-    methods::run(method, &file, &spec, a.accesses).map_err(|e| {
+    let size = file
+        .metadata()
+        .map_err(|e| (1, format!("{}: {}", a.file.display(), io_reason(&e))))?
+        .len();
+    // The last line of defence after the parent's memory plan (budget.rs): a runaway
+    // allocation or mapping fails with ENOMEM instead of taking the machine's memory.
+    let limit = budget::child_address_space(vm_size(), method, spec.access_size, size);
+    crate::sys::set_address_space_limit(limit)
+        .map_err(|e| (1, format!("setrlimit(RLIMIT_AS): {}", io_reason(&e))))?;
+    let mut m = methods::run(method, &file, &spec, a.accesses).map_err(|e| {
         (
             1,
             format!("{} on {}: {}", method, a.file.display(), io_reason(&e)),
         )
-    })
+    })?;
+    // Read back from the kernel, so the parent and the tests see the limit that applied.
+    m.address_space_limit = crate::sys::address_space_limit().ok().flatten();
+    Ok(m)
+}
+
+/// VmSize of this process in bytes (/proc/self/status), 64 MiB if unreadable.
+fn vm_size() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| budget::meminfo_field(&s, "VmSize"))
+        .unwrap_or(64 << 20)
 }

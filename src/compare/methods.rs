@@ -205,6 +205,9 @@ pub struct Measured {
     pub syscalls: u64,
     pub checksum: u64,
     pub file_size: u64,
+    /// RLIMIT_AS the child ran under (bytes), read back with getrlimit; None: unlimited.
+    #[serde(default)]
+    pub address_space_limit: Option<u64>,
 }
 
 /// Sum of the folded values, bytes read, syscalls issued.
@@ -282,6 +285,7 @@ pub fn run(method: Method, file: &File, spec: &PatternSpec, accesses: u64) -> io
         syscalls: tally.syscalls,
         checksum: tally.sum,
         file_size,
+        address_space_limit: None,
     })
 }
 
@@ -609,6 +613,8 @@ fn grep_run(
         syscalls,
         checksum: g.checksum(),
         file_size,
+        // Filled in by the child process, like for the other methods.
+        address_space_limit: None,
     })
 }
 

@@ -9,6 +9,7 @@
 //! [`compare`] is the library entry point (the TUI calls it from a background thread);
 //! [`bench`] is `mmviz bench`.
 
+pub mod budget;
 pub mod child;
 pub mod methods;
 mod orchestrate;
@@ -147,6 +148,8 @@ pub struct BenchReport {
     pub results: Vec<BenchMethod>,
     pub verdict: String,
     pub why: String,
+    /// Methods skipped or counts capped to stay within memory, and why.
+    pub notes: Vec<String>,
 }
 
 /// Turns `mmviz bench` arguments into options (usage errors exit 2).
@@ -181,10 +184,8 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     let t = crate::target::Target::open(&a.file)?;
     let opts = options_from_args(a, t.size)?;
     drop(t);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&interrupted)).map_err(AppError::runtime)?;
-    }
+    let signals = crate::error::StopSignals::register()?;
+    let interrupted = Arc::clone(&signals.stop);
     // Progress only for a person watching; never in JSON mode or into a pipe or log.
     let quiet = a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut progress = |f: f64, what: &str| {
@@ -196,7 +197,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     if !quiet {
         eprint!("\r\x1b[K");
     }
-    let d = res?;
+    let d = res.map_err(|e| signals.explain(e))?;
     let report = BenchReport {
         schema_version: 1,
         pattern: d.result.pattern,
@@ -221,6 +222,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             .collect(),
         verdict: d.result.verdict.clone(),
         why: d.result.why.clone(),
+        notes: d.result.notes.clone(),
     };
     if a.json {
         println!(
@@ -228,7 +230,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             serde_json::to_string_pretty(&report).map_err(AppError::runtime)?
         );
     } else {
-        print!("{}", text(&report, &a.file.display().to_string()));
+        print!("{}", text(&report, &crate::output::path(&a.file)));
     }
     Ok(())
 }
@@ -287,6 +289,9 @@ pub fn text(r: &BenchReport, path: &str) -> String {
             verdict::thousands(x.syscalls),
             format!("{}>{}", opt(x.cached_before), opt(x.cached_after)),
         );
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note:    {n}");
     }
     let _ = writeln!(s, "verdict: {}", r.verdict);
     let _ = writeln!(s, "why:     {}", r.why);

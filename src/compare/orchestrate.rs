@@ -1,6 +1,7 @@
 //! The parent's side: cache control between children, one child per method repeat, the
 //! summary, the checksum check.
 
+use super::budget;
 use super::methods::{self, Measured, Method};
 use super::verdict::{median_index, median_min_max, verdict};
 use super::{CacheMode, CompareOptions, Detailed};
@@ -9,7 +10,7 @@ use crate::error::{io_reason, AppError, Result};
 use crate::residency::CacheProbe;
 use crate::snapshot::{ComparisonResult, MethodResult};
 use crate::target::Target;
-use crate::units::page_size;
+use crate::units::{human_bytes, page_size};
 use crate::worker::PatternSpec;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -71,10 +72,53 @@ pub(super) fn run(
             format!("cannot run cold: {why}"),
         ));
     }
-    let accesses = opts
-        .accesses
-        .unwrap_or_else(|| methods::default_accesses(spec, t.size, ps));
+    let default = methods::default_accesses(spec, t.size, ps);
     let rt = |e: String| AppError::runtime(format!("{}: {e}", t.path.display()));
+    // Memory bounds before anything fills the cache (see budget.rs).
+    let available = budget::mem_available();
+    let ra = crate::fsinfo::read_ahead_kb(&t.file).unwrap_or(128) << 10;
+    let (methods, accesses, notes, need) = match available {
+        Some(avail) => {
+            let limit = budget::limit_of(avail);
+            if let CacheMode::Warm(_) = opts.cache {
+                if t.size > limit {
+                    return Err(AppError::bad_input(
+                        &t.path,
+                        format!(
+                            "cannot run warm: the file ({}) is larger than half of the {} \
+                             available (MemAvailable)",
+                            human_bytes(t.size),
+                            human_bytes(avail)
+                        ),
+                    ));
+                }
+            }
+            let p = budget::plan(
+                &methods,
+                spec,
+                opts.accesses,
+                default,
+                t.size,
+                ps,
+                ra,
+                limit,
+                avail,
+            );
+            if p.methods.is_empty() {
+                return Err(AppError::bad_input(
+                    &t.path,
+                    format!("no method fits in memory: {}", p.notes.join("; ")),
+                ));
+            }
+            (p.methods, p.accesses, p.notes, Some(p.need))
+        }
+        None => (
+            methods,
+            opts.accesses.unwrap_or(default),
+            vec!["MemAvailable unreadable: memory use not bounded beyond RLIMIT_AS".into()],
+            None,
+        ),
+    };
     let mut probe = CacheProbe::new(&t.file, t.size, &t.fs).map_err(|e| rt(io_reason(&e)))?;
     let pages = probe.pages();
     let exe = exe().map_err(|e| rt(format!("cannot find the mmviz binary: {}", io_reason(&e))))?;
@@ -111,6 +155,18 @@ pub(super) fn run(
                         fill_cache(&t, &mut probe, pages, fill).map_err(rt)?;
                         warm_done = true;
                     }
+                }
+            }
+            // Memory may have shrunk since the plan (other programs, earlier methods'
+            // mapped pages): check again before a step that can fill the cache.
+            if let (Some(need), Some(now)) = (&need, budget::mem_available()) {
+                if need[i] > budget::limit_of(now) {
+                    return Err(rt(format!(
+                        "stopped before {m}: it may bring {} into memory and only {} is \
+                         available now (MemAvailable)",
+                        human_bytes(need[i]),
+                        human_bytes(now)
+                    )));
                 }
             }
             let before = cached(&mut probe, pages);
@@ -157,6 +213,7 @@ pub(super) fn run(
             results,
             verdict,
             why,
+            notes,
         },
         checksums: runs.iter().map(|rs| rs[0].m.checksum).collect(),
         file_size: t.size,

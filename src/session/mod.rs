@@ -333,6 +333,13 @@ impl Session {
             Command::CycleAdvice => self.cycle_advice(),
             Command::Reset => self.restart(),
             Command::Compare => self.start_compare(),
+            Command::CancelCompare => {
+                // The orchestrator polls this flag every 2 ms and kills its child.
+                if let Some(j) = &self.compare_job {
+                    j.cancel();
+                    self.say("cancelling the comparison".to_string());
+                }
+            }
             Command::CycleCompareCache => {
                 self.compare_cache = self.compare_cache.next();
                 let m = format!(

@@ -112,8 +112,12 @@ impl Session {
         let whole = grid.start_page == 0 && grid.end_page == extent;
         let totals = self.totals(&grid, whole);
 
+        let has_worker = self.worker.is_some();
         let (faults, read) = match self.worker.as_mut().and_then(|w| w.counters.as_mut()) {
             Some(c) => (c.faults().ok(), c.read_bytes()),
+            // The worker's /proc is unreadable to us (hidepid): its own reports carry the
+            // counts it reads from /proc/self (start-up faults included).
+            None if has_worker => (Some(self.progress.faults_total), self.progress.read_bytes),
             None => (None, None),
         };
         let faults_now = faults.unwrap_or_default();

@@ -53,7 +53,7 @@ impl Session {
             }
         };
         let pid = h.pid();
-        let pagemap = match PagemapReader::open(pid) {
+        let pagemap = match crate::features::worker_proc(|| PagemapReader::open(pid)) {
             Ok(mut r) => {
                 // The worker maps the file read-only and shared: no private copies.
                 r.set_file_bit(false);
@@ -70,7 +70,7 @@ impl Session {
         let (info, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
         self.tlb = info;
         self.last_dtlb = None;
-        let counters = ProcCounters::open(Some(pid)).ok();
+        let counters = crate::features::worker_proc(|| ProcCounters::open(Some(pid))).ok();
         self.worker = Some(Workload {
             handle: h,
             counters,

@@ -16,17 +16,24 @@ pub enum ExitKind {
     Normal,
     /// Ctrl-C or SIGINT.
     Interrupted,
-    /// SIGTERM or SIGHUP.
+    /// SIGTERM.
     Terminated,
+    /// SIGHUP, or the terminal went away.
+    HungUp,
+    /// SIGQUIT.
+    Quit,
 }
 
 impl ExitKind {
-    /// The conventional exit status: 0, 128+SIGINT, 128+SIGTERM.
+    /// The conventional exit status, 128+signal as for every command: 0, 130 SIGINT,
+    /// 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT.
     pub fn code(self) -> i32 {
         match self {
             ExitKind::Normal => 0,
             ExitKind::Interrupted => 130,
             ExitKind::Terminated => 143,
+            ExitKind::HungUp => 129,
+            ExitKind::Quit => 131,
         }
     }
 }
@@ -230,6 +237,15 @@ impl App {
             KeyCode::Esc if self.help => {
                 self.help = false;
                 None
+            }
+            // Esc stops a running comparison before it means quit.
+            KeyCode::Esc
+                if matches!(
+                    self.snapshot.comparison,
+                    crate::snapshot::ComparisonState::Running { .. }
+                ) =>
+            {
+                Some(Command::CancelCompare)
             }
             KeyCode::Char('q') | KeyCode::Esc => return self.quit_with(ExitKind::Normal),
             KeyCode::Up => self.pan_by(-(self.row_pages() as i128)),
@@ -525,6 +541,22 @@ mod tests {
     }
 
     #[test]
+    fn esc_cancels_a_running_comparison_before_it_quits() {
+        let mut app = app_with_pages(10);
+        app.snapshot.comparison = crate::snapshot::ComparisonState::Running {
+            progress: 0.3,
+            method: "pread".into(),
+        };
+        assert_eq!(
+            app.handle_key(key(KeyCode::Esc)),
+            vec![Command::CancelCompare]
+        );
+        assert_eq!(app.quit, None);
+        app.snapshot.comparison = crate::snapshot::ComparisonState::Idle;
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), vec![Command::Quit]);
+    }
+
+    #[test]
     fn quit_keys() {
         for (k, kind) in [
             (key(KeyCode::Char('q')), ExitKind::Normal),
@@ -539,6 +571,9 @@ mod tests {
             assert_eq!(app.quit, Some(kind));
         }
         assert_eq!(ExitKind::Interrupted.code(), 130);
+        assert_eq!(ExitKind::HungUp.code(), 129);
+        assert_eq!(ExitKind::Quit.code(), 131);
+        assert_eq!(ExitKind::Terminated.code(), 143);
     }
 
     #[test]

@@ -218,41 +218,55 @@ struct RestoreGuard;
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-        ratatui::restore();
+        leave_screen();
     }
 }
 
-/// Signal flags checked every loop iteration, so SIGINT/SIGTERM/SIGHUP leave through the
-/// same path as `q` and the terminal is restored.
+/// Signal flags checked every loop iteration, so SIGINT/SIGTERM/SIGHUP/SIGQUIT leave through
+/// the same path as `q` and the terminal is restored, and SIGTSTP/SIGCONT do job control.
 ///
-/// A second signal of a kind performs the default action (terminates the process) even if
-/// the UI or the shutdown after it hangs. The handlers are never unregistered:
+/// A second signal of an ending kind performs the default action (terminates the process)
+/// even if the UI or the shutdown after it hangs. The handlers are never unregistered:
 /// signal-hook's `unregister` would leave the signal ignored, not restore its default.
 struct Signals {
     interrupted: Arc<AtomicBool>,
     terminated: Arc<AtomicBool>,
+    hung_up: Arc<AtomicBool>,
+    quit: Arc<AtomicBool>,
+    /// SIGTSTP (`kill -TSTP`; Ctrl-Z arrives as a key in raw mode): restore, then stop.
+    suspend: Arc<AtomicBool>,
+    /// SIGCONT: we were stopped (by us or by an uncatchable SIGSTOP); take the screen back.
+    resumed: Arc<AtomicBool>,
 }
 
 impl Signals {
     fn register() -> anyhow::Result<Self> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
         use signal_hook::flag::{register, register_conditional_default};
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let terminated = Arc::new(AtomicBool::new(false));
+        let flag = || Arc::new(AtomicBool::new(false));
+        let s = Signals {
+            interrupted: flag(),
+            terminated: flag(),
+            hung_up: flag(),
+            quit: flag(),
+            suspend: flag(),
+            resumed: flag(),
+        };
         for (sig, flag) in [
-            (SIGINT, &interrupted),
-            (SIGTERM, &terminated),
-            (SIGHUP, &terminated),
+            (SIGINT, &s.interrupted),
+            (SIGTERM, &s.terminated),
+            (SIGHUP, &s.hung_up),
+            (SIGQUIT, &s.quit),
         ] {
             // Order matters: the conditional default sees the flag before this signal sets it.
             register_conditional_default(sig, Arc::clone(flag))?;
             register(sig, Arc::clone(flag))?;
         }
-        Ok(Signals {
-            interrupted,
-            terminated,
-        })
+        // Catching SIGTSTP replaces its default action (stop): we stop ourselves once the
+        // terminal is restored. SIGCONT's default (continue) happens whatever we register.
+        register(SIGTSTP, Arc::clone(&s.suspend))?;
+        register(SIGCONT, Arc::clone(&s.resumed))?;
+        Ok(s)
     }
 
     fn exit_kind(&self) -> Option<ExitKind> {
@@ -260,10 +274,50 @@ impl Signals {
             Some(ExitKind::Interrupted)
         } else if self.terminated.load(Ordering::Relaxed) {
             Some(ExitKind::Terminated)
+        } else if self.hung_up.load(Ordering::Relaxed) {
+            Some(ExitKind::HungUp)
+        } else if self.quit.load(Ordering::Relaxed) {
+            Some(ExitKind::Quit)
         } else {
             None
         }
     }
+}
+
+/// Gives the terminal back to the shell as `ratatui::restore` does (cooked mode, main screen,
+/// cursor shown, mouse reporting off).
+fn leave_screen() {
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::DisableMouseCapture,
+        crossterm::cursor::Show
+    );
+    ratatui::restore();
+}
+
+/// Takes the terminal again after a stop: raw mode, the alternate screen, mouse capture,
+/// cursor hidden, and a full redraw on the next frame (the shell drew over the screen).
+fn enter_screen(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableMouseCapture,
+        crossterm::cursor::Hide
+    )?;
+    terminal.clear()
+}
+
+/// Job control the way full-screen programs do it (less, vim): restore the terminal, stop
+/// the process with SIGSTOP (which cannot be caught, so the shell sees a stopped job), and
+/// when `fg` continues us, take the screen back.
+fn suspend(terminal: &mut ratatui::DefaultTerminal, signals: &Signals) -> std::io::Result<()> {
+    leave_screen();
+    signals.resumed.store(false, Ordering::SeqCst);
+    crate::sys::stop_self();
+    // Here after SIGCONT.
+    signals.resumed.store(false, Ordering::SeqCst);
+    enter_screen(terminal)
 }
 
 /// How long to wait for input before looking at the channel and signals again (50 cheap
@@ -293,7 +347,7 @@ fn spawn_hangup_watchdog(commands: Sender<Command>) {
 /// Runs the UI until quit or a signal: draws the latest snapshot, sends the grid's view
 /// whenever it changes (resize, zoom, pan) and the commands keys ask for.
 pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::Result<ExitKind> {
-    use crossterm::event::{self, Event, KeyEventKind};
+    use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
     let signals = Signals::register()?;
     // try_init is init() returning the error instead of panicking; both install the panic
@@ -317,7 +371,16 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
         // crossterm would spin on it. Leave as if hung up.
         if crate::sys::hung_up(std::io::stdin().as_fd()) {
             let _ = commands.send(Command::Quit);
-            return Ok(ExitKind::Terminated);
+            return Ok(ExitKind::HungUp);
+        }
+        if signals.suspend.swap(false, Ordering::SeqCst) {
+            suspend(&mut terminal, &signals)?;
+            dirty = true;
+        } else if signals.resumed.swap(false, Ordering::SeqCst) {
+            // Continued after a SIGSTOP we did not ask for: the shell may have reset the
+            // terminal and drawn its prompt over the screen.
+            enter_screen(&mut terminal)?;
+            dirty = true;
         }
         // Keep only the newest snapshot: older ones are already stale.
         while connected {
@@ -352,6 +415,16 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
         let mut sent = false;
         loop {
             match event::read()? {
+                // Raw mode turns off the terminal's ISIG, so Ctrl-Z arrives as a key, not
+                // as SIGTSTP: suspend as the shell would have.
+                Event::Key(k)
+                    if k.kind != KeyEventKind::Release
+                        && k.modifiers.contains(KeyModifiers::CONTROL)
+                        && k.code == KeyCode::Char('z') =>
+                {
+                    suspend(&mut terminal, &signals)?;
+                    dirty = true;
+                }
                 Event::Key(k) if k.kind != KeyEventKind::Release => {
                     for cmd in app.handle_key(k) {
                         let _ = commands.send(cmd);

@@ -54,7 +54,10 @@ impl Comparison<'_> {
             // The gauge is drawn over the first row in `render`.
             ComparisonState::Running { method, .. } => {
                 let mut l = vec![Line::raw("")];
-                l.extend(styled(&format!("measuring {method}…"), t.label));
+                l.extend(styled(
+                    &format!("measuring {method}… (Esc cancels)"),
+                    t.label,
+                ));
                 l
             }
             ComparisonState::Failed { error } => {
@@ -107,6 +110,10 @@ impl Comparison<'_> {
                 l.extend(styled(&r.verdict, t.good));
                 if !self.compact {
                     l.extend(styled(&r.why, t.label));
+                }
+                // Skipped methods are said even on short screens: a missing bar is a claim.
+                for n in &r.notes {
+                    l.extend(styled(n, t.warn));
                 }
                 l
             }

@@ -41,7 +41,7 @@ impl Footer<'_> {
             return Vec::new();
         };
         let w = (width as usize).saturating_sub(2);
-        let mut lines = wrap(m, w);
+        let mut lines = wrap(&crate::output::escape_controls(m), w);
         if lines.len() > MESSAGE_ROWS {
             lines.truncate(MESSAGE_ROWS);
             let last = lines.last_mut().expect("non-empty");

@@ -57,7 +57,10 @@ impl Header<'_> {
         let budget = width.saturating_sub(fixed).max(12);
         let mut spans = vec![
             Span::styled(" mmviz ", t.title),
-            Span::styled(truncate_left(&f.path, budget), t.value),
+            Span::styled(
+                truncate_left(&crate::output::escape_controls(&f.path), budget),
+                t.value,
+            ),
         ];
         if f.is_demo {
             spans.push(Span::styled(tag, t.warn));
@@ -75,7 +78,13 @@ impl Header<'_> {
             RunState::Running => ("▶ running".to_string(), t.good),
             RunState::Paused => ("‖ paused (space resumes, n steps)".to_string(), t.warn),
             RunState::Finished => ("■ pass finished".to_string(), t.label),
-            RunState::Dead { reason } => (format!("✖ worker died: {reason} (r restarts)"), t.error),
+            RunState::Dead { reason } => (
+                format!(
+                    "✖ worker died: {} (r restarts)",
+                    crate::output::escape_controls(reason)
+                ),
+                t.error,
+            ),
             RunState::Stopped { .. } => (
                 "■ worker stopped by a signal (r restarts)".to_string(),
                 t.error,
@@ -151,6 +160,14 @@ fn warnings(s: &Snapshot) -> Vec<String> {
             Some(n) => format!("{HIDDEN} ({n})"),
             None => HIDDEN.to_string(),
         });
+    }
+    if s.caps.pagemap == PagemapSource::Unavailable && s.worker.pid.is_some() {
+        w.push(
+            "the worker's /proc is unreadable (hidepid, or another user?): mapped pages are \
+             unknown and fault counts come from the worker's own reports; the grid shows \
+             page-cache state only"
+                .to_string(),
+        );
     }
     if let Some(n) = &s.file.filesystem.note {
         let name = &s.file.filesystem.name;
@@ -262,6 +279,45 @@ mod tests {
             out.contains("worker died: killed by SIGBUS: the file shrank"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn hostile_file_names_reach_the_screen_escaped() {
+        let mut s = fixture_snapshot();
+        s.file.path = "/d/esc\x1b]0;PWNED\x07\x1b[2J\nx.bin".into();
+        s.worker.state = RunState::Dead {
+            reason: "worker: /d/esc\x1b[2J: gone".into(),
+        };
+        let buf = render(
+            Header {
+                snapshot: &s,
+                theme: &COLOR,
+            },
+            160,
+            Header::height(&s),
+        );
+        for cell in buf.content() {
+            assert!(
+                !cell.symbol().contains(char::is_control),
+                "a control character reached the screen: {:?}",
+                cell.symbol()
+            );
+        }
+        let out = show(&s, 160);
+        assert!(
+            out.contains("esc\\x1b]0;PWNED\\x07\\x1b[2J\\x0ax.bin"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn unreadable_worker_proc_is_said() {
+        let mut s = fixture_snapshot();
+        s.caps.pagemap = PagemapSource::Unavailable;
+        s.caps.pagemap_note = Some("/proc/42/pagemap: Permission denied (os error 13)".into());
+        let out = show(&s, 200);
+        assert!(out.contains("the worker's /proc is unreadable"), "{out}");
+        assert!(out.contains("mapped: unavailable"), "{out}");
     }
 
     #[test]

@@ -38,7 +38,10 @@ pub const KEYS: [(&str, &str); 21] = [
         "r",
         "restart the worker, reset counters (paused stays paused)",
     ),
-    ("c", "compare mmap with read() for this pattern"),
+    (
+        "c",
+        "compare mmap with read() for this pattern (Esc cancels it)",
+    ),
     ("C", "comparison cache: cold, warm or as-is (each repeat)"),
     ("m", "message log: every event in full (arrows scroll)"),
     (

@@ -40,7 +40,10 @@ impl Widget for Log<'_> {
         let text_w = inner_w.saturating_sub(9);
         let mut rows: Vec<Line> = Vec::new();
         for e in self.events {
-            for (i, l) in wrap(&e.text, text_w).into_iter().enumerate() {
+            for (i, l) in wrap(&crate::output::escape_controls(&e.text), text_w)
+                .into_iter()
+                .enumerate()
+            {
                 let head = if i == 0 { stamp(e.t_ms) } else { String::new() };
                 rows.push(Line::from(vec![
                     Span::styled(format!("{head:>8} "), t.dim),

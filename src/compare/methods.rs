@@ -96,7 +96,7 @@ impl Method {
         }
         if matches!(
             kind,
-            PatternKind::Random | PatternKind::Hotset | PatternKind::Chase
+            PatternKind::Random | PatternKind::Hotset | PatternKind::Chase | PatternKind::Bsearch
         ) {
             v.insert(2, Method::MmapAdvised(Advice::Random));
         }

@@ -17,6 +17,7 @@ pub mod fsinfo;
 pub mod gen;
 pub mod grid;
 pub mod inspect;
+pub mod lesson;
 pub mod live;
 pub mod mapping;
 pub mod observe;

@@ -108,6 +108,8 @@ pub enum Cmd {
     Exec(ExecArgs),
     /// Play a recording (`mmviz --record FILE`) in the terminal, or render it to asciicast v2
     Replay(ReplayArgs),
+    /// Guided lessons: `mmviz lesson list` shows the built-in ones and a teacher's own
+    Lesson(LessonArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
@@ -275,6 +277,25 @@ pub struct ExecArgs {
     /// The program and its arguments (after --)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct LessonArgs {
+    #[command(subcommand)]
+    pub command: LessonCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LessonCmd {
+    /// List the lessons: name (file stem), title, duration; validates every file
+    List {
+        /// Also a teacher's own lessons: every *.toml in DIR (same name replaces a built-in)
+        #[arg(long, value_name = "DIR")]
+        lessons: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]

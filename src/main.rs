@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
         Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
+        Some(Cmd::Lesson(a)) => mmviz::lesson::main(a),
         Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
         Some(Cmd::Exec(a)) => mmviz::attach::exec(a),

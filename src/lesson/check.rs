@@ -38,7 +38,7 @@ impl Op {
 }
 
 /// `PATH OP VALUE`: a dotted path into the snapshot JSON (array items by index, e.g.
-/// `comparison.result.results.0.method`), an operator, and a JSON value (a number, a string
+/// `comparison.results.0.method`), an operator, and a JSON value (a number, a string
 /// in quotes or a bare word, true/false, or for `in` a list `[a, b]`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Check {
@@ -271,7 +271,7 @@ mod tests {
         let s = json!({
             "faults": {"major_total": 3, "minor_total": 0, "pages_cached_per_major": 2048.0,
                        "newly_cached": null},
-            "comparison": {"result": {"verdict": "about_equal", "results": [{"method": "mmap"}]}},
+            "comparison": {"verdict": "about_equal", "results": [{"method": "mmap"}]},
             "worker": {"paused": false},
         });
         let pass = |m: Value| Verdict::Pass { measured: m };
@@ -284,20 +284,17 @@ mod tests {
             ("faults.pages_cached_per_major >= 100", pass(json!(2048.0))),
             ("faults.pages_cached_per_major <= 100", fail(json!(2048.0))),
             (
-                "comparison.result.verdict in [mmap_faster, about_equal]",
+                "comparison.verdict in [mmap_faster, about_equal]",
                 pass(json!("about_equal")),
             ),
             (
-                "comparison.result.verdict == read_faster",
+                "comparison.verdict == read_faster",
                 fail(json!("about_equal")),
             ),
-            (
-                "comparison.result.results.0.method == mmap",
-                pass(json!("mmap")),
-            ),
+            ("comparison.results.0.method == mmap", pass(json!("mmap"))),
             ("worker.paused != true", pass(json!(false))),
             // A string is never >= a number.
-            ("comparison.result.verdict >= 1", fail(json!("about_equal"))),
+            ("comparison.verdict >= 1", fail(json!("about_equal"))),
         ];
         for (src, want) in table {
             assert_eq!(Check::parse(src).unwrap().eval(&s), want, "{src}");
@@ -305,7 +302,7 @@ mod tests {
         for src in [
             "faults.newly_cached >= 1",
             "faults.nope == 1",
-            "comparison.result.results.5.method == x",
+            "comparison.results.5.method == x",
         ] {
             match Check::parse(src).unwrap().eval(&s) {
                 Verdict::NotMeasured { why } => assert!(why.contains("not measured"), "{why}"),

@@ -171,7 +171,7 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
                 return Err(at(
                     off,
                     format!(
-                        "'{}' is not a field of the snapshot JSON (see `watch --json`)",
+                        "'{}' is not a field of the snapshot JSON (as a --record recording stores it)",
                         check.path.join(".")
                     ),
                 ));

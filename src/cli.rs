@@ -98,6 +98,11 @@ pub enum Cmd {
     Run(RunArgs),
     /// Compare mmap with pread, seek+read, buffered and block reads on the same accesses
     Bench(BenchArgs),
+    /// Two processes share a MAP_SHARED scratch file: a message ring, its losses and latency
+    Ipc(IpcArgs),
+    /// Internal: one side (writer or reader) of `ipc`
+    #[command(name = "__ipc", hide = true)]
+    IpcChild(IpcChildArgs),
     /// Show one page: its page-cache state and, if it is cached (or with --read), its bytes
     Page(PageArgs),
     /// Watch a running process: its mapped pages of a file, its faults, the file's cache
@@ -178,6 +183,22 @@ pub struct RunArgs {
     /// Print one progress line per report to stderr (for scripts that act mid-run)
     #[arg(long)]
     pub progress: bool,
+    /// Write to a scratch copy of FILE (its first 1 GiB; FILE is never written):
+    /// shared (MAP_SHARED) or private (MAP_PRIVATE, copy-on-write)
+    #[arg(long)]
+    pub write: Option<String>,
+    /// Share of accesses that store, 0..1 (with --write)
+    #[arg(long, default_value_t = 1.0, requires = "write")]
+    pub write_share: f64,
+    /// After the run: none, async (MS_ASYNC), sync (MS_SYNC), or "every N" accesses (MS_SYNC)
+    #[arg(long, num_args = 1..=2, value_names = ["MODE", "N"], requires = "write")]
+    pub msync: Vec<String>,
+    /// Limit the worker's address space (RLIMIT_AS), e.g. 3GiB: a larger mapping fails
+    #[arg(long)]
+    pub address_space: Option<String>,
+    /// Keep the worker's descriptor open after mmap (default: closed right after mapping)
+    #[arg(long)]
+    pub keep_fd: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -314,6 +335,54 @@ pub struct ReplayArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct IpcArgs {
+    /// Seconds the writer sends
+    #[arg(long, default_value_t = 2.0)]
+    pub duration: f64,
+    /// Messages per second the writer sends
+    #[arg(long, default_value_t = 20_000)]
+    pub rate: u64,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IpcChildArgs {
+    /// writer or reader
+    pub role: String,
+    pub file: PathBuf,
+    #[arg(long)]
+    pub duration_ms: u64,
+    #[arg(long)]
+    pub rate: u64,
+}
+
+#[derive(Args, Debug)]
 pub struct WorkerArgs {
     pub file: PathBuf,
+    /// Writable mapping of a scratch file: shared or private
+    #[arg(long)]
+    pub write: Option<String>,
+    /// Share of accesses that store (write mode)
+    #[arg(long, default_value_t = 1.0)]
+    pub write_share: f64,
+    /// Keep the descriptor open after mmap
+    #[arg(long)]
+    pub keep_fd: bool,
+    /// RLIMIT_AS in bytes, set before mmap
+    #[arg(long)]
+    pub address_space: Option<u64>,
+}
+
+impl WorkerArgs {
+    /// The worker's start options (domain code never sees clap's structs).
+    pub fn options(&self) -> Result<crate::worker::WorkerOptions, String> {
+        Ok(crate::worker::WorkerOptions {
+            write: self.write.as_deref().map(str::parse).transpose()?,
+            write_share: self.write_share,
+            keep_fd: self.keep_fd,
+            address_space: self.address_space,
+        })
+    }
 }

@@ -3,6 +3,7 @@
 //! Domain modules (everything but `tui`) import no terminal crate; the TUI renders owned
 //! [`snapshot::Snapshot`]s built by the sampler.
 
+pub mod addrspace;
 pub mod advice;
 pub mod attach;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod fsinfo;
 pub mod gen;
 pub mod grid;
 pub mod inspect;
+pub mod ipc;
 pub mod lesson;
 pub mod live;
 pub mod mapping;
@@ -28,6 +30,7 @@ pub mod patterns;
 pub mod record;
 pub mod residency;
 pub mod run;
+pub mod scratch;
 pub mod session;
 pub mod snapshot;
 pub mod sys;

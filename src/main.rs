@@ -11,11 +11,23 @@ fn main() -> ExitCode {
         Some(Cmd::Evict(a)) => commands::evict(a),
         Some(Cmd::Run(a)) => mmviz::run::run(a),
         Some(Cmd::Worker(a)) => {
-            return ExitCode::from(mmviz::worker::child::main(&a.file) as u8);
+            return match a.options() {
+                Ok(o) => ExitCode::from(mmviz::worker::child::main_with(&a.file, &o) as u8),
+                Err(e) => {
+                    eprintln!("mmviz: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
         Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
         Some(Cmd::Lesson(a)) => mmviz::lesson::main(a),
+        Some(Cmd::Ipc(a)) => mmviz::ipc::main(a.duration, a.rate, a.json),
+        Some(Cmd::IpcChild(a)) => {
+            return ExitCode::from(
+                mmviz::ipc::child_main(&a.role, &a.file, a.duration_ms, a.rate) as u8,
+            );
+        }
         Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
         Some(Cmd::Exec(a)) => mmviz::attach::exec(a),

@@ -11,7 +11,8 @@ use crate::residency::CacheProbe;
 use crate::target::Target;
 use crate::units::{human_bytes, page_size};
 use crate::worker::{
-    Control, Event, Limit, PatternSpec, Progress, Report, WorkerHandle, WorkerState,
+    Control, Event, Limit, PatternSpec, Progress, Report, WorkerHandle, WorkerOptions, WorkerState,
+    WriteMode,
 };
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +69,128 @@ pub struct RunReport {
     /// Grep only: the first matches, `[{offset, line_number, line}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_matches: Option<Vec<crate::patterns::grep::GrepMatch>>,
+    /// The worker's address space and descriptor, sampled before it stopped.
+    #[serde(flatten)]
+    pub process: ProcessView,
+    /// With `--write`: the scratch copy and what writing and msync did to its pages.
+    #[serde(flatten)]
+    pub write: Option<WriteOutcome>,
+}
+
+/// The worker as /proc saw it at the end of the run (null where /proc could not tell).
+#[derive(Serialize, Debug, Clone, Default, PartialEq)]
+pub struct ProcessView {
+    /// RLIMIT_AS the worker ran with (bytes), null: unlimited.
+    pub address_space_limit: Option<u64>,
+    /// /proc/<worker>/status VmSize, VmRSS, RssFile, RssAnon in bytes.
+    pub vm_size: Option<u64>,
+    pub vm_rss: Option<u64>,
+    pub rss_file: Option<u64>,
+    pub rss_anon: Option<u64>,
+    /// Whether /proc/<worker>/fd holds a descriptor on the mapped file.
+    pub fd_open: Option<bool>,
+    /// Whether /proc/<worker>/maps holds a mapping of it.
+    pub mapping_in_maps: Option<bool>,
+}
+
+/// `run --write`: writes went to `scratch_file`, never to the user's file.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    pub scratch_file: String,
+    /// Size of the user's file, and of the scratch copy (its first 1 GiB at most).
+    pub source_size: Option<u64>,
+    pub scratch_size: u64,
+    /// Bytes of data copied (holes stay holes and are not counted).
+    pub scratch_data_bytes: Option<u64>,
+    pub write_mode: WriteMode,
+    pub write_share: f64,
+    /// "none", "async", "sync" or "every N".
+    pub msync: String,
+    /// cachestat of the whole scratch file when the pattern finished, before any msync.
+    pub dirty_before_msync: Option<u64>,
+    pub writeback_before_msync: Option<u64>,
+    /// cachestat after the msync (= before it with --msync none).
+    pub dirty_after: Option<u64>,
+    pub writeback_after: Option<u64>,
+    /// Time inside msync in the worker (sum over the calls), ns; null: no msync.
+    pub msync_ns: Option<u64>,
+    pub msync_calls: u64,
+    /// Dirty pages before minus after the final msync (cachestat); null for "every N",
+    /// where the calls happen mid-run and the parent cannot bracket each one.
+    pub msync_pages: Option<u64>,
+    pub msync_ns_per_page: Option<f64>,
+    pub msync_error: Option<String>,
+    /// The kernel's own clock for dirty pages without msync (/proc/sys/vm, centiseconds): a
+    /// page dirty for longer than `dirty_expire` is written back by the flusher, which wakes
+    /// every `dirty_writeback`.
+    pub dirty_expire_centisecs: Option<u64>,
+    pub dirty_writeback_centisecs: Option<u64>,
+}
+
+/// A /proc/sys/vm value.
+fn vm_sysctl(name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/sys/vm/{name}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// What `run --write` does with msync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MsyncPlan {
+    #[default]
+    None,
+    /// MS_ASYNC once after the run.
+    Async,
+    /// MS_SYNC once after the run.
+    Sync,
+    /// MS_SYNC after every N accesses, in the worker.
+    Every(u64),
+}
+
+impl std::fmt::Display for MsyncPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MsyncPlan::None => f.write_str("none"),
+            MsyncPlan::Async => f.write_str("async"),
+            MsyncPlan::Sync => f.write_str("sync"),
+            MsyncPlan::Every(n) => write!(f, "every {n}"),
+        }
+    }
+}
+
+/// Parses `--msync none|async|sync|every N` (also "every=N").
+pub fn parse_msync(v: &[String]) -> Result<MsyncPlan> {
+    let words: Vec<&str> = v
+        .iter()
+        .flat_map(|s| s.split(['=', ' ']))
+        .filter(|s| !s.is_empty())
+        .collect();
+    match words.as_slice() {
+        [] | ["none"] => Ok(MsyncPlan::None),
+        ["async"] => Ok(MsyncPlan::Async),
+        ["sync"] => Ok(MsyncPlan::Sync),
+        ["every", n] => match n.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(MsyncPlan::Every(n)),
+            _ => Err(AppError::usage(format!(
+                "--msync every '{n}': N must be a positive number of accesses"
+            ))),
+        },
+        _ => Err(AppError::usage(format!(
+            "--msync '{}' is not one of: none, async, sync, every N",
+            v.join(" ")
+        ))),
+    }
+}
+
+/// Options of `execute_with` beyond the pattern: how the worker maps the file and msync.
+#[derive(Clone, Debug, Default)]
+pub struct RunExtras {
+    pub worker: WorkerOptions,
+    pub msync: MsyncPlan,
+    /// The scratch file written (named in the report).
+    pub scratch_file: Option<std::path::PathBuf>,
+    /// When the scratch file is a copy: (size of the source, bytes of data copied).
+    pub copy_of: Option<(u64, u64)>,
 }
 
 /// Parses `--rate`: a whole number of accesses per second, at least 1, or "max"/"unlimited"
@@ -152,8 +275,40 @@ pub fn pattern_spec(
 }
 
 pub fn run(a: &RunArgs) -> Result<()> {
-    let t = Target::open(&a.file)?;
-    let (spec, advice) = pattern_spec(&a.workload, t.size, &t.path)?;
+    let user = Target::open(&a.file)?;
+    let write: Option<WriteMode> = a
+        .write
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(AppError::usage)?;
+    let msync = parse_msync(&a.msync)?;
+    if !(0.0..=1.0).contains(&a.write_share) {
+        return Err(AppError::usage(format!(
+            "--write-share {} is not between 0 and 1",
+            a.write_share
+        )));
+    }
+    let address_space = a
+        .address_space
+        .as_deref()
+        .map(|s| {
+            crate::units::parse_size(s)
+                .map_err(|e| AppError::usage(format!("--address-space: {e}")))
+                .and_then(|n| {
+                    (n > 0)
+                        .then_some(n)
+                        .ok_or_else(|| AppError::usage("--address-space must be positive"))
+                })
+        })
+        .transpose()?;
+    // With --write the worker maps a scratch copy; `user` stays the read-only source.
+    let copy_size = if write.is_some() {
+        user.size.min(crate::scratch::COPY_LIMIT)
+    } else {
+        user.size
+    };
+    let (spec, advice) = pattern_spec(&a.workload, copy_size, &user.path)?;
     let rate = parse_rate(a.rate.as_deref())?;
     let limit = match (a.accesses, a.duration) {
         (Some(0), _) => return Err(AppError::usage("--accesses must be at least 1")),
@@ -166,8 +321,51 @@ pub fn run(a: &RunArgs) -> Result<()> {
         }
         (None, None) => Limit::OnePass,
     };
+    // SIGINT, SIGTERM and SIGHUP only set a flag: the scratch copy is removed as we return.
     let signals = crate::error::StopSignals::register()?;
-    let report = execute(
+    let extras = RunExtras {
+        worker: WorkerOptions {
+            write,
+            write_share: a.write_share,
+            keep_fd: a.keep_fd,
+            address_space,
+        },
+        msync,
+        scratch_file: None,
+        copy_of: None,
+    };
+    // The scratch copy lives until the end of this function: dropped (removed) on success,
+    // errors and signals alike.
+    let mut scratch = None;
+    let a_size = user.size;
+    let t = match write {
+        None => user,
+        Some(_) => {
+            let dir = crate::scratch::pick_dir()?;
+            let _ = crate::scratch::sweep(&dir.path);
+            let s =
+                crate::scratch::ScratchFile::copy_of(&dir, &user.file, user.size).map_err(|e| {
+                    AppError::runtime(format!(
+                        "cannot make a scratch copy of {} in {}: {}",
+                        user.path.display(),
+                        dir.path.display(),
+                        io_reason(&e)
+                    ))
+                })?;
+            let t = Target::open(&s.path)?;
+            scratch = Some(s);
+            t
+        }
+    };
+    let extras = RunExtras {
+        scratch_file: scratch.as_ref().map(|s| s.path.clone()),
+        copy_of: scratch.as_ref().map(|s| (a_size, s.data_bytes)),
+        ..extras
+    };
+    if signals.stop.load(Ordering::Relaxed) {
+        return Err(signals.explain(AppError::interrupted("interrupted")));
+    }
+    let mut report = execute_with(
         &t,
         spec,
         advice,
@@ -176,8 +374,12 @@ pub fn run(a: &RunArgs) -> Result<()> {
         a.cold,
         a.progress,
         &signals.stop,
+        &extras,
     )
     .map_err(|e| signals.explain(e))?;
+    if scratch.is_some() {
+        report.path = a.file.display().to_string();
+    }
     if a.json {
         crate::outln!(
             "{}",
@@ -205,6 +407,32 @@ pub fn execute(
     progress_lines: bool,
     interrupted: &AtomicBool,
 ) -> Result<RunReport> {
+    execute_with(
+        t,
+        spec,
+        advice,
+        rate,
+        limit,
+        cold,
+        progress_lines,
+        interrupted,
+        &RunExtras::default(),
+    )
+}
+
+/// `execute` with a write mode, msync plan and address-space limit for the worker.
+#[allow(clippy::too_many_arguments)]
+pub fn execute_with(
+    t: &Target,
+    spec: PatternSpec,
+    advice: Advice,
+    rate: Option<u64>,
+    limit: Limit,
+    cold: bool,
+    progress_lines: bool,
+    interrupted: &AtomicBool,
+    extras: &RunExtras,
+) -> Result<RunReport> {
     let mut probe = CacheProbe::new(&t.file, t.size, &t.fs).map_err(|e| rt(t, io_reason(&e)))?;
     let pages = probe.pages();
     if cold {
@@ -220,7 +448,15 @@ pub fn execute(
         .map_err(|e| rt(t, io_reason(&e)))?;
     }
     let spawn_mono = mono_ns();
-    let mut w = WorkerHandle::spawn(&t.path, Duration::from_secs(10)).map_err(|e| rt(t, e))?;
+    let mut w = WorkerHandle::spawn_with(&t.path, &extras.worker, Duration::from_secs(10))
+        .map_err(|e| rt(t, e))?;
+    let mut msync_ns = 0u64;
+    let mut msync_calls = 0u64;
+    let mut msync_error: Option<String> = None;
+    if let MsyncPlan::Every(n) = extras.msync {
+        w.send(&Control::MsyncEvery { every: Some(n) })
+            .map_err(|e| rt(t, e))?;
+    }
     if advice != Advice::Normal {
         w.send(&Control::Advise { advice }).map_err(|e| rt(t, e))?;
     }
@@ -254,6 +490,13 @@ pub fn execute(
                 w.kill_and_explain();
                 return Err(rt(t, format!("worker refused {what}: {e}")));
             }
+            Report::Msynced { ns, error, .. } => {
+                msync_ns += ns;
+                msync_calls += 1;
+                if error.is_some() {
+                    msync_error = error;
+                }
+            }
             Report::Progress(p) => {
                 if progress_lines {
                     eprintln!(
@@ -286,7 +529,54 @@ pub fn execute(
         }
         Err(_) => (None, None),
     };
+    let process = process_view(w.pid(), &t.path, extras.worker.address_space);
     let cached_after = probe.range(0, pages).map_err(|e| rt(t, io_reason(&e)))?;
+    let write = match (extras.worker.write, &extras.scratch_file) {
+        (Some(mode), Some(scratch)) => {
+            let before = cached_after;
+            let mut pages_synced = None;
+            let after = match extras.msync {
+                MsyncPlan::Sync | MsyncPlan::Async => {
+                    let sync = extras.msync == MsyncPlan::Sync;
+                    let (ns, err) = msync_now(&mut w, sync, interrupted).map_err(|e| rt(t, e))?;
+                    msync_ns += ns;
+                    msync_calls += 1;
+                    msync_error = err.or(msync_error);
+                    let after = probe.range(0, pages).map_err(|e| rt(t, io_reason(&e)))?;
+                    pages_synced = match (before.and_then(|b| b.dirty), after.and_then(|a| a.dirty))
+                    {
+                        (Some(b), Some(a)) => Some(b.saturating_sub(a)),
+                        _ => None,
+                    };
+                    after
+                }
+                MsyncPlan::None | MsyncPlan::Every(_) => before,
+            };
+            Some(WriteOutcome {
+                scratch_file: scratch.display().to_string(),
+                source_size: extras.copy_of.map(|c| c.0),
+                scratch_size: t.size,
+                scratch_data_bytes: extras.copy_of.map(|c| c.1),
+                write_mode: mode,
+                write_share: extras.worker.write_share,
+                msync: extras.msync.to_string(),
+                dirty_before_msync: before.and_then(|c| c.dirty),
+                writeback_before_msync: before.and_then(|c| c.writeback),
+                dirty_after: after.and_then(|c| c.dirty),
+                writeback_after: after.and_then(|c| c.writeback),
+                msync_ns: (msync_calls > 0).then_some(msync_ns),
+                msync_calls,
+                msync_pages: pages_synced,
+                msync_ns_per_page: pages_synced
+                    .filter(|&p| p > 0)
+                    .map(|p| msync_ns as f64 / p as f64),
+                msync_error,
+                dirty_expire_centisecs: vm_sysctl("dirty_expire_centisecs"),
+                dirty_writeback_centisecs: vm_sysctl("dirty_writeback_centisecs"),
+            })
+        }
+        _ => None,
+    };
     w.stop(Duration::from_secs(5));
 
     let (cb, ca) = (
@@ -339,7 +629,58 @@ pub fn execute(
         spawn_to_ready_ms: w.spawn_to_ready.as_secs_f64() * 1e3,
         matches: last.matches,
         first_matches: (spec.kind == PatternKind::Grep).then(|| last.first_matches.clone()),
+        process,
+        write,
     })
+}
+
+/// Asks the worker for one msync and waits for its answer: (ns in msync, error).
+fn msync_now(
+    w: &mut WorkerHandle,
+    sync: bool,
+    interrupted: &AtomicBool,
+) -> std::result::Result<(u64, Option<String>), String> {
+    w.send(&Control::Msync { sync })
+        .map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if interrupted.load(Ordering::Relaxed) {
+            return Err("interrupted during msync".into());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err("the worker did not answer msync within 120 s".into());
+        }
+        match w.recv(Duration::from_millis(100)) {
+            Some(Event::Report(r)) => {
+                if let Report::Msynced {
+                    ns,
+                    error,
+                    periodic: false,
+                    ..
+                } = *r
+                {
+                    return Ok((ns, error));
+                }
+            }
+            Some(Event::Closed) => return Err(w.death().reason),
+            None => {}
+        }
+    }
+}
+
+/// The worker's address space and descriptor as /proc shows them right now.
+fn process_view(pid: u32, path: &std::path::Path, limit: Option<u64>) -> ProcessView {
+    let st = crate::addrspace::vm_status(pid).ok();
+    let id = crate::addrspace::file_id(path).ok();
+    ProcessView {
+        address_space_limit: limit,
+        vm_size: st.map(|s| s.vm_size),
+        vm_rss: st.map(|s| s.vm_rss),
+        rss_file: st.map(|s| s.rss_file),
+        rss_anon: st.map(|s| s.rss_anon),
+        fd_open: id.and_then(|id| crate::addrspace::fd_holds(pid, id).ok()),
+        mapping_in_maps: id.and_then(|id| crate::addrspace::maps_holds(pid, id).ok()),
+    }
 }
 
 fn opt(v: Option<u64>) -> String {
@@ -407,5 +748,111 @@ fn print_text(r: &RunReport) {
     }
     if let Some(s) = r.startup_ms {
         crate::outln!("start-up:      {s:.2} ms from spawn to first access");
+    }
+    let p = &r.process;
+    let b = |v: Option<u64>| v.map_or("?".into(), human_bytes);
+    crate::outln!(
+        "address space: VmSize {} (virtual) vs VmRSS {} resident ({} file, {} anon){}",
+        b(p.vm_size),
+        b(p.vm_rss),
+        b(p.rss_file),
+        b(p.rss_anon),
+        p.address_space_limit
+            .map(|l| format!(", RLIMIT_AS {}", human_bytes(l)))
+            .unwrap_or_default()
+    );
+    let yn = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    };
+    crate::outln!(
+        "descriptor:    fd open on the file: {}; mapping in /proc/<worker>/maps: {}",
+        yn(p.fd_open),
+        yn(p.mapping_in_maps)
+    );
+    if let Some(w) = &r.write {
+        crate::outln!(
+            "writes:        {} mapping of scratch copy {} (your file is never written), write share {}",
+            w.write_mode,
+            w.scratch_file,
+            w.write_share
+        );
+        if w.msync == "none" {
+            crate::outln!(
+                "dirty pages:   {} dirty, {} under writeback (no msync)",
+                opt(w.dirty_after),
+                opt(w.writeback_after)
+            );
+        } else {
+            crate::outln!(
+                "dirty pages:   {} dirty, {} under writeback before msync; after msync {}: {} dirty, {} writeback",
+                opt(w.dirty_before_msync),
+                opt(w.writeback_before_msync),
+                w.msync,
+                opt(w.dirty_after),
+                opt(w.writeback_after)
+            );
+        }
+        if let Some(src) = w.source_size.filter(|&s| s > w.scratch_size) {
+            crate::outln!(
+                "copy:          the first {} of the file's {} (copies stop at 1 GiB)",
+                human_bytes(w.scratch_size),
+                human_bytes(src)
+            );
+        }
+        if let Some(ns) = w.msync_ns {
+            crate::outln!(
+                "msync:         {} call(s), {:.3} ms in msync; {} pages written back{}",
+                w.msync_calls,
+                ns as f64 / 1e6,
+                opt(w.msync_pages),
+                w.msync_ns_per_page
+                    .map(|x| format!(" ({:.2} us per page)", x / 1e3))
+                    .unwrap_or_default()
+            );
+        }
+        if let (Some(e), Some(wb)) = (w.dirty_expire_centisecs, w.dirty_writeback_centisecs) {
+            if w.dirty_after.is_some_and(|d| d > 0) {
+                crate::outln!(
+                    "flusher:       left alone, dirty pages are written back once older than {:.0} s (vm.dirty_expire_centisecs {e}), checked every {:.0} s (vm.dirty_writeback_centisecs {wb})",
+                    e as f64 / 100.0,
+                    wb as f64 / 100.0
+                );
+            }
+        }
+        if let Some(e) = &w.msync_error {
+            crate::outln!("msync error:   {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn msync_plans_parse() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let table: &[(&[&str], Option<MsyncPlan>)] = &[
+            (&[], Some(MsyncPlan::None)),
+            (&["none"], Some(MsyncPlan::None)),
+            (&["async"], Some(MsyncPlan::Async)),
+            (&["sync"], Some(MsyncPlan::Sync)),
+            (&["every", "100"], Some(MsyncPlan::Every(100))),
+            (&["every=7"], Some(MsyncPlan::Every(7))),
+            (&["every", "0"], None),
+            (&["every"], None),
+            (&["sometimes"], None),
+            (&["sync", "3"], None),
+        ];
+        for (args, want) in table {
+            let got = parse_msync(&v(args));
+            match want {
+                Some(w) => assert_eq!(got.as_ref().ok(), Some(w), "{args:?}"),
+                None => assert_eq!(got.map_err(|e| e.code), Err(2), "{args:?}"),
+            }
+        }
+        assert_eq!(MsyncPlan::Every(5).to_string(), "every 5");
     }
 }

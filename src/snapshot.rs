@@ -163,6 +163,10 @@ pub struct GridData {
     /// mapping and that lies inside the grid: pages from here on raise SIGBUS when touched.
     #[serde(default)]
     pub eof_page: Option<u64>,
+    /// Cells whose page-cache counts were not sampled yet since the view changed (sampling is
+    /// spread over frames when the cache is huge); their `cached` is `None`.
+    #[serde(default)]
+    pub unsampled: u64,
 }
 
 /// Whole-file counts (pages).

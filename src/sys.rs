@@ -249,3 +249,86 @@ pub fn address_space_limit() -> io::Result<Option<u64>> {
     }
     Ok((lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur))
 }
+
+/// `flock(fd, LOCK_EX | LOCK_NB)`: true when this open file description now holds the
+/// exclusive lock, false when another one holds it (EWOULDBLOCK).
+pub fn try_lock_exclusive(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: plain syscall on a borrowed, open fd; no memory is passed.
+    let r = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// `lseek(fd, off, SEEK_DATA or SEEK_HOLE)`; `Ok(None)` on ENXIO (no data at or after `off`).
+pub fn seek_data_or_hole(fd: BorrowedFd<'_>, off: u64, data: bool) -> io::Result<Option<u64>> {
+    let whence = if data {
+        libc::SEEK_DATA
+    } else {
+        libc::SEEK_HOLE
+    };
+    // SAFETY: plain syscall on a borrowed, open fd; it only moves that fd's file offset
+    // (callers use pread/pwrite, which ignore it).
+    let r = unsafe { libc::lseek(fd.as_raw_fd(), off as libc::off_t, whence) };
+    if r >= 0 {
+        return Ok(Some(r as u64));
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ENXIO) {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
+/// `msync(addr, len, flags)` on a range this process mapped (MS_SYNC or MS_ASYNC).
+pub fn msync(addr: usize, len: usize, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: msync only inspects the page tables of the range and writes back the file's
+    // pages; it does not access our memory through Rust references. An unmapped range gives
+    // ENOMEM, not a fault.
+    let r = unsafe { libc::msync(addr as *mut libc::c_void, len, flags) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `futex(word, FUTEX_WAIT, expected, timeout)` on a word in a MAP_SHARED mapping (so no
+/// FUTEX_PRIVATE_FLAG). Returns when woken, when `*word != expected` (EAGAIN), on a signal
+/// or after `timeout`; the caller re-checks its condition in every case.
+pub fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: std::time::Duration,
+) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: word is a live, 4-byte aligned AtomicU32 (the kernel only reads it and queues
+    // us on its address); ts lives across the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// `futex(word, FUTEX_WAKE, n)`: wakes up to `n` waiters on `word` (any process mapping it).
+pub fn futex_wake(word: &std::sync::atomic::AtomicU32, n: i32) {
+    // SAFETY: word is a live, aligned AtomicU32; FUTEX_WAKE does not dereference it.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n);
+    }
+}

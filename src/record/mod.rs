@@ -46,7 +46,13 @@ pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
                 earlier: acc.earlier + c.earlier,
             })
         })
-        .collect();
+        .collect::<Vec<CellCounts>>();
+    // A merged cell is unsampled when any of its cells was (its cached count is then None).
+    let unsampled = if g.unsampled == 0 {
+        0
+    } else {
+        cells.iter().filter(|c| c.cached.is_none()).count() as u64
+    };
     GridData {
         start_page: g.start_page,
         end_page: g.end_page,
@@ -54,6 +60,7 @@ pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
         cells,
         // A page index, not a cell index: unchanged by merging.
         eof_page: g.eof_page,
+        unsampled,
     }
 }
 

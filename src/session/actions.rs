@@ -64,6 +64,10 @@ impl Session {
         let pages = self.probe.pages();
         if let Err(e) = self.provenance.capture(&mut self.probe, pages) {
             self.say(format!("could not record which pages were cached: {e}"));
+        } else if self.probe.visible() && !self.provenance.exact {
+            self.say(
+                "too many cached pages to record one by one in 150 ms: partly cached ranges                  count as cached before, so 'read ahead' is a lower bound in this interval",
+            );
         }
         self.interval
             .reset(reason, faults, self.progress.accesses, read, cached);

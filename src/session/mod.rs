@@ -46,6 +46,12 @@ pub const RATES: [u64; 19] = [
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000,
     200_000, 500_000, 1_000_000,
 ];
+/// Time one sample may spend on cachestat for the grid (the totals get half of it again), so
+/// key-to-screen stays well under 100 ms whatever the page cache holds.
+const SAMPLE_BUDGET: Duration = Duration::from_millis(30);
+/// Whole-file (mapped, private) pages; None where the page table cannot be read.
+type MappedPrivate = (Option<u64>, Option<u64>);
+
 /// Events kept by the session (the snapshot carries the newest `EVENTS_KEPT`).
 const LOG_KEPT: usize = 200;
 
@@ -142,6 +148,12 @@ struct Session {
     /// The grid's page range and cell budget, as the UI asked.
     view: (u64, u64, u64),
     scratch: GridScratch,
+    /// Coarse whole-file cells for the totals while the grid shows only part of the file.
+    whole_scratch: GridScratch,
+    /// The latest complete whole-file (cached, dirty) from `whole_scratch`.
+    whole_cached: Option<(Option<u64>, Option<u64>)>,
+    /// The latest whole-file (mapped, private) walk and when it was taken.
+    whole_mapped: Option<(Instant, MappedPrivate)>,
     tlb: TlbInfo,
     last_dtlb: Option<(u64, u64)>,
     last_tick: Instant,
@@ -198,7 +210,10 @@ impl Session {
             recent: Vec::new(),
             provenance: Provenance::default(),
             interval: IntervalStats::new(),
-            scratch: GridScratch::default(),
+            scratch: GridScratch::with_budget(SAMPLE_BUDGET),
+            whole_scratch: GridScratch::with_budget(SAMPLE_BUDGET / 2),
+            whole_cached: None,
+            whole_mapped: None,
             last_dtlb: None,
             last_tick: Instant::now(),
             comparison: ComparisonState::Idle,

@@ -8,6 +8,9 @@ use crate::units::{human_bytes, page_size};
 use crate::worker::WorkerState;
 use std::time::Instant;
 
+/// How often the whole-file mapped total is re-walked while the grid shows part of the file.
+const WHOLE_MAPPED_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Session {
     /// The latest sample with the current settings, state and message: the immediate answer
     /// to a key, without the cost of sampling.
@@ -101,9 +104,11 @@ impl Session {
         });
         // Pages that were cached before the interval began and are still untouched.
         let ppc = grid.pages_per_cell.max(1);
-        for (i, c) in grid.cells.iter_mut().enumerate() {
-            let s = grid.start_page + i as u64 * ppc;
-            c.earlier = self.provenance.count(s, s + c.pages);
+        let mut earlier = vec![0u64; grid.cells.len()];
+        self.provenance
+            .count_cells(grid.start_page, ppc, &mut earlier);
+        for (c, e) in grid.cells.iter_mut().zip(earlier) {
+            c.earlier = e;
         }
         if self.file.pages < extent && self.file.pages < grid.end_page {
             grid.eof_page = Some(self.file.pages);
@@ -194,13 +199,39 @@ impl Session {
         let (cached, dirty) = if whole {
             (sum(|c| c.cached), sum(|c| c.dirty))
         } else {
-            match self.probe.range(0, self.probe.pages()) {
-                Ok(Some(r)) => (Some(r.cached), r.dirty),
-                _ => (None, None),
+            // Coarse cells over the whole file, refreshed within a budget; the totals show the
+            // latest complete pass (every pass on files whose cache is small).
+            let pages = self.probe.pages();
+            if let Ok(g) = grid::sample(
+                &mut self.probe,
+                None,
+                None,
+                &[],
+                0,
+                pages,
+                1024,
+                &mut self.whole_scratch,
+            ) {
+                if g.unsampled == 0 {
+                    let s = |f: fn(&CellCounts) -> Option<u64>| -> Option<u64> {
+                        g.cells.iter().map(f).sum::<Option<u64>>()
+                    };
+                    self.whole_cached = Some((s(|c| c.cached), s(|c| c.dirty)));
+                }
             }
+            self.whole_cached.unwrap_or((None, None))
         };
         let (mapped, private) = if whole {
             (sum(|c| c.mapped), sum(|c| c.private))
+        } else if let Some((at, v)) = self
+            .whole_mapped
+            .filter(|(at, _)| at.elapsed() < WHOLE_MAPPED_EVERY)
+        {
+            // Walking the page table of a whole 16 TiB mapping took 30-130 ms here: while the
+            // grid shows part of the file, the whole-file mapped total is refreshed once a
+            // second.
+            let _ = at;
+            v
         } else if let Some(w) = self.worker.as_mut() {
             let ps = page_size();
             let mp = w.handle.map.len.div_ceil(ps);
@@ -211,6 +242,7 @@ impl Session {
                     match r.present_runs(addr, mp, ps, &mut runs) {
                         Ok(()) => {
                             let (f, p) = crate::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
+                            self.whole_mapped = Some((Instant::now(), (Some(f), Some(p))));
                             (Some(f), Some(p))
                         }
                         Err(_) => (None, None),

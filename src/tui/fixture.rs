@@ -60,6 +60,7 @@ pub fn fixture_grid(start: u64, end: u64, cells: u64) -> GridData {
         pages_per_cell: ppc,
         cells,
         eof_page: None,
+        unsampled: 0,
     }
 }
 

@@ -131,6 +131,7 @@ impl Theme {
             CellState::Front => self.front,
             CellState::Hidden => self.hidden,
             CellState::PastEnd => self.error,
+            CellState::Unsampled => self.hidden,
         }
     }
 }
@@ -158,11 +159,13 @@ pub enum CellState {
     Hidden,
     /// Past the file's new end after it shrank under the mapping: touching it raises SIGBUS.
     PastEnd,
+    /// Not sampled yet since the view changed (a huge page cache is sampled over frames).
+    Unsampled,
 }
 
 impl CellState {
     /// Every state, in legend order.
-    pub const ALL: [CellState; 10] = [
+    pub const ALL: [CellState; 11] = [
         CellState::Front,
         CellState::Mapped,
         CellState::PartlyMapped,
@@ -172,6 +175,7 @@ impl CellState {
         CellState::Private,
         CellState::Hidden,
         CellState::PastEnd,
+        CellState::Unsampled,
         CellState::Empty,
     ];
 
@@ -189,6 +193,7 @@ impl CellState {
             CellState::Front => '●',
             CellState::Hidden => '?',
             CellState::PastEnd => '×',
+            CellState::Unsampled => '╌',
         }
     }
 
@@ -205,6 +210,7 @@ impl CellState {
             CellState::Front => "just touched",
             CellState::Hidden => "cache state hidden",
             CellState::PastEnd => "past the new end (touch = SIGBUS)",
+            CellState::Unsampled => "not sampled yet",
         }
     }
 

@@ -8,7 +8,7 @@ use super::protocol::*;
 use crate::advice::Advice;
 use crate::counters::ProcCounters;
 use crate::patterns::{PatternIter, PatternKind};
-use memmap2::{Mmap, MmapOptions};
+use memmap2::{Mmap, MmapMut, MmapOptions};
 use roaring::RoaringTreemap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -39,11 +39,16 @@ const MIN_GAP: Duration = Duration::from_millis(2);
 /// scheduler) does not burst to catch up: backlog beyond this much time is dropped.
 const MAX_BACKLOG: Duration = Duration::from_millis(100);
 
-/// Entry point of `mmviz __worker FILE`. Returns the process exit code.
+/// Entry point of `mmviz __worker FILE` (read-only, default options).
 pub fn main(path: &Path) -> i32 {
+    main_with(path, &WorkerOptions::default())
+}
+
+/// Entry point of `mmviz __worker FILE [--write ...]`. Returns the process exit code.
+pub fn main_with(path: &Path, opts: &WorkerOptions) -> i32 {
     let start = Instant::now();
     crate::sys::die_with_parent();
-    match run(path, start) {
+    match run(path, opts, start) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("worker: {}: {e}", path.display());
@@ -145,8 +150,90 @@ struct Run {
     grep: Option<crate::patterns::grep::Grep>,
 }
 
+/// The worker's mapping: read-only (the user's file) or writable (a scratch file only).
+enum Mapping {
+    Read(Mmap),
+    /// MAP_SHARED or MAP_PRIVATE with PROT_WRITE; stores go through `base`, a raw pointer
+    /// taken once, and loads in write mode too, so no `&[u8]` aliases the stored bytes.
+    Write {
+        map: MmapMut,
+        base: *mut u8,
+    },
+}
+
+impl Mapping {
+    fn addr(&self) -> usize {
+        match self {
+            Mapping::Read(m) => m.as_ptr() as usize,
+            Mapping::Write { base, .. } => *base as usize,
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Mapping::Read(m) => m.len(),
+            Mapping::Write { map, .. } => map.len(),
+        }
+    }
+    fn advise(&self, a: memmap2::Advice) -> io::Result<()> {
+        match self {
+            Mapping::Read(m) => m.advise(a),
+            Mapping::Write { map, .. } => map.advise(a),
+        }
+    }
+}
+
+/// Write-mode state of the worker.
+#[derive(Default)]
+struct WriteState {
+    /// Share of stores in 1/65536 (65536 = every access stores).
+    share_q16: u32,
+    /// Bresenham accumulator: stores are spread evenly, deterministically.
+    acc: u32,
+    msync_every: Option<u64>,
+    since_msync: u64,
+}
+
+/// Stores of an access: the fraction `share_q16 / 65536` of accesses store, spread evenly.
+#[inline(always)]
+fn due(acc: &mut u32, share_q16: u32) -> bool {
+    *acc += share_q16;
+    if *acc >= 1 << 16 {
+        *acc -= 1 << 16;
+        true
+    } else {
+        false
+    }
+}
+
+/// One access in write mode: loads `size` bytes at `off` (like `access`) and, when `store`,
+/// writes its first byte back incremented (a read-modify-write: the page becomes dirty in a
+/// shared mapping, or a private copy in a private one). Public for the benchmarks.
+///
+/// # Safety
+/// `base..base+len` must be a live, writable mapping and `off + size <= len`, `size >= 1`.
+#[inline(always)]
+pub unsafe fn write_access(base: *mut u8, off: u64, size: usize, store: bool) -> u64 {
+    let p = base.add(off as usize);
+    let v = if size == 1 {
+        std::ptr::read_volatile(p) as u64
+    } else {
+        let mut nl = 0u64;
+        for i in 0..size {
+            nl += (std::ptr::read_volatile(p.add(i)) == b'\n') as u64;
+        }
+        nl.wrapping_mul(0x100) ^ std::ptr::read_volatile(p) as u64
+    };
+    if store {
+        std::ptr::write_volatile(p, (v as u8).wrapping_add(1));
+    }
+    v
+}
+
 struct Worker {
-    map: Option<Mmap>,
+    map: Option<Mapping>,
+    write: Option<WriteState>,
+    /// The descriptor, when kept open after mmap (`--keep-fd`).
+    _fd: Option<File>,
     size: u64,
     page_size: u64,
     counters: ProcCounters,
@@ -162,24 +249,99 @@ struct Worker {
     last_report: Instant,
 }
 
-fn run(path: &Path, start: Instant) -> io::Result<()> {
-    let file = File::open(path)?;
+/// Opens and maps the file as `opts` says: the address-space limit first, then the mapping,
+/// then (by default) the descriptor is closed: the mapping holds its own reference to the
+/// file, so /proc/<worker>/fd shows no descriptor while /proc/<worker>/maps shows the mapping.
+fn map_file(path: &Path, opts: &WorkerOptions) -> io::Result<(Option<Mapping>, u64, Option<File>)> {
+    let file = match opts.write {
+        // Writes only ever go to scratch files mmviz created (see scratch.rs): refuse any
+        // other name rather than trust the caller.
+        Some(mode) => {
+            if !crate::scratch::is_scratch_name(path) {
+                return Err(io::Error::other(format!(
+                    "refusing --write {mode} on a file that is not an mmviz scratch file"
+                )));
+            }
+            match mode {
+                WriteMode::Shared => std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)?,
+                // MAP_PRIVATE needs only read access: the copies are anonymous memory.
+                WriteMode::Private => File::open(path)?,
+            }
+        }
+        None => File::open(path)?,
+    };
     let size = file.metadata()?.len();
-    let page_size = crate::units::page_size();
-    install_sigbus_handler();
+    if let Some(limit) = opts.address_space {
+        crate::sys::set_address_space_limit(limit)?;
+    }
+    // What this process already occupies counts against the limit too (binary, heap, stacks).
+    let used = opts
+        .address_space
+        .and_then(|_| crate::addrspace::vm_status(std::process::id()).ok())
+        .map(|s| s.vm_size);
+    let enomem = |e: io::Error| -> io::Error {
+        match (e.raw_os_error(), opts.address_space) {
+            (Some(libc::ENOMEM), Some(limit)) => io::Error::other(format!(
+                "mmap of {} failed with ENOMEM: a {} address space (RLIMIT_AS) cannot hold a {} mapping{}",
+                crate::units::human_bytes(size),
+                crate::units::human_bytes(limit),
+                crate::units::human_bytes(size),
+                used.map(|u| format!(
+                    " (the worker already used {} of it)",
+                    crate::units::human_bytes(u)
+                ))
+                .unwrap_or_default()
+            )),
+            _ => e,
+        }
+    };
     let map = if size == 0 {
         None
     } else {
-        // SAFETY: the mapping is read-only and shared. Another process may truncate the file;
-        // then touching pages beyond the end raises SIGBUS, which kills this process only —
-        // that is exactly why this is a separate process (see DESIGN.md).
-        Some(unsafe { MmapOptions::new().len(size as usize).map(&file)? })
+        let mut o = MmapOptions::new();
+        o.len(size as usize);
+        Some(match opts.write {
+            // SAFETY: the mapping is read-only and shared. Another process may truncate the
+            // file; then touching pages beyond the end raises SIGBUS, which kills this process
+            // only — that is exactly why this is a separate process (see DESIGN.md).
+            None => Mapping::Read(unsafe { o.map(&file) }.map_err(enomem)?),
+            Some(mode) => {
+                // SAFETY: a scratch file only this mmviz writes; truncation by another process
+                // raises SIGBUS in this process only, as for reads.
+                let mut m = unsafe {
+                    match mode {
+                        WriteMode::Shared => o.map_mut(&file),
+                        WriteMode::Private => o.map_copy(&file),
+                    }
+                }
+                .map_err(enomem)?;
+                let base = m.as_mut_ptr();
+                Mapping::Write { map: m, base }
+            }
+        })
     };
+    let keep = opts.keep_fd.then_some(file);
+    Ok((map, size, keep))
+}
+
+fn run(path: &Path, opts: &WorkerOptions, start: Instant) -> io::Result<()> {
+    let page_size = crate::units::page_size();
+    install_sigbus_handler();
+    let (map, size, fd) = map_file(path, opts)?;
     if let Some(m) = &map {
-        MAP_BASE.store(m.as_ptr() as usize, Ordering::Relaxed);
+        MAP_BASE.store(m.addr(), Ordering::Relaxed);
         MAP_LEN.store(m.len(), Ordering::Relaxed);
     }
+    let write = opts.write.map(|_| WriteState {
+        share_q16: share_q16(opts.write_share),
+        ..WriteState::default()
+    });
     let mut w = Worker {
+        write,
+        _fd: fd,
         counters: ProcCounters::open(None)?,
         touched: RoaringTreemap::new(),
         new_touched: Vec::new(),
@@ -197,7 +359,7 @@ fn run(path: &Path, start: Instant) -> io::Result<()> {
     w.send(&Report::Hello {
         version: PROTOCOL_VERSION,
         pid: std::process::id(),
-        addr: w.map.as_ref().map_or(0, |m| m.as_ptr() as u64),
+        addr: w.map.as_ref().map_or(0, |m| m.addr() as u64),
         len: size,
         page_size,
         startup_ns: start.elapsed().as_nanos() as u64,
@@ -408,11 +570,9 @@ impl Worker {
             }
             Control::DropMapping => {
                 let err = match &self.map {
-                    Some(m) => {
-                        crate::sys::madvise(m.as_ptr() as usize, m.len(), libc::MADV_DONTNEED)
-                            .err()
-                            .map(|e| e.to_string())
-                    }
+                    Some(m) => crate::sys::madvise(m.addr(), m.len(), libc::MADV_DONTNEED)
+                        .err()
+                        .map(|e| e.to_string()),
                     None => None,
                 };
                 self.clear_touched();
@@ -427,8 +587,90 @@ impl Worker {
                 self.report()?;
             }
             Control::Stop => {}
+            Control::Msync { sync } => self.msync(sync, false)?,
+            Control::MsyncEvery { every } => {
+                if let Some(ws) = self.write.as_mut() {
+                    ws.msync_every = every.filter(|&n| n > 0);
+                    ws.since_msync = 0;
+                }
+                let error = self
+                    .write
+                    .is_none()
+                    .then(|| "not in write mode".to_string());
+                self.send(&Report::Ack {
+                    what: "msync_every".into(),
+                    error,
+                })?;
+            }
+            Control::SetWriteShare { share } => {
+                let error = match self.write.as_mut() {
+                    Some(_) if !(0.0..=1.0).contains(&share) => {
+                        Some(format!("write share {share} is not between 0 and 1"))
+                    }
+                    Some(ws) => {
+                        ws.share_q16 = share_q16(share);
+                        None
+                    }
+                    None => Some("not in write mode".to_string()),
+                };
+                self.send(&Report::Ack {
+                    what: "set_write_share".into(),
+                    error,
+                })?;
+            }
         }
         Ok(())
+    }
+
+    /// msync over the whole mapping, timed here (the parent measures the pages it wrote back
+    /// with cachestat around it).
+    fn msync(&mut self, sync: bool, periodic: bool) -> io::Result<()> {
+        let flags = if sync { libc::MS_SYNC } else { libc::MS_ASYNC };
+        let (ns, error) = match &self.map {
+            Some(m) => {
+                let t0 = Instant::now();
+                let r = crate::sys::msync(m.addr(), m.len(), flags);
+                (
+                    t0.elapsed().as_nanos() as u64,
+                    r.err().map(|e| e.to_string()),
+                )
+            }
+            None => (0, None),
+        };
+        self.send(&Report::Msynced {
+            sync,
+            ns,
+            periodic,
+            error,
+        })
+    }
+
+    /// `MsyncEvery`: counts accesses and runs msync(MS_SYNC) when N are done.
+    fn after_batch_msync(&mut self, n: usize) -> io::Result<()> {
+        let Some(ws) = self.write.as_mut() else {
+            return Ok(());
+        };
+        let Some(every) = ws.msync_every else {
+            return Ok(());
+        };
+        ws.since_msync += n as u64;
+        if ws.since_msync >= every {
+            ws.since_msync = 0;
+            self.msync(true, true)?;
+        }
+        Ok(())
+    }
+
+    /// Accesses left before the next periodic msync (caps a batch).
+    fn msync_cap(&self) -> u64 {
+        match &self.write {
+            Some(WriteState {
+                msync_every: Some(n),
+                since_msync,
+                ..
+            }) => n.saturating_sub(*since_msync).max(1),
+            _ => u64::MAX,
+        }
     }
 
     fn clear_touched(&mut self) {
@@ -445,6 +687,7 @@ impl Worker {
             let n = self.batch_size(step);
             if n > 0 {
                 self.batch(n)?;
+                self.after_batch_msync(n)?;
             }
             if n == 0 && self.map.is_none() {
                 // Empty file: batch() marks the run finished.
@@ -505,19 +748,26 @@ impl Worker {
         } else {
             r.batch as u64
         };
-        want.min(remaining).min(MAX_BATCH as u64) as usize
+        let cap = self.msync_cap();
+        want.min(remaining).min(MAX_BATCH as u64).min(cap) as usize
     }
 
     fn batch(&mut self, n: usize) -> io::Result<()> {
         if self.run.grep.is_some() {
             return self.grep_batch(n);
         }
-        let Some(map) = self.map.as_ref() else {
+        let Some(mapping) = self.map.as_ref() else {
             // Empty file: nothing to access; count nothing.
             self.run.state = WorkerState::Finished;
             return Ok(());
         };
-        let map: &[u8] = map;
+        // Write mode touches the mapping through its raw base only (see Mapping::Write).
+        let (map, wbase): (&[u8], Option<*mut u8>) = match mapping {
+            Mapping::Read(m) => (&m[..], None),
+            Mapping::Write { base, .. } => (&[], Some(*base)),
+        };
+        let mut wacc = self.write.as_ref().map_or(0, |w| w.acc);
+        let share_q16 = self.write.as_ref().map_or(0, |w| w.share_q16);
         let scan = self.run.spec.kind == PatternKind::Scan;
         let size = if scan {
             self.page_size
@@ -540,7 +790,27 @@ impl Worker {
         let record = self.run.spec.kind == PatternKind::Chase;
         let replay = (!record).then(|| iter.clone());
         let t0 = Instant::now();
-        if scan {
+        if let Some(base) = wbase {
+            let fsize = self.size;
+            let f = |off: u64| {
+                let len = if scan {
+                    (fsize - off).min(size) as usize
+                } else {
+                    size as usize
+                };
+                let store = due(&mut wacc, share_q16);
+                // SAFETY: base..base+fsize is this worker's writable mapping (live for the
+                // worker's life); the pattern keeps off + len <= fsize and len >= 1.
+                let v = unsafe { write_access(base, off, len.max(1), store) };
+                sum = sum.wrapping_add(v);
+                v
+            };
+            last = if record {
+                iter.drive(offs, last, f)
+            } else {
+                iter.drive_n(n, last, f)
+            };
+        } else if scan {
             let fsize = self.size;
             let f = |off: u64| {
                 let len = (fsize - off).min(size) as usize;
@@ -585,6 +855,9 @@ impl Worker {
             }
         }
         self.run.iter = it;
+        if let Some(w) = self.write.as_mut() {
+            w.acc = wacc;
+        }
         let f1 = self.counters.faults()?;
         let dt = t1.duration_since(t0);
 
@@ -678,6 +951,11 @@ pub fn to_runs(pages: &[u64]) -> Vec<(u64, u64)> {
         }
     }
     runs
+}
+
+/// A share 0.0..=1.0 in 1/65536 (clamped).
+fn share_q16(share: f64) -> u32 {
+    (share.clamp(0.0, 1.0) * 65536.0).round() as u32
 }
 
 fn to_memmap_advice(a: Advice) -> memmap2::Advice {

@@ -66,16 +66,40 @@ impl WorkerHandle {
     /// Note: `PR_SET_PDEATHSIG` fires when the *thread* that spawned the child exits, so spawn
     /// from a thread that lives as long as the worker should.
     pub fn spawn(path: &Path, deadline: Duration) -> std::io::Result<WorkerHandle> {
-        let size_at_start = std::fs::metadata(path)?.len();
+        Self::spawn_with(path, &WorkerOptions::default(), deadline)
+    }
+
+    /// `spawn` with the worker's start options (write mode, descriptor, address space).
+    pub fn spawn_with(
+        path: &Path,
+        opts: &WorkerOptions,
+        deadline: Duration,
+    ) -> std::io::Result<WorkerHandle> {
+        // Errors name what is missing: the file, or the mmviz binary the worker runs from
+        // (rebuilt or deleted while the viewer runs: /proc/self/exe then ends in "(deleted)").
+        let named = |what: &Path, e: std::io::Error| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: {}",
+                    crate::output::escape_controls(&what.display().to_string()),
+                    crate::error::io_reason(&e)
+                ),
+            )
+        };
+        let size_at_start = std::fs::metadata(path).map_err(|e| named(path, e))?.len();
         let t0 = Instant::now();
-        let mut child = Command::new(worker_exe()?)
+        let exe = worker_exe()?;
+        let mut child = Command::new(&exe)
             .arg("__worker")
             .arg(path)
+            .args(opts.to_args())
             .env("MMVIZ_PARENT_PID", std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()?;
+            .spawn()
+            .map_err(|e| named(&exe, e))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel();

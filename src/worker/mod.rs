@@ -9,4 +9,6 @@ pub mod client;
 pub mod protocol;
 
 pub use client::{Death, Event, MapInfo, WorkerHandle};
-pub use protocol::{Control, Limit, PatternSpec, Progress, Report, WorkerState};
+pub use protocol::{
+    Control, Limit, PatternSpec, Progress, Report, WorkerOptions, WorkerState, WriteMode,
+};

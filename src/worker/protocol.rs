@@ -110,6 +110,20 @@ pub enum Control {
     ResetTouched,
     /// Exit now (status 0).
     Stop,
+    /// Write mode: `msync(MS_SYNC)` (sync = true) or `msync(MS_ASYNC)` over the whole
+    /// mapping, in the worker; answered with `Report::Msynced`.
+    Msync {
+        sync: bool,
+    },
+    /// Write mode: `msync(MS_SYNC)` after every N accesses (None: never); batches are capped
+    /// at N accesses so the period holds at any rate.
+    MsyncEvery {
+        every: Option<u64>,
+    },
+    /// Write mode: share of accesses that store, 0.0..=1.0.
+    SetWriteShare {
+        share: f64,
+    },
 }
 
 /// The worker's run state.
@@ -192,4 +206,90 @@ pub enum Report {
         what: String,
         error: Option<String>,
     },
+    /// One msync call: its flag, its duration in the worker (CLOCK_MONOTONIC, ns) and its
+    /// error. `periodic`: made by `MsyncEvery`, not by an explicit `Msync`.
+    Msynced {
+        sync: bool,
+        ns: u64,
+        periodic: bool,
+        error: Option<String>,
+    },
+}
+
+/// How the worker maps the file: read-only (the default), or writable on a scratch file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// MAP_SHARED + PROT_WRITE: stores dirty the file's page-cache pages.
+    Shared,
+    /// MAP_PRIVATE + PROT_WRITE: the first store to a page copies it (copy-on-write); the
+    /// file never changes.
+    Private,
+}
+
+impl std::str::FromStr for WriteMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shared" => Ok(WriteMode::Shared),
+            "private" => Ok(WriteMode::Private),
+            _ => Err(format!("--write '{s}' is not one of: shared, private")),
+        }
+    }
+}
+
+impl std::fmt::Display for WriteMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WriteMode::Shared => "shared",
+            WriteMode::Private => "private",
+        })
+    }
+}
+
+/// How the worker process is started (command-line options of `mmviz __worker`), fixed for
+/// its life: the mapping is set up once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkerOptions {
+    /// None: read-only mapping (the user's file). Some: a writable mapping, allowed only on a
+    /// scratch file (the worker checks the name).
+    pub write: Option<WriteMode>,
+    /// Share of accesses that store (write mode only), 0.0..=1.0.
+    pub write_share: f64,
+    /// Keep the descriptor open after mmap (default: close it; the mapping does not need it).
+    pub keep_fd: bool,
+    /// RLIMIT_AS in bytes, set before mmap.
+    pub address_space: Option<u64>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            write: None,
+            write_share: 1.0,
+            keep_fd: false,
+            address_space: None,
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// The `mmviz __worker` arguments after FILE.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        if let Some(w) = self.write {
+            a.push("--write".into());
+            a.push(w.to_string());
+            a.push("--write-share".into());
+            a.push(self.write_share.to_string());
+        }
+        if self.keep_fd {
+            a.push("--keep-fd".into());
+        }
+        if let Some(n) = self.address_space {
+            a.push("--address-space".into());
+            a.push(n.to_string());
+        }
+        a
+    }
 }

@@ -40,6 +40,7 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
         .filter(|st| match st {
             CellState::Empty => false,
             CellState::PastEnd => s.grid.eof_page.is_some(),
+            CellState::Unsampled => s.grid.unsampled > 0,
             CellState::Private => any_private,
             CellState::Hidden => hidden,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
@@ -95,6 +96,7 @@ fn short_label(st: CellState) -> &'static str {
         CellState::Private => "private",
         CellState::Hidden => "hidden",
         CellState::PastEnd => "SIGBUS",
+        CellState::Unsampled => "unsampled",
         CellState::Empty => "",
     }
 }
@@ -281,6 +283,8 @@ impl Widget for Grid<'_> {
                 .is_some_and(|e| g.start_page + i as u64 * ppc >= e);
             let st = if past_end {
                 CellState::PastEnd
+            } else if self.snapshot.caps.cache_state_visible && c.cached.is_none() && c.pages > 0 {
+                CellState::Unsampled
             } else {
                 CellState::of(&visible(c, self.snapshot))
             };

@@ -39,10 +39,15 @@ impl Worker {
             self.run.state = WorkerState::Finished;
             return Ok(());
         };
+        let data: &[u8] = match map {
+            super::Mapping::Read(m) => m,
+            // Grep mode never stores, so this shared view aliases no store through `base`.
+            super::Mapping::Write { map, .. } => map,
+        };
         let start = g.stopped_at;
         let f0 = self.counters.faults()?;
         let t0 = Instant::now();
-        g.run_over(map, n as u64 * ps);
+        g.run_over(data, n as u64 * ps);
         let dt = t0.elapsed();
         let f1 = self.counters.faults()?;
         // The pages the regex read: from where the last batch stopped to where this one did.

@@ -50,6 +50,8 @@ pub struct ExitInfo {
 #[derive(Clone, Debug, Serialize)]
 pub struct ObserveReport {
     pub schema_version: u32,
+    /// Kernel, page size, THP, readahead (of the watched file's device) and virtualization.
+    pub machine: crate::machine::Machine,
     /// "attach" or "exec".
     pub command: &'static str,
     pub pid: u32,
@@ -165,6 +167,7 @@ fn build_report(
     let faults = last.faults;
     ObserveReport {
         schema_version: 1,
+        machine: crate::machine::Machine::detect(w.map(|w| &w.target.file)),
         command,
         pid: obs.pid(),
         comm: obs.comm().to_string(),

@@ -1,6 +1,6 @@
 //! Command-line interface (a stable contract: users and scripts rely on it).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -12,6 +12,8 @@ use std::path::PathBuf;
 live and measured from the kernel, which pages are cached and mapped, minor/major faults, \
 readahead and an mmap-vs-read() comparison.\n\nWith no FILE it uses a built-in demo file. \
 A FILE whose name is also a subcommand is given as ./NAME.",
+    after_help = "Example:\n  mmviz --cold data.bin     the live view of data.bin, evicted first\n\n\
+Keys: press ? in the live view. Exit codes and more: mmviz manpage | man -l -",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -47,6 +49,10 @@ pub struct TuiArgs {
     /// Overwrite the --record file if it exists
     #[arg(long, requires = "record")]
     pub force: bool,
+    /// Colours: dark, light, projector (high contrast, bold glyphs), mono (no colour).
+    /// Default: $MMVIZ_THEME, else mono when NO_COLOR is set, else dark
+    #[arg(long, value_parser = ["dark", "light", "projector", "mono"])]
+    pub theme: Option<String>,
 }
 
 /// Options shared by `run`, `bench` and the TUI.
@@ -55,7 +61,7 @@ pub struct WorkloadArgs {
     /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan, grep, bsearch
     #[arg(long, default_value = "sequential")]
     pub pattern: String,
-    /// madvise hint: normal, random, sequential, willneed
+    /// madvise hint: normal, random, sequential, willneed, hugepage (MADV_HUGEPAGE)
     #[arg(long, default_value = "normal")]
     pub advice: String,
     /// Seed of the pattern (same seed, same accesses)
@@ -89,27 +95,56 @@ fn size_arg(s: &str) -> Result<u64, String> {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Create a test file of pseudo-random bytes (or a sparse file)
+    #[command(after_help = "Example:\n  mmviz gen data.bin --size 256MiB")]
     Gen(GenArgs),
     /// Show which pages of a file are in the page cache (like fincore/vmtouch)
+    #[command(after_help = "Example:\n  mmviz residency data.bin --json")]
     Residency(ResidencyArgs),
     /// Evict a file from the page cache (as far as an unprivileged process can)
+    #[command(after_help = "Example:\n  mmviz evict data.bin")]
     Evict(EvictArgs),
     /// Run an access pattern in a worker process and report faults and cache effects
+    #[command(
+        after_help = "Example:\n  mmviz run data.bin --pattern random --cold --accesses 2000"
+    )]
     Run(RunArgs),
     /// Compare mmap with pread, seek+read, buffered and block reads on the same accesses
+    #[command(after_help = "Example:\n  mmviz bench data.bin --pattern random --warm --repeat 3")]
     Bench(BenchArgs),
+    /// Measure what a TLB miss costs: pointer chase with 4 KiB pages vs transparent huge pages
+    #[command(after_help = "Example:\n  mmviz tlb --max-working-set 256MiB --json")]
+    Tlb(TlbArgs),
     /// Two processes share a MAP_SHARED scratch file: a message ring, its losses and latency
+    #[command(after_help = "Example:\n  mmviz ipc --duration 2 --json")]
     Ipc(IpcArgs),
     /// Internal: one side (writer or reader) of `ipc`
     #[command(name = "__ipc", hide = true)]
     IpcChild(IpcChildArgs),
+    /// Print the live session headlessly, one line (or JSON object) per interval, like vmstat
+    #[command(
+        after_help = "Example:\n  mmviz watch data.bin --cold --pattern random --interval 1 --count 5 --json"
+    )]
+    Watch(WatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Example:\n  mmviz completions bash > ~/.local/share/bash-completion/completions/mmviz"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout
+    #[command(after_help = "Example:\n  mmviz manpage | man -l -")]
+    Manpage,
     /// Show one page: its page-cache state and, if it is cached (or with --read), its bytes
+    #[command(after_help = "Example:\n  mmviz page data.bin 1MiB --read")]
     Page(PageArgs),
     /// Watch a running process: its mapped pages of a file, its faults, the file's cache
     /// (reads /proc only; live view: not yet, prints a report)
+    #[command(after_help = "Example:\n  mmviz attach 1234 data.bin --duration 10 --json")]
     Attach(AttachArgs),
     /// Start a program and watch it until it exits: totals of its faults, mapped pages and
     /// the file's cache (live view: not yet, prints a report)
+    #[command(
+        after_help = "Example:\n  mmviz exec --file test.db -- python3 examples/sqlite_mmap.py lookups test.db"
+    )]
     Exec(ExecArgs),
     /// Play a recording (`mmviz --record FILE`) in the terminal, or render it to asciicast v2
     Replay(ReplayArgs),
@@ -121,6 +156,44 @@ pub enum Cmd {
     /// Internal: one method repeat of `bench`, measured in its own process (one JSON line)
     #[command(name = "__compare", hide = true)]
     CompareChild(CompareChildArgs),
+}
+
+/// Shells `mmviz completions` writes a script for.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    pub shell: Shell,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// File to map (default: the built-in demo file)
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Accesses per second, or "max" (default: 2000, as in the live view)
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Evict the file from the page cache before starting
+    #[arg(long)]
+    pub cold: bool,
+    /// Seconds between lines
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Stop after this many lines (default: until Ctrl-C)
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +371,19 @@ pub struct ExecArgs {
     /// The program and its arguments (after --)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TlbArgs {
+    /// Largest working set (from 1MiB, doubling; capped by MemAvailable)
+    #[arg(long, default_value = "1GiB")]
+    pub max_working_set: String,
+    /// Runs per working set and page size (the minimum is reported)
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

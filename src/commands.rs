@@ -5,6 +5,7 @@ use crate::cli::{EvictArgs, GenArgs, ResidencyArgs};
 use crate::error::{io_reason, AppError, Result};
 use crate::fsinfo;
 use crate::gen::{self, GenOptions};
+use crate::machine::Machine;
 use crate::residency::CacheProbe;
 use crate::snapshot::CacheSource;
 use crate::target::Target;
@@ -39,6 +40,8 @@ pub struct ResidencyReport {
     pub thp_mode: Option<String>,
     /// vmtouch-style bar: 'O' all cached, 'o' some, ' ' none; null when hidden.
     pub bar: Option<String>,
+    /// Kernel, page size, THP, readahead and virtualization of the machine.
+    pub machine: Machine,
 }
 
 fn runtime(t: &Target, e: std::io::Error) -> AppError {
@@ -98,6 +101,7 @@ pub fn residency_report(t: &Target) -> Result<ResidencyReport> {
         read_ahead_kb: fsinfo::read_ahead_kb(&t.file),
         thp_mode: fsinfo::thp_mode(),
         bar,
+        machine: Machine::detect(Some(&t.file)),
     })
 }
 
@@ -186,6 +190,7 @@ struct EvictJson {
     cache_state_visible: bool,
     evicted: Option<bool>,
     reason: Option<String>,
+    machine: Machine,
 }
 
 pub fn evict(a: &EvictArgs) -> Result<()> {
@@ -217,6 +222,7 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
         cache_state_visible: probe.visible(),
         evicted: rep.cached_after.map(|c| c == 0),
         reason,
+        machine: Machine::detect(Some(&t.file)),
     };
     if a.json {
         return print_json(&j);

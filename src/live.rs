@@ -16,6 +16,8 @@ pub const DEFAULT_TUI_RATE: u64 = 2_000;
 
 /// Runs the live view; returns the process exit code.
 pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
+    // Before the terminal check: a misspelt theme is the more useful message.
+    let theme = crate::tui::Theme::from_args(a.theme.as_deref()).map_err(AppError::usage)?;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(AppError::usage(
             "the live view needs a terminal (stdin and stdout); for scripts use `mmviz run FILE --json`",
@@ -67,7 +69,7 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
         }
         None => (tx.clone(), rx, None),
     };
-    let res = crate::tui::run(ui_rx, ui_tx);
+    let res = crate::tui::run_with_theme(ui_rx, ui_tx, theme);
     let _ = tx.send(Command::Quit);
     let _ = handle.join();
     if let Some(Some(e)) = tee.map(|h| h.finish()) {

@@ -22,11 +22,29 @@ fn main() -> ExitCode {
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
         Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
         Some(Cmd::Lesson(a)) => mmviz::lesson::main(a),
+        Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
         Some(Cmd::Ipc(a)) => mmviz::ipc::main(a.duration, a.rate, a.json),
         Some(Cmd::IpcChild(a)) => {
             return ExitCode::from(
                 mmviz::ipc::child_main(&a.role, &a.file, a.duration_ms, a.rate) as u8,
             );
+        }
+        Some(Cmd::Watch(a)) => match mmviz::watch::main(a) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Some(Cmd::Completions(a)) => {
+            // Generated into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            mmviz::clidoc::completions(a.shell, &mut script);
+            mmviz::outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(())
+        }
+        Some(Cmd::Manpage) => {
+            let mut page = Vec::new();
+            mmviz::clidoc::manpage(&mut page).expect("writing to memory");
+            mmviz::outln!("{}", String::from_utf8_lossy(&page).trim_end());
+            Ok(())
         }
         Some(Cmd::Page(a)) => mmviz::page::page(a),
         Some(Cmd::Attach(a)) => mmviz::attach::attach(a),

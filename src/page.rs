@@ -18,6 +18,8 @@ struct PageJson<'a> {
     path: String,
     #[serde(flatten)]
     report: &'a PageReport,
+    /// Kernel, page size, THP, readahead and virtualization of the machine.
+    machine: crate::machine::Machine,
 }
 
 pub fn page(a: &PageArgs) -> Result<()> {
@@ -37,6 +39,7 @@ pub fn page(a: &PageArgs) -> Result<()> {
             schema_version: 1,
             path,
             report: &r,
+            machine: crate::machine::Machine::detect(Some(&t.file)),
         };
         let s = serde_json::to_string_pretty(&j).map_err(AppError::runtime)?;
         crate::outln!("{s}");

@@ -69,6 +69,18 @@ pub struct RunReport {
     /// Grep only: the first matches, `[{offset, line_number, line}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_matches: Option<Vec<crate::patterns::grep::GrepMatch>>,
+    /// Kernel, page size, THP, readahead and virtualization of the machine.
+    pub machine: crate::machine::Machine,
+    /// Log2 histogram of the timed accesses (1 in `latency_sampled_every`), ns, with the
+    /// clock-pair cost (`latency_timer_overhead_ns`) subtracted.
+    pub latency_histogram: Vec<crate::latency::Bucket>,
+    pub latency_sampled_every: u64,
+    pub latency_samples: u64,
+    pub latency_timer_overhead_ns: u64,
+    /// Percentiles from the histogram (upper edge of a 1/8-power-of-two bucket: ≤12.5% high).
+    pub latency_ns_p50: Option<u64>,
+    pub latency_ns_p99: Option<u64>,
+    pub latency_ns_max: Option<u64>,
     /// The worker's address space and descriptor, sampled before it stopped.
     #[serde(flatten)]
     pub process: ProcessView,
@@ -585,6 +597,7 @@ pub fn execute_with(
     );
     let faults = last.faults;
     Ok(RunReport {
+        machine: crate::machine::Machine::detect(Some(&t.file)),
         schema_version: 1,
         path: t.path.display().to_string(),
         pattern: spec.kind,
@@ -601,6 +614,13 @@ pub fn execute_with(
         elapsed_ns: last.elapsed_ns,
         wall_ns: last.wall_ns,
         ns_per_access: (last.accesses > 0).then(|| last.elapsed_ns as f64 / last.accesses as f64),
+        latency_histogram: last.latency.buckets(),
+        latency_sampled_every: last.latency.sampled_every(),
+        latency_samples: last.latency.count(),
+        latency_timer_overhead_ns: last.latency.timer_overhead_ns(),
+        latency_ns_p50: last.latency.quantile_ns(0.5),
+        latency_ns_p99: last.latency.quantile_ns(0.99),
+        latency_ns_max: (last.latency.count() > 0).then_some(last.latency.max_ns()),
         minor_faults: faults.minor,
         major_faults: faults.major,
         page_size: page_size(),
@@ -727,6 +747,15 @@ fn print_text(r: &RunReport) {
         opt(r.mapped_after),
         r.touched_pages
     );
+    if let (Some(p50), Some(p99), Some(max)) =
+        (r.latency_ns_p50, r.latency_ns_p99, r.latency_ns_max)
+    {
+        crate::outln!(
+            "latency:       p50 ≤{p50} ns, p99 ≤{p99} ns, max {max} ns over {} timed accesses (1 in {})",
+            r.latency_samples,
+            r.latency_sampled_every
+        );
+    }
     if let Some(x) = r.pages_cached_per_major_fault {
         crate::outln!("readahead:     {x:.1} pages newly cached per major fault");
     }

@@ -82,16 +82,40 @@ pub struct Capabilities {
 /// Hardware TLB facts, if the machine has the counters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TlbInfo {
-    /// True when hardware dTLB counters can be read for the worker.
+    /// True when hardware counters (dTLB, cycles, instructions) can be read for the worker.
     pub supported: bool,
-    /// Why not, when not (e.g. "no hardware PMU in this VM").
+    /// Why not, when not (e.g. "no hardware PMU … (ENOENT)").
     pub reason: Option<String>,
-    /// dTLB load misses of the worker per second, when supported.
-    pub dtlb_misses_per_s: Option<f64>,
-    /// dTLB load misses per access, when supported.
-    pub dtlb_misses_per_access: Option<f64>,
+    /// One status line: "supported", "partly supported: …", "unsupported: REASON (ERRNO)".
+    #[serde(default)]
+    pub status: String,
+    /// Counter rates of the last interval, when supported.
+    #[serde(default)]
+    pub hardware: Option<crate::tlb::HardwareRates>,
+    /// The TLBs CPUID reports (empty levels: not reported by this CPU/VM).
+    #[serde(default)]
+    pub geometry: crate::tlb::TlbGeometry,
+    /// Labelled estimate: pages/regions touched in the last interval vs the TLB's reach.
+    #[serde(default)]
+    pub estimate: Option<crate::tlb::ReachEstimate>,
+    /// smaps of the worker: how much of the file is mapped with huge (PMD) entries.
+    #[serde(default)]
+    pub huge: Option<crate::tlb::HugeMapped>,
+    /// The worker's timed accesses of the last ~1 s and its faults over the same batches.
+    #[serde(default)]
+    pub latency: Option<LatencyView>,
     /// Entries a 4 KiB page covers vs a 2 MiB page: facts shown as text.
     pub notes: Vec<String>,
+}
+
+/// One interval of the access-latency histogram with the fault deltas of the same batches
+/// (both from the worker's reports), for `tui::widgets::latency`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyView {
+    pub hist: crate::latency::LatencyHist,
+    pub minor: u64,
+    pub major: u64,
+    pub interval_ms: u64,
 }
 
 /// Page counts of one grid cell (a run of consecutive pages).

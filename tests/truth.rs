@@ -41,6 +41,7 @@ struct Live {
     rx: Receiver<Snapshot>,
     handle: Option<JoinHandle<()>>,
     last: Option<Snapshot>,
+    cells: u64,
 }
 
 impl Live {
@@ -73,6 +74,7 @@ impl Live {
             rx,
             handle: Some(handle),
             last: None,
+            cells: 512,
         }
     }
 
@@ -97,15 +99,26 @@ impl Live {
         );
     }
 
-    /// Pauses the worker and returns a snapshot sampled after the pause took effect.
+    /// Pauses the worker and returns a snapshot sampled after the pause took effect. A paused
+    /// session sends a snapshot only when something changed, so the view is nudged (one cell
+    /// more or less, still the whole file) to ask for a fresh sample.
     fn paused(&mut self) -> Snapshot {
         self.send(Command::TogglePause);
-        let s = self.wait("paused", |s| s.worker.state == RunState::Paused);
-        let seq = s.seq;
-        let t = s.t_ms;
-        // A full sample taken at least 150 ms after the pause (the tick is 50 ms).
+        self.wait("paused", |s| s.worker.state == RunState::Paused);
+        std::thread::sleep(Duration::from_millis(150));
+        // 512 and 480 cells differ in pages per cell for every file size used here.
+        self.cells = if self.cells == 512 { 480 } else { 512 };
+        let cells = self.cells;
+        self.send(Command::SetView {
+            start_page: 0,
+            end_page: u64::MAX,
+            cells,
+        });
         self.wait("a sample after the pause", move |s| {
-            s.seq > seq && s.t_ms >= t + 150 && s.worker.state == RunState::Paused
+            let (ppc, n) = mmviz::grid::geometry(0, s.file.pages, cells);
+            s.grid.pages_per_cell == ppc
+                && s.grid.cells.len() as u64 == n
+                && s.worker.state == RunState::Paused
         })
     }
 }

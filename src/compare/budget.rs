@@ -78,6 +78,16 @@ pub fn cost(m: Method, spec: &PatternSpec, page: u64, ra: u64) -> Cost {
             }
         }
         Method::MmapAdvised(Advice::Random) => pa(unit, 0),
+        // MADV_HUGEPAGE: a cold fault reads a whole 2 MiB folio (measured on ext4, see
+        // docs/concepts.md), or the readahead window if larger.
+        Method::MmapAdvised(Advice::Hugepage) => {
+            let huge = 2 << 20;
+            if streaming {
+                pa(page, 2 * ra.max(huge))
+            } else {
+                pa(unit.max(ra).max(huge), 0)
+            }
+        }
         // read(): a random small read reads what it asks for; the first read (index 0) and
         // sequential reads start a readahead window.
         Method::Pread | Method::SeekRead => pa(unit, 2 * ra),

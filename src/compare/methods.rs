@@ -336,6 +336,7 @@ fn to_memmap(a: Advice) -> memmap2::Advice {
         Advice::Random => memmap2::Advice::Random,
         Advice::Sequential => memmap2::Advice::Sequential,
         Advice::Willneed => memmap2::Advice::WillNeed,
+        Advice::Hugepage => memmap2::Advice::HugePage,
     }
 }
 

@@ -148,6 +148,8 @@ pub struct BenchReport {
     pub results: Vec<BenchMethod>,
     pub verdict: String,
     pub why: String,
+    /// Kernel, page size, THP, readahead and virtualization of the machine.
+    pub machine: crate::machine::Machine,
     /// Methods skipped or counts capped to stay within memory, and why.
     pub notes: Vec<String>,
 }
@@ -183,6 +185,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     // Validates the file first, so bad input is reported the same way as other commands.
     let t = crate::target::Target::open(&a.file)?;
     let opts = options_from_args(a, t.size)?;
+    let machine = crate::machine::Machine::detect(Some(&t.file));
     drop(t);
     let signals = crate::error::StopSignals::register()?;
     let interrupted = Arc::clone(&signals.stop);
@@ -222,6 +225,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             .collect(),
         verdict: d.result.verdict.clone(),
         why: d.result.why.clone(),
+        machine,
         notes: d.result.notes.clone(),
     };
     if a.json {

@@ -192,6 +192,7 @@ impl Session {
     }
 
     pub(super) fn cycle_advice(&mut self) {
+        let was_huge = self.advice == Advice::Hugepage;
         self.advice = self.advice.next();
         self.send(Control::Advise {
             advice: self.advice,
@@ -208,6 +209,13 @@ impl Session {
             Advice::Willneed => {
                 "MADV_WILLNEED: asks the kernel to read the mapping ahead now".into()
             }
+            Advice::Hugepage => "MADV_HUGEPAGE: cold faults read 2 MiB folios, PMD-mapped".into(),
+        };
+        // The worker replaced MADV_HUGEPAGE with MADV_NOHUGEPAGE (see worker/child.rs).
+        let what = if was_huge {
+            format!("{what} (and MADV_NOHUGEPAGE: madvise cannot undo hugepage)")
+        } else {
+            what
         };
         self.say(format!(
             "advice {}: {what}; measuring what the cache does…",

@@ -155,7 +155,13 @@ struct Session {
     /// The latest whole-file (mapped, private) walk and when it was taken.
     whole_mapped: Option<(Instant, MappedPrivate)>,
     tlb: TlbInfo,
-    last_dtlb: Option<(u64, u64)>,
+    last_dtlb: Option<(crate::tlb::CounterValues, u64)>,
+    /// The worker's cumulative latency histogram and fault deltas at the last latency view.
+    last_latency: Option<(
+        Instant,
+        crate::latency::LatencyHist,
+        crate::counters::Faults,
+    )>,
     last_tick: Instant,
     comparison: ComparisonState,
     compare_cache: CompareCache,
@@ -215,6 +221,7 @@ impl Session {
             whole_cached: None,
             whole_mapped: None,
             last_dtlb: None,
+            last_latency: None,
             last_tick: Instant::now(),
             comparison: ComparisonState::Idle,
             compare_cache: CompareCache::default(),

@@ -6,7 +6,7 @@ use crate::grid::{self, MappedSource};
 use crate::snapshot::*;
 use crate::units::{human_bytes, page_size};
 use crate::worker::WorkerState;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How often the whole-file mapped total is re-walked while the grid shows part of the file.
 const WHOLE_MAPPED_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -135,16 +135,49 @@ impl Session {
                 .sample(faults_now, read, totals.cached, totals.mapped, sparse);
 
         if let Some(c) = self.worker.as_ref().and_then(|w| w.dtlb.as_ref()) {
-            if let Ok(v) = c.read() {
-                if let Some((pv, pa)) = self.last_dtlb {
-                    let dm = v.saturating_sub(pv);
-                    let da = self.progress.accesses.saturating_sub(pa);
-                    self.tlb.dtlb_misses_per_s = Some(dm as f64 / dt);
-                    self.tlb.dtlb_misses_per_access = (da > 0).then(|| dm as f64 / da as f64);
-                }
-                self.last_dtlb = Some((v, self.progress.accesses));
+            let v = c.read();
+            if let Some((pv, pa)) = self.last_dtlb {
+                let da = self.progress.accesses.saturating_sub(pa);
+                self.tlb.hardware = Some(crate::tlb::rates(&pv, &v, dt, da));
             }
+            self.last_dtlb = Some((v, self.progress.accesses));
         }
+        // Labelled estimate (pages of the latest report interval vs TLB entries) and the
+        // worker's huge (PMD) mappings of the file from its smaps.
+        // Latency: a new view about once a second, from two cumulative reports (the faults
+        // are the same reports' timed-window deltas, so both cover the same batches).
+        let (hist, faults) = (&self.progress.latency, self.progress.faults);
+        match &self.last_latency {
+            Some((_, prev, _)) if hist.count() < prev.count() => {
+                // The worker was reconfigured: its counts restarted.
+                self.last_latency = Some((now, hist.clone(), faults));
+                self.tlb.latency = None;
+            }
+            Some((t, prev, pf)) if now.duration_since(*t) >= Duration::from_secs(1) => {
+                let d = faults.since(*pf);
+                self.tlb.latency = Some(LatencyView {
+                    hist: hist.since(prev),
+                    minor: d.minor,
+                    major: d.major,
+                    interval_ms: now.duration_since(*t).as_millis() as u64,
+                });
+                self.last_latency = Some((now, hist.clone(), faults));
+            }
+            Some(_) => {}
+            None => self.last_latency = Some((now, hist.clone(), faults)),
+        }
+        // Only while running: a paused or finished worker touched nothing "last interval".
+        let running = self.progress.state == WorkerState::Running;
+        self.tlb.estimate = (running && self.progress.interval_pages > 0).then(|| {
+            crate::tlb::reach_estimate(
+                &self.tlb.geometry,
+                self.progress.interval_pages,
+                self.progress.interval_regions,
+            )
+        });
+        self.tlb.huge = self.worker.as_ref().and_then(|w| {
+            crate::tlb::huge_mapped(w.handle.pid(), w.handle.map.addr, w.handle.map.len).ok()
+        });
         self.check_memory(totals.cached);
         self.finish_pending(totals.cached);
         self.last_tick = now;

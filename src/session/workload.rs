@@ -5,7 +5,7 @@ use super::Session;
 use crate::counters::ProcCounters;
 use crate::pagemap::PagemapReader;
 use crate::snapshot::PagemapSource;
-use crate::tlb::{self, DtlbCounter};
+use crate::tlb::{self, Counters};
 use crate::units::page_size;
 use crate::worker::{Control, Event, Limit, Progress, Report, WorkerHandle, WorkerState};
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ pub struct Workload {
     /// samples describe the same instant.
     pub counters: Option<ProcCounters>,
     pub pagemap: Option<PagemapReader>,
-    pub dtlb: Option<DtlbCounter>,
+    pub dtlb: Option<Counters>,
 }
 
 /// The process state letter of `pid` (field 3 of /proc/<pid>/stat): R, S, D, T, t, Z...
@@ -70,6 +70,8 @@ impl Session {
         let (info, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
         self.tlb = info;
         self.last_dtlb = None;
+        self.last_latency = None;
+        self.tlb.latency = None;
         let counters = crate::features::worker_proc(|| ProcCounters::open(Some(pid))).ok();
         self.worker = Some(Workload {
             handle: h,

@@ -1,12 +1,11 @@
 //! The application state: the latest snapshot plus what the viewer chose (zoom, pan, help,
 //! selection). Pure: no terminal, no clock; keys in, [`Command`]s out.
 
+use super::keymap::{self, Action, Key, Mode};
 use super::theme::Theme;
 use crate::patterns::PatternKind;
 use crate::snapshot::{Command, Snapshot};
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
 /// How the viewer ended; the binary maps it to an exit status.
@@ -187,91 +186,120 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return vec![];
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            if key.code == KeyCode::Char('c') {
-                return self.quit_with(ExitKind::Interrupted);
-            }
+        // The layers keys go through, top first: an open overlay over the base mode (the
+        // help hides cursor mode; the log does not).
+        let base = if self.inspector_shown() {
+            Mode::Cursor
+        } else {
+            Mode::Normal
+        };
+        // A running comparison: Esc cancels it before it means quit (not in cursor mode,
+        // where Esc leaves the cursor first).
+        let comparing = matches!(
+            self.snapshot.comparison,
+            crate::snapshot::ComparisonState::Running { .. }
+        );
+        let mut layers: Vec<Mode> = Vec::with_capacity(3);
+        if self.help {
+            layers.push(Mode::Help);
+        } else if self.log {
+            layers.push(Mode::Log);
+        }
+        let base = if self.help { Mode::Normal } else { base };
+        if comparing && base == Mode::Normal {
+            layers.push(Mode::Comparing);
+        }
+        layers.push(base);
+        let Some(k) = Key::of(&key) else {
             return vec![];
-        }
-        if let Some(cmds) = self.overlay_key(key.code) {
-            return cmds;
-        }
-        if let Some(cmds) = self.cursor_key(key.code) {
-            return cmds;
-        }
-        let cmd = match key.code {
-            KeyCode::Char(c @ '1'..='7') => {
-                PatternKind::from_key(c).map(|p| Command::SetPattern { pattern: p })
-            }
-            KeyCode::Char(' ') => Some(Command::TogglePause),
-            KeyCode::Char('n') => Some(Command::Step),
-            KeyCode::Char('[') => Some(Command::Slower),
-            KeyCode::Char(']') => Some(Command::Faster),
-            KeyCode::Char('e') => Some(Command::Evict),
-            KeyCode::Char('w') => Some(Command::Warm),
-            KeyCode::Char('W') => Some(Command::WarmRandom),
-            KeyCode::Char('a') => Some(Command::CycleAdvice),
-            KeyCode::Char('r') => Some(Command::Reset),
-            KeyCode::Char('c') => Some(Command::Compare),
-            KeyCode::Char('C') => Some(Command::CycleCompareCache),
-            KeyCode::Char('m') => {
+        };
+        let Some(action) = keymap::lookup_layers(k, &layers) else {
+            return vec![];
+        };
+        let cmd = match action {
+            Action::Pattern => match k {
+                Key::Char(c) => {
+                    PatternKind::from_key(c).map(|p| Command::SetPattern { pattern: p })
+                }
+                _ => None,
+            },
+            Action::TogglePause => Some(Command::TogglePause),
+            Action::Step => Some(Command::Step),
+            Action::Slower => Some(Command::Slower),
+            Action::Faster => Some(Command::Faster),
+            Action::Evict => Some(Command::Evict),
+            Action::Warm => Some(Command::Warm),
+            Action::WarmRandom => Some(Command::WarmRandom),
+            Action::CycleAdvice => Some(Command::CycleAdvice),
+            Action::Reset => Some(Command::Reset),
+            Action::Compare => Some(Command::Compare),
+            Action::CancelCompare => Some(Command::CancelCompare),
+            // The event loop suspends on Ctrl-Z before keys reach the App.
+            Action::Suspend => None,
+            Action::CycleCompareCache => Some(Command::CycleCompareCache),
+            Action::OpenLog => {
                 self.log = true;
                 self.log_scroll = 0;
                 self.help = false;
                 None
             }
-            KeyCode::Char('+') | KeyCode::Char('=') => {
+            Action::ZoomIn => {
                 self.zoom_in();
                 None
             }
-            KeyCode::Char('-') => {
+            Action::ZoomOut => {
                 self.zoom_out();
                 None
             }
-            KeyCode::Char('?') => {
+            Action::ToggleHelp => {
                 self.help = !self.help;
                 self.help_scroll = 0;
                 self.log = false;
                 None
             }
-            KeyCode::Esc if self.help => {
-                self.help = false;
-                None
-            }
-            // Esc stops a running comparison before it means quit.
-            KeyCode::Esc
-                if matches!(
-                    self.snapshot.comparison,
-                    crate::snapshot::ComparisonState::Running { .. }
-                ) =>
-            {
-                Some(Command::CancelCompare)
-            }
-            KeyCode::Char('q') | KeyCode::Esc => return self.quit_with(ExitKind::Normal),
-            KeyCode::Up => self.pan_by(-(self.row_pages() as i128)),
-            KeyCode::Down => self.pan_by(self.row_pages() as i128),
-            KeyCode::Left => self.pan_by(-(self.cell_pages() as i128)),
-            KeyCode::Right => self.pan_by(self.cell_pages() as i128),
-            KeyCode::PageUp => self.pan_by(-(self.screen_pages() as i128)),
-            KeyCode::PageDown => self.pan_by(self.screen_pages() as i128),
-            KeyCode::Home => {
+            Action::Quit => return self.quit_with(ExitKind::Normal),
+            Action::Interrupt => return self.quit_with(ExitKind::Interrupted),
+            Action::PanUp => self.pan_by(-(self.row_pages() as i128)),
+            Action::PanDown => self.pan_by(self.row_pages() as i128),
+            Action::PanLeft => self.pan_by(-(self.cell_pages() as i128)),
+            Action::PanRight => self.pan_by(self.cell_pages() as i128),
+            Action::PanPageUp => self.pan_by(-(self.screen_pages() as i128)),
+            Action::PanPageDown => self.pan_by(self.screen_pages() as i128),
+            Action::PanHome => {
                 self.pan = 0;
                 None
             }
-            KeyCode::End => {
+            Action::PanEnd => {
                 self.pan = self.total_pages();
                 None
             }
-            _ => None,
+            Action::ScrollUp
+            | Action::ScrollDown
+            | Action::ScrollPageUp
+            | Action::ScrollPageDown
+            | Action::ScrollHome
+            | Action::ScrollEnd
+            | Action::CloseOverlay => {
+                self.overlay_action(action);
+                None
+            }
+            Action::ToggleCursor
+            | Action::CursorLeft
+            | Action::CursorRight
+            | Action::CursorUp
+            | Action::CursorDown
+            | Action::CursorLeave
+            | Action::CursorRead => return self.cursor_action(action),
         };
         cmd.into_iter().collect()
     }
 
     /// While the help or the log overlay is open, the arrows and page keys scroll it and
-    /// Esc (or its own key) closes it; every other key works as usual.
-    fn overlay_key(&mut self, code: KeyCode) -> Option<Vec<Command>> {
+    /// Esc (or its own key) closes it; every other key works as usual (the keymap's overlay
+    /// layer).
+    fn overlay_action(&mut self, action: Action) {
         if !self.help && !self.log {
-            return None;
+            return;
         }
         let scroll = if self.help {
             &mut self.help_scroll
@@ -280,32 +308,27 @@ impl App {
         };
         // The log scrolls up from the newest line; help down from the top.
         let dir: i32 = if self.help { 1 } else { -1 };
-        let by = match code {
-            KeyCode::Up => -dir,
-            KeyCode::Down => dir,
-            KeyCode::PageUp => -10 * dir,
-            KeyCode::PageDown => 10 * dir,
-            KeyCode::Home => {
+        let by = match action {
+            Action::ScrollUp => -dir,
+            Action::ScrollDown => dir,
+            Action::ScrollPageUp => -10 * dir,
+            Action::ScrollPageDown => 10 * dir,
+            Action::ScrollHome => {
                 *scroll = if self.help { 0 } else { u16::MAX / 2 };
-                return Some(vec![]);
+                return;
             }
-            KeyCode::End => {
+            Action::ScrollEnd => {
                 *scroll = if self.help { u16::MAX / 2 } else { 0 };
-                return Some(vec![]);
+                return;
             }
-            KeyCode::Esc => {
+            Action::CloseOverlay => {
                 self.help = false;
                 self.log = false;
-                return Some(vec![]);
+                return;
             }
-            KeyCode::Char('m') if self.log => {
-                self.log = false;
-                return Some(vec![]);
-            }
-            _ => return None,
+            _ => return,
         };
         *scroll = (*scroll as i32 + by).clamp(0, u16::MAX as i32 / 2) as u16;
-        Some(vec![])
     }
 
     /// Left click selects a cell (its pages show under the grid); the wheel zooms.
@@ -342,10 +365,10 @@ impl App {
         self.cursor || (self.selected.is_some() && self.cell_pages() == 1)
     }
 
-    /// Keys of cursor mode (`i` enters it; arrows, Enter and Esc act while the panel shows).
-    /// None: not a cursor key now, handled as usual.
-    fn cursor_key(&mut self, code: KeyCode) -> Option<Vec<Command>> {
-        if code == KeyCode::Char('i') {
+    /// Actions of cursor mode (`i` enters it; arrows, Enter and Esc act while the panel
+    /// shows: the keymap's cursor layer).
+    fn cursor_action(&mut self, action: Action) -> Vec<Command> {
+        if action == Action::ToggleCursor {
             self.cursor = !self.cursor;
             if self.cursor && self.selected.is_none() {
                 self.selected = self.view.map(|v| {
@@ -356,35 +379,31 @@ impl App {
             if !self.cursor {
                 self.selected = None;
             }
-            return Some(vec![]);
-        }
-        if self.help || !self.inspector_shown() {
-            return None;
+            return vec![];
         }
         let step = |a: &Self, cells: i128| cells * a.cell_pages() as i128;
-        let delta = match code {
-            KeyCode::Left => step(self, -1),
-            KeyCode::Right => step(self, 1),
-            KeyCode::Up => -(self.row_pages() as i128),
-            KeyCode::Down => self.row_pages() as i128,
-            KeyCode::Esc => {
+        let delta = match action {
+            Action::CursorLeft => step(self, -1),
+            Action::CursorRight => step(self, 1),
+            Action::CursorUp => -(self.row_pages() as i128),
+            Action::CursorDown => self.row_pages() as i128,
+            Action::CursorLeave => {
                 self.cursor = false;
                 self.selected = None;
-                return Some(vec![]);
+                return vec![];
             }
-            KeyCode::Enter => {
+            Action::CursorRead => {
                 let page = self.selected.filter(|_| self.cell_pages() == 1);
                 self.inspecting = page;
-                return Some(
-                    page.map(|p| Command::Inspect {
+                return page
+                    .map(|p| Command::Inspect {
                         page: Some(p),
                         read: true,
                     })
                     .into_iter()
-                    .collect(),
-                );
+                    .collect();
             }
-            _ => return None,
+            _ => return vec![],
         };
         let total = self.total_pages();
         let cur = i128::from(self.selected.unwrap_or(self.pan));
@@ -396,7 +415,7 @@ impl App {
                 self.pan_by(delta);
             }
         }
-        Some(vec![])
+        vec![]
     }
 
     /// The `Command::Inspect` the session needs now, if the inspected page changed: the
@@ -475,6 +494,7 @@ mod tests {
     use crate::patterns::PatternKind;
     use crate::tui::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)

@@ -144,12 +144,12 @@ pub fn fixture_snapshot() -> Snapshot {
         tlb: TlbInfo {
             supported: false,
             reason: Some("no hardware PMU in this VM".into()),
-            dtlb_misses_per_s: None,
-            dtlb_misses_per_access: None,
+            status: "unsupported: no hardware PMU in this VM (ENOENT)".into(),
             notes: vec![
                 "a 4 KiB page needs one TLB entry per 4 KiB; a 2 MiB huge page covers 512× more"
                     .into(),
             ],
+            ..TlbInfo::default()
         },
         comparison: ComparisonState::Done(ComparisonResult {
             pattern: PatternKind::Sequential,

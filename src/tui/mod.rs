@@ -10,7 +10,9 @@ pub mod asciicast;
 #[doc(hidden)]
 pub mod fixture;
 pub mod format;
+pub mod keymap;
 pub mod replay;
+pub mod svg;
 pub mod theme;
 pub mod widgets;
 
@@ -125,6 +127,7 @@ impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
         let (s, theme) = (&self.snapshot, self.theme);
+        buf.set_style(area, theme.screen);
         if self.waiting {
             let msg = "mmviz: starting the worker and taking the first sample…  (q quits)";
             let y = area.y + area.height / 2;
@@ -347,6 +350,15 @@ fn spawn_hangup_watchdog(commands: Sender<Command>) {
 /// Runs the UI until quit or a signal: draws the latest snapshot, sends the grid's view
 /// whenever it changes (resize, zoom, pan) and the commands keys ask for.
 pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::Result<ExitKind> {
+    run_with_theme(snapshots, commands, Theme::from_env())
+}
+
+/// [`run`] in the given theme (`--theme`, resolved by the caller).
+pub fn run_with_theme(
+    snapshots: Receiver<Snapshot>,
+    commands: Sender<Command>,
+    theme: &'static Theme,
+) -> anyhow::Result<ExitKind> {
     use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
     let signals = Signals::register()?;
@@ -357,7 +369,7 @@ pub fn run(snapshots: Receiver<Snapshot>, commands: Sender<Command>) -> anyhow::
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
 
     spawn_hangup_watchdog(commands.clone());
-    let mut app = App::waiting(Theme::from_env());
+    let mut app = App::waiting(theme);
     let mut last_view: Option<Command> = None;
     let mut dirty = true;
     let mut connected = true;

@@ -1,8 +1,11 @@
-//! The one theme: every colour, modifier and grid glyph the screen uses.
+//! The themes: every colour, modifier and grid glyph the screen uses, in one [`Theme`] each.
 //!
-//! `NO_COLOR` (present and non-empty, see <https://no-color.org>) selects [`MONO`]: no
-//! colours at all, only modifiers. Page states stay distinguishable because each state has
-//! its own glyph; colour only reinforces it.
+//! Four themes for the room: [`COLOR`] (dark, the default), [`LIGHT`] (for a light terminal
+//! background), [`PROJECTOR`] (projectors wash out dark colours and thin glyphs: bright
+//! colours, bold everywhere, solid glyphs of distinct shapes) and [`MONO`] (no colour at
+//! all, only modifiers). Precedence: `--theme` > `MMVIZ_THEME` > `NO_COLOR` (present and
+//! non-empty, see <https://no-color.org>: mono) > dark. Page states stay distinguishable
+//! without colour because each state has its own glyph; colour only reinforces it.
 
 use crate::snapshot::CellCounts;
 use ratatui::style::{Color, Modifier, Style};
@@ -10,6 +13,8 @@ use ratatui::style::{Color, Modifier, Style};
 /// Styles for every element on screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Theme {
+    /// Painted under the whole screen first (the projector's black background).
+    pub screen: Style,
     pub title: Style,
     pub border: Style,
     pub label: Style,
@@ -35,6 +40,17 @@ pub struct Theme {
     pub private: Style,
     pub front: Style,
     pub hidden: Style,
+    /// The grid glyphs.
+    pub glyphs: Glyphs,
+}
+
+/// A set of grid glyphs, one per [`CellState`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Glyphs {
+    /// Density rises with "closer to the CPU": · not cached, ░ ▒ cached, ▓ █ mapped.
+    Shades,
+    /// For a projector or a photo of one: shapes, not shades (░ ▒ ▓ blur into one grey).
+    Shapes,
 }
 
 const fn fg(c: Color) -> Style {
@@ -43,6 +59,7 @@ const fn fg(c: Color) -> Style {
 
 /// Colours chosen for a projector: saturated, readable on dark and light backgrounds.
 pub const COLOR: Theme = Theme {
+    screen: Style::new(),
     title: Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
     border: fg(Color::DarkGray),
     label: fg(Color::Gray),
@@ -74,10 +91,98 @@ pub const COLOR: Theme = Theme {
         .fg(Color::LightRed)
         .add_modifier(Modifier::BOLD),
     hidden: fg(Color::DarkGray),
+    glyphs: Glyphs::Shades,
 };
+
+/// The dark theme is the default one.
+pub const DARK: &Theme = &COLOR;
+
+const fn bold(c: Color) -> Style {
+    Style::new().fg(c).add_modifier(Modifier::BOLD)
+}
+
+/// For a light terminal background: dark, saturated colours; no white or yellow text.
+pub const LIGHT: Theme = Theme {
+    screen: Style::new(),
+    title: bold(Color::Blue),
+    border: fg(Color::DarkGray),
+    label: Style::new(),
+    value: Style::new().add_modifier(Modifier::BOLD),
+    dim: fg(Color::DarkGray),
+    key: bold(Color::Magenta),
+    warn: bold(Color::Red),
+    error: Style::new()
+        .fg(Color::White)
+        .bg(Color::Red)
+        .add_modifier(Modifier::BOLD),
+    good: fg(Color::Green),
+    message: Style::new().fg(Color::Black).bg(Color::LightYellow),
+    selected: Style::new().add_modifier(Modifier::REVERSED),
+    spark_minor: fg(Color::Blue),
+    spark_major: fg(Color::Red),
+    bar: fg(Color::Blue),
+    gauge: Style::new().fg(Color::Blue).bg(Color::Gray),
+    overlay: Style::new().fg(Color::Black).bg(Color::White),
+    mapped: fg(Color::Green),
+    partly: fg(Color::Cyan),
+    cached: fg(Color::Blue),
+    ghost: fg(Color::Magenta),
+    uncached: fg(Color::Gray),
+    private: bold(Color::Red),
+    front: bold(Color::Red),
+    hidden: fg(Color::Gray),
+    glyphs: Glyphs::Shades,
+};
+
+/// For a projector: bright colours on black, bold everything (no dark grey, no blue, no dim:
+/// projectors wash them out), solid glyphs of distinct shapes.
+pub const PROJECTOR: Theme = Theme {
+    screen: Style::new().fg(Color::White).bg(Color::Black),
+    title: bold(Color::LightCyan),
+    border: bold(Color::White),
+    label: bold(Color::White),
+    value: bold(Color::LightYellow),
+    dim: bold(Color::Gray),
+    key: bold(Color::LightYellow),
+    warn: bold(Color::LightYellow),
+    error: Style::new()
+        .fg(Color::White)
+        .bg(Color::Red)
+        .add_modifier(Modifier::BOLD),
+    good: bold(Color::LightGreen),
+    message: Style::new()
+        .fg(Color::Black)
+        .bg(Color::LightYellow)
+        .add_modifier(Modifier::BOLD),
+    selected: Style::new().add_modifier(Modifier::REVERSED.union(Modifier::BOLD)),
+    spark_minor: bold(Color::LightCyan),
+    spark_major: bold(Color::LightRed),
+    bar: bold(Color::LightCyan),
+    gauge: Style::new()
+        .fg(Color::LightCyan)
+        .bg(Color::Black)
+        .add_modifier(Modifier::BOLD),
+    overlay: Style::new()
+        .fg(Color::White)
+        .bg(Color::Black)
+        .add_modifier(Modifier::BOLD),
+    mapped: bold(Color::LightGreen),
+    partly: bold(Color::LightGreen),
+    cached: bold(Color::LightCyan),
+    ghost: bold(Color::LightMagenta),
+    uncached: bold(Color::Gray),
+    private: bold(Color::LightYellow),
+    front: bold(Color::LightRed),
+    hidden: bold(Color::Gray),
+    glyphs: Glyphs::Shapes,
+};
+
+/// Theme names, as `--theme` and `MMVIZ_THEME` take them.
+pub const NAMES: [&str; 4] = ["dark", "light", "projector", "mono"];
 
 /// No colours (for `NO_COLOR`): modifiers and glyphs only.
 pub const MONO: Theme = Theme {
+    screen: Style::new(),
     title: Style::new().add_modifier(Modifier::BOLD),
     border: Style::new(),
     label: Style::new(),
@@ -102,12 +207,59 @@ pub const MONO: Theme = Theme {
     private: Style::new().add_modifier(Modifier::BOLD),
     front: Style::new().add_modifier(Modifier::BOLD),
     hidden: Style::new().add_modifier(Modifier::DIM),
+    glyphs: Glyphs::Shades,
 };
 
 impl Theme {
-    /// [`MONO`] when `NO_COLOR` is set to a non-empty value, else [`COLOR`].
+    /// The theme called `name` (one of [`NAMES`]).
+    pub fn named(name: &str) -> Option<&'static Theme> {
+        match name.to_ascii_lowercase().as_str() {
+            "dark" => Some(DARK),
+            "light" => Some(&LIGHT),
+            "projector" => Some(&PROJECTOR),
+            "mono" => Some(&MONO),
+            _ => None,
+        }
+    }
+
+    /// The theme by precedence: `--theme` > `MMVIZ_THEME` > `NO_COLOR` (mono) > dark. An
+    /// empty variable counts as unset; an unknown name is an error (bad input).
+    pub fn resolve(
+        flag: Option<&str>,
+        mmviz_theme: Option<&std::ffi::OsStr>,
+        no_color: Option<&std::ffi::OsStr>,
+    ) -> Result<&'static Theme, String> {
+        let names = NAMES.join(", ");
+        if let Some(f) = flag {
+            return Self::named(f).ok_or_else(|| format!("--theme {f}: not one of {names}"));
+        }
+        if let Some(v) = mmviz_theme.filter(|v| !v.is_empty()) {
+            let s = v.to_string_lossy();
+            return Self::named(&s).ok_or_else(|| format!("MMVIZ_THEME={s}: not one of {names}"));
+        }
+        Ok(Self::for_no_color(no_color))
+    }
+
+    /// [`Theme::resolve`] from the environment, with `flag` from the command line.
+    pub fn from_args(flag: Option<&str>) -> Result<&'static Theme, String> {
+        Self::resolve(
+            flag,
+            std::env::var_os("MMVIZ_THEME").as_deref(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
+
+    /// [`Theme::from_args`] without a flag; an unknown `MMVIZ_THEME` falls back to dark.
     pub fn from_env() -> &'static Theme {
-        Self::for_no_color(std::env::var_os("NO_COLOR").as_deref())
+        Self::from_args(None).unwrap_or(DARK)
+    }
+
+    /// The glyph of a grid cell in this state.
+    pub fn glyph(&self, state: CellState) -> char {
+        match self.glyphs {
+            Glyphs::Shades => state.glyph(),
+            Glyphs::Shapes => state.shape_glyph(),
+        }
     }
 
     /// The theme for a given `NO_COLOR` value (testable without touching the environment).
@@ -197,6 +349,24 @@ impl CellState {
         }
     }
 
+    /// The projector's glyph: solid shapes that a camera or a washed-out projector still
+    /// tells apart (full block, half blocks, a plus, a dash) instead of shades of grey.
+    pub fn shape_glyph(self) -> char {
+        match self {
+            CellState::Empty => ' ',
+            CellState::NotCached => '-',
+            CellState::Ghost => '+',
+            CellState::CachedTouched => '▄',
+            CellState::PartlyMapped => '▌',
+            CellState::Mapped => '█',
+            CellState::Private => 'P',
+            CellState::Front => '●',
+            CellState::Hidden => '?',
+            CellState::PastEnd => 'X',
+            CellState::Unsampled => '~',
+        }
+    }
+
     /// Legend text.
     pub fn label(self) -> &'static str {
         match self {
@@ -270,9 +440,11 @@ mod tests {
     }
 
     #[test]
-    fn every_state_has_its_own_glyph() {
-        let glyphs: HashSet<char> = CellState::ALL.iter().map(|s| s.glyph()).collect();
-        assert_eq!(glyphs.len(), CellState::ALL.len());
+    fn every_state_has_its_own_glyph_in_every_theme() {
+        for t in [&COLOR, &LIGHT, &PROJECTOR, &MONO] {
+            let glyphs: HashSet<char> = CellState::ALL.iter().map(|&s| t.glyph(s)).collect();
+            assert_eq!(glyphs.len(), CellState::ALL.len(), "{:?}", t.glyphs);
+        }
     }
 
     #[test]
@@ -338,5 +510,152 @@ mod tests {
         // Empty NO_COLOR means "not set" per no-color.org.
         assert_eq!(Theme::for_no_color(Some(OsStr::new(""))), &COLOR);
         assert_eq!(Theme::for_no_color(None), &COLOR);
+    }
+
+    #[test]
+    fn precedence_flag_then_mmviz_theme_then_no_color_then_dark() {
+        let os = |s: &'static str| Some(OsStr::new(s));
+        let r = Theme::resolve;
+        assert_eq!(r(Some("projector"), os("light"), os("1")), Ok(&PROJECTOR));
+        assert_eq!(r(None, os("light"), os("1")), Ok(&LIGHT));
+        assert_eq!(r(None, os("Mono"), None), Ok(&MONO));
+        assert_eq!(r(None, None, os("1")), Ok(&MONO));
+        assert_eq!(
+            r(None, os(""), os("1")),
+            Ok(&MONO),
+            "empty MMVIZ_THEME = unset"
+        );
+        assert_eq!(r(None, None, None), Ok(DARK));
+        assert_eq!(
+            r(Some("dark"), None, os("1")),
+            Ok(DARK),
+            "--theme beats NO_COLOR"
+        );
+        let e = r(None, os("neon"), None).unwrap_err();
+        assert!(
+            e.contains("MMVIZ_THEME=neon") && e.contains("projector"),
+            "{e}"
+        );
+        assert!(r(Some("neon"), None, None).is_err());
+        for n in NAMES {
+            assert!(Theme::named(n).is_some(), "{n}");
+        }
+    }
+
+    fn every_style(t: &Theme) -> Vec<(&'static str, Style)> {
+        let mut v = vec![
+            ("title", t.title),
+            ("border", t.border),
+            ("label", t.label),
+            ("value", t.value),
+            ("dim", t.dim),
+            ("key", t.key),
+            ("warn", t.warn),
+            ("good", t.good),
+            ("spark_minor", t.spark_minor),
+            ("spark_major", t.spark_major),
+            ("bar", t.bar),
+        ];
+        for s in CellState::ALL {
+            if s != CellState::Empty {
+                v.push((s.label(), t.cell(s)));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn projector_is_bold_and_avoids_colours_projectors_wash_out() {
+        for (what, st) in every_style(&PROJECTOR) {
+            assert!(st.add_modifier.contains(Modifier::BOLD), "{what} not bold");
+            assert!(!st.add_modifier.contains(Modifier::DIM), "{what} dim");
+            assert!(
+                !matches!(
+                    st.fg,
+                    Some(Color::DarkGray | Color::Blue | Color::Black | Color::Magenta)
+                ),
+                "{what}: {:?} washes out",
+                st.fg
+            );
+        }
+        // Shapes, not shades: no two shade glyphs (░ ▒ ▓) that blur into one grey.
+        let shades = CellState::ALL
+            .iter()
+            .filter(|&&s| "░▒▓".contains(PROJECTOR.glyph(s)))
+            .count();
+        assert_eq!(shades, 0);
+    }
+
+    #[test]
+    fn light_theme_has_no_text_that_vanishes_on_white() {
+        for (what, st) in every_style(&LIGHT) {
+            if st.bg.is_none() {
+                assert!(
+                    !matches!(
+                        st.fg,
+                        Some(Color::White | Color::Yellow | Color::LightYellow)
+                    ),
+                    "{what}: {:?} on a light background",
+                    st.fg
+                );
+            }
+        }
+    }
+
+    /// The whole 80×24 screen of the fixture in `theme`: the real widgets, real styles.
+    fn screen(theme: &'static Theme) -> ratatui::buffer::Buffer {
+        screen_and_grid(theme).0
+    }
+
+    fn screen_and_grid(theme: &'static Theme) -> (ratatui::buffer::Buffer, ratatui::layout::Rect) {
+        use crate::snapshot::Command;
+        use crate::tui::fixture::{fixture_grid, fixture_snapshot};
+        use crate::tui::App;
+        use ratatui::layout::Rect;
+        let mut app = App::new(fixture_snapshot(), theme);
+        let area = Rect::new(0, 0, 80, 24);
+        let cells_area = app.grid_cells_area(area);
+        if let Command::SetView {
+            start_page,
+            end_page,
+            cells,
+        } = app.view_request(app.grid_cells_area(area))
+        {
+            app.snapshot.grid = fixture_grid(start_page, end_page, cells);
+        }
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        ratatui::widgets::Widget::render(&app, area, &mut buf);
+        (buf, cells_area)
+    }
+
+    #[test]
+    fn grid_cells_carry_the_themes_glyph_and_style() {
+        for t in [&COLOR, &LIGHT, &PROJECTOR, &MONO] {
+            let (buf, grid) = screen_and_grid(t);
+            let cells: Vec<_> = grid.positions().map(|p| &buf[p]).collect();
+            for st in [CellState::Mapped, CellState::NotCached, CellState::Front] {
+                let cell = cells
+                    .iter()
+                    .find(|c| c.symbol().starts_with(t.glyph(st)))
+                    .unwrap_or_else(|| panic!("{st:?} not on screen in {:?}", t.glyphs));
+                let want = t.cell(st);
+                assert_eq!(cell.fg, want.fg.unwrap_or(Color::Reset), "{st:?}");
+                assert!(cell.modifier.contains(want.add_modifier), "{st:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn theme_snapshots_with_styles() {
+        // Debug of a Buffer lists its text and then every style run: a change of colour or
+        // modifier shows in the snapshot, not only a change of text.
+        for (name, t) in [
+            ("dark", DARK),
+            ("light", &LIGHT),
+            ("projector", &PROJECTOR),
+            ("mono", &MONO),
+        ] {
+            insta::assert_debug_snapshot!(format!("theme_{name}_80x24"), screen(t));
+        }
     }
 }

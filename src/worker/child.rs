@@ -243,6 +243,8 @@ struct Worker {
     /// Offsets of the current batch, filled by index (MAX_BATCH long, allocated once).
     offs: Vec<u64>,
     recent: Vec<u64>,
+    /// Distinct pages/regions accessed since the last report (TLB reach estimate).
+    interval: crate::tlb::IntervalSets,
     out: BufWriter<io::Stdout>,
     run: Run,
     seq: u64,
@@ -348,6 +350,7 @@ fn run(path: &Path, opts: &WorkerOptions, start: Instant) -> io::Result<()> {
         touched_reset: false,
         offs: vec![0; MAX_BATCH],
         recent: Vec::new(),
+        interval: crate::tlb::IntervalSets::for_len(size),
         out: BufWriter::new(io::stdout()),
         run: Run::new(PatternSpec::default(), size, page_size),
         seq: 0,
@@ -552,11 +555,19 @@ impl Worker {
                 }
             }
             Control::Advise { advice } => {
+                // Leaving `hugepage`: madvise cannot clear VM_HUGEPAGE, only replace it with
+                // VM_NOHUGEPAGE, so that is what the mapping gets (see Advice::Hugepage).
+                let leaving_huge =
+                    self.run.advice == Advice::Hugepage && advice != Advice::Hugepage;
                 let err = match &self.map {
-                    Some(m) => m
-                        .advise(to_memmap_advice(advice))
-                        .err()
-                        .map(|e| e.to_string()),
+                    Some(m) => (if leaving_huge {
+                        m.advise(memmap2::Advice::NoHugePage)
+                    } else {
+                        Ok(())
+                    })
+                    .and_then(|()| m.advise(to_memmap_advice(advice)))
+                    .err()
+                    .map(|e| e.to_string()),
                     None => None,
                 };
                 if err.is_none() {
@@ -789,6 +800,13 @@ impl Worker {
         // stops by replaying a clone of the iterator.
         let record = self.run.spec.kind == PatternKind::Chase;
         let replay = (!record).then(|| iter.clone());
+        // The last `k` accesses of the batch are timed one by one (1 in N; N from the rate).
+        let lat = &mut self.run.progress.latency;
+        if !lat.calibrated() {
+            lat.calibrate();
+        }
+        let k =
+            lat.take_samples(n as u64, crate::latency::sample_every_for(self.run.rate)) as usize;
         let t0 = Instant::now();
         if let Some(base) = wbase {
             let fsize = self.size;
@@ -805,11 +823,7 @@ impl Worker {
                 sum = sum.wrapping_add(v);
                 v
             };
-            last = if record {
-                iter.drive(offs, last, f)
-            } else {
-                iter.drive_n(n, last, f)
-            };
+            last = drive_sampled(iter, offs, record, last, k, lat, f);
         } else if scan {
             let fsize = self.size;
             let f = |off: u64| {
@@ -818,11 +832,7 @@ impl Worker {
                 sum = sum.wrapping_add(v);
                 v
             };
-            last = if record {
-                iter.drive(offs, last, f)
-            } else {
-                iter.drive_n(n, last, f)
-            };
+            last = drive_sampled(iter, offs, record, last, k, lat, f);
         } else if size == 1 {
             // The classic case, kept free of any size logic: one volatile load per access.
             let f = |off: u64| {
@@ -830,11 +840,7 @@ impl Worker {
                 sum = sum.wrapping_add(v);
                 v
             };
-            last = if record {
-                iter.drive(offs, last, f)
-            } else {
-                iter.drive_n(n, last, f)
-            };
+            last = drive_sampled(iter, offs, record, last, k, lat, f);
         } else {
             let size = size as usize;
             let f = |off: u64| {
@@ -842,11 +848,7 @@ impl Worker {
                 sum = sum.wrapping_add(v);
                 v
             };
-            last = if record {
-                iter.drive(offs, last, f)
-            } else {
-                iter.drive_n(n, last, f)
-            };
+            last = drive_sampled(iter, offs, record, last, k, lat, f);
         }
         let t1 = Instant::now();
         if let Some(mut r) = replay {
@@ -894,7 +896,10 @@ impl Worker {
         self.recent.clear();
         let offs = &self.offs[..n];
         let stride = (n / RECENT_MAX).max(1);
+        let sets = &mut self.interval;
+        sets.start(self.seq);
         for (i, &off) in offs.iter().enumerate() {
+            sets.insert(off);
             let first = off / ps;
             let last_page = (off + size.max(1) - 1).min(self.size - 1) / ps;
             for p in first..=last_page.min(first + access_pages) {
@@ -906,6 +911,8 @@ impl Worker {
                 self.recent.push(first);
             }
         }
+        let p = &mut self.run.progress;
+        (p.interval_pages, p.interval_regions) = self.interval.counts();
         Ok(())
     }
 
@@ -940,6 +947,33 @@ impl Worker {
     }
 }
 
+/// Runs `offs.len()` accesses; the last `k` are timed one at a time into `lat` (two clock
+/// reads each, plus drawing the offset). The untimed ones run the same tight loop as before.
+#[inline(always)]
+fn drive_sampled(
+    iter: &mut crate::patterns::PatternIter,
+    offs: &mut [u64],
+    record: bool,
+    mut last: u64,
+    k: usize,
+    lat: &mut crate::latency::LatencyHist,
+    mut f: impl FnMut(u64) -> u64,
+) -> u64 {
+    let n = offs.len();
+    let m = n - k.min(n);
+    last = if record {
+        iter.drive(&mut offs[..m], last, &mut f)
+    } else {
+        iter.drive_n(m, last, &mut f)
+    };
+    for i in m..n {
+        let t = Instant::now();
+        last = iter.drive(&mut offs[i..i + 1], last, &mut f);
+        lat.record(t.elapsed().as_nanos() as u64);
+    }
+    last
+}
+
 /// Sorted page indexes to (start, len) runs.
 pub fn to_runs(pages: &[u64]) -> Vec<(u64, u64)> {
     let mut runs: Vec<(u64, u64)> = Vec::new();
@@ -964,6 +998,7 @@ fn to_memmap_advice(a: Advice) -> memmap2::Advice {
         Advice::Random => memmap2::Advice::Random,
         Advice::Sequential => memmap2::Advice::Sequential,
         Advice::Willneed => memmap2::Advice::WillNeed,
+        Advice::Hugepage => memmap2::Advice::HugePage,
     }
 }
 

@@ -182,6 +182,15 @@ pub struct Progress {
     /// Grep: the first matches (offset, 1-based line number, line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub first_matches: Vec<crate::patterns::grep::GrepMatch>,
+    /// Latencies of a sample of the accesses since Configure (see `latency`).
+    #[serde(default)]
+    pub latency: crate::latency::LatencyHist,
+    /// Distinct 4 KiB pages and 2 MiB regions accessed since the previous report (the TLB
+    /// reach estimate).
+    #[serde(default)]
+    pub interval_pages: u64,
+    #[serde(default)]
+    pub interval_regions: u64,
 }
 
 /// Worker → parent.

@@ -17,11 +17,21 @@ pub struct Grid<'a> {
     pub selected: Option<u64>,
 }
 
-/// What a touch costs in each state: the point of the picture.
-const TEACH: [&str; 2] = [
-    "touch ▒░ → minor fault (in RAM: just map it)",
-    "touch · → major fault (read from disk)",
-];
+/// What a touch costs in each state: the point of the picture (in the theme's glyphs).
+fn teach(t: &Theme) -> [String; 2] {
+    let g = |s| t.glyph(s);
+    [
+        format!(
+            "touch {}{} → minor fault (in RAM: just map it)",
+            g(CellState::CachedTouched),
+            g(CellState::Ghost)
+        ),
+        format!(
+            "touch {} → major fault (read from disk)",
+            g(CellState::NotCached)
+        ),
+    ]
+}
 
 /// The inner rows of the grid block, top to bottom.
 struct Rows {
@@ -65,7 +75,7 @@ fn legend_lines(s: &Snapshot, theme: &Theme, width: u16) -> Vec<Line<'static>> {
             cur.push(Span::raw("  "));
             used += 2;
         }
-        cur.push(Span::styled(st.glyph().to_string(), theme.cell(st)));
+        cur.push(Span::styled(theme.glyph(st).to_string(), theme.cell(st)));
         cur.push(Span::styled(format!(" {}", st.label()), theme.label));
         used += w;
     }
@@ -73,9 +83,9 @@ fn legend_lines(s: &Snapshot, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::from(cur));
     }
     if s.caps.cache_state_visible {
-        for teach in TEACH {
+        for teach in teach(theme) {
             lines.extend(
-                wrap(teach, width)
+                wrap(&teach, width)
                     .into_iter()
                     .map(|l| Line::styled(l, theme.dim)),
             );
@@ -293,7 +303,7 @@ impl Widget for Grid<'_> {
                 style = style.patch(t.selected);
             }
             if let Some(cell) = buf.cell_mut((x, y)) {
-                cell.set_char(st.glyph()).set_style(style);
+                cell.set_char(t.glyph(st)).set_style(style);
             }
         }
 

@@ -1,5 +1,6 @@
 //! The help overlay (`?`): every key with one line, and what the fault words mean.
 
+use crate::tui::keymap;
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,70 +13,24 @@ pub struct Help<'a> {
     pub scroll: u16,
 }
 
-pub const KEYS: [(&str, &str); 21] = [
-    ("1 2 3 4", "pattern: sequential, reverse, stride, random"),
-    ("5 6 7", "pattern: hotset, chase (pointer chase), scan"),
-    ("space", "pause / resume the workload"),
-    (
-        "n",
-        "one step while paused (one access at <= 10/s; says what it did)",
-    ),
-    ("[  ]", "slower / faster (accesses per second)"),
-    ("e", "evict: drop the file's pages from the page cache"),
-    (
-        "w",
-        "warm, sequential reads (large folios: a fault maps <= 2 MiB)",
-    ),
-    (
-        "W",
-        "warm, random 4 KiB reads (small folios: fault maps <= 16 pages)",
-    ),
-    (
-        "a",
-        "next madvise advice: normal, random, sequential, willneed",
-    ),
-    (
-        "r",
-        "restart the worker, reset counters (paused stays paused)",
-    ),
-    (
-        "c",
-        "compare mmap with read() for this pattern (Esc cancels it)",
-    ),
-    ("C", "comparison cache: cold, warm or as-is (each repeat)"),
-    ("m", "message log: every event in full (arrows scroll)"),
-    (
-        "+ =  -",
-        "zoom in / out (each level halves the pages shown)",
-    ),
-    ("↑ ↓  ← →", "pan one row / one cell"),
-    (
-        "PgUp PgDn",
-        "pan one screen; Home / End: start / end of file",
-    ),
-    ("mouse", "click a cell to see its pages; the wheel zooms"),
-    (
-        "i",
-        "inspect a page: arrows move, Enter reads it, Esc leaves",
-    ),
-    ("?", "this help (Esc closes it)"),
-    ("q  Esc", "quit"),
-    ("Ctrl-C", "quit (exit status 130)"),
-];
-
-const FACTS: [&str; 5] = [
-    "minor fault: page already in RAM (page cache); the kernel only maps it",
-    "major fault: the page was not in RAM: read from disk (a hole: zero-filled)",
-    "faults ≠ pages: one fault maps up to 16 cached pages (fault-around)",
-    "or a 2 MiB folio; readahead brings many pages per major fault (░)",
-    "totals and ratios: since the last reset (named on screen); rates: last second",
-];
+fn facts(t: &Theme) -> [String; 5] {
+    [
+        "minor fault: page already in RAM (page cache); the kernel only maps it".into(),
+        "major fault: the page was not in RAM: read from disk (a hole: zero-filled)".into(),
+        "faults ≠ pages: one fault maps up to 16 cached pages (fault-around)".into(),
+        format!(
+            "or a 2 MiB folio; readahead brings many pages per major fault ({})",
+            t.glyph(crate::tui::theme::CellState::Ghost)
+        ),
+        "totals and ratios: since the last reset (named on screen); rates: last second".into(),
+    ]
+}
 
 impl Help<'_> {
     fn lines(&self) -> Vec<Line<'static>> {
         let t = self.theme;
-        let mut l: Vec<Line> = KEYS
-            .iter()
+        let mut l: Vec<Line> = keymap::overlay()
+            .map(|r| (r.keys, r.help))
             .map(|(k, what)| {
                 Line::from(vec![
                     Span::styled(format!(" {k:<10}"), t.key),
@@ -84,7 +39,11 @@ impl Help<'_> {
             })
             .collect();
         l.push(Line::raw(""));
-        l.extend(FACTS.iter().map(|f| Line::styled(format!(" {f}"), t.dim)));
+        l.extend(
+            facts(t)
+                .iter()
+                .map(|f| Line::styled(format!(" {f}"), t.dim)),
+        );
         l
     }
 }
@@ -157,7 +116,7 @@ mod tests {
             100,
             30,
         ));
-        for (k, what) in KEYS {
+        for (k, what) in keymap::overlay().map(|r| (r.keys, r.help)) {
             assert!(out.contains(k) && out.contains(what), "{k} missing\n{out}");
         }
         assert!(out.contains("minor fault: page already in RAM"), "{out}");

@@ -8,6 +8,7 @@ pub mod grid;
 pub mod header;
 pub mod help;
 pub mod inspector;
+pub mod latency;
 pub mod log;
 pub mod tlb;
 pub mod too_small;

@@ -147,8 +147,12 @@ pub enum Cmd {
     )]
     Exec(ExecArgs),
     /// Play a recording (`mmviz --record FILE`) in the terminal, or render it to asciicast v2
+    #[command(
+        after_help = "Example:\n  mmviz replay lecture.jsonl --asciicast lecture.cast --size 100x30"
+    )]
     Replay(ReplayArgs),
     /// Guided lessons: `mmviz lesson list` shows the built-in ones and a teacher's own
+    #[command(after_help = "Example:\n  mmviz lesson list --lessons ./my-lessons")]
     Lesson(LessonArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]

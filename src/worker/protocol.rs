@@ -194,6 +194,9 @@ pub struct Progress {
 }
 
 /// Worker → parent.
+// Progress is large (latency histogram, grep matches), but a report is built every ~50 ms,
+// parsed from JSON and moved a few times: boxing it would change every user for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "report", rename_all = "snake_case")]
 pub enum Report {

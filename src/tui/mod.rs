@@ -6,10 +6,12 @@
 //! no clock and no /proc, so every screen renders the same in a test.
 
 pub mod app;
+pub mod asciicast;
 #[doc(hidden)]
 pub mod fixture;
 pub mod format;
 pub mod keymap;
+pub mod replay;
 pub mod svg;
 pub mod theme;
 pub mod widgets;

@@ -569,7 +569,10 @@ fn page_inspector_with_a_typed_offset() {
     t.wait(10, "the offset prompt", |s| s.contains("offset: 0x2000"));
     t.keys(&["Enter"]);
     // The first four bytes at 0x2000, as the dump shows them.
-    let want: Vec<String> = bytes[0x2000..0x2004].iter().map(|b| format!("{b:02x}")).collect();
+    let want: Vec<String> = bytes[0x2000..0x2004]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let row = format!("2000 {}", want.join(" "));
     let s = t.wait(10, "the bytes at 0x2000", |s| s.contains(&row));
     assert!(s.contains("page 2 ·"), "{s}");

@@ -568,7 +568,9 @@ fn a_typed_offset_shows_the_files_own_bytes_there() {
     let off = 4096 * 3 + 1000;
     live.send(Command::InspectOffset { offset: off });
     let s = live.wait("the bytes at the offset", |s| {
-        s.inspector.as_ref().is_some_and(|r| r.offset == off && r.bytes.is_some())
+        s.inspector
+            .as_ref()
+            .is_some_and(|r| r.offset == off && r.bytes.is_some())
     });
     let r = s.inspector.unwrap();
     let b = r.bytes.unwrap();
@@ -576,7 +578,9 @@ fn a_typed_offset_shows_the_files_own_bytes_there() {
     // Past the end: said, nothing inspected.
     live.send(Command::InspectOffset { offset: 4 << 20 });
     let s = live.wait("refused", |s| {
-        s.message.as_deref().is_some_and(|m| m.contains("past the end"))
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("past the end"))
     });
     assert!(s.message.unwrap().contains("4194304"));
 }

@@ -116,33 +116,45 @@ impl App {
         // TLB panel, then the comparison shrinks to its verdict.
         const FAULTS_MIN: u16 = 14;
         let room = side.height.saturating_sub(FAULTS_MIN);
+        // While the `t` measurement runs or shows its result, the TLB panel is what the
+        // user asked for: it comes right after the counters, the others take what is left.
+        let measuring = s.tlb.measurement != crate::snapshot::TlbMeasureState::Idle;
+        // Each try: per panel (latency, tlb, comparison) None = hidden, Some(compact).
+        type Try = (Option<bool>, Option<bool>, Option<bool>);
+        const F: Option<bool> = Some(false);
+        const C: Option<bool> = Some(true);
+        let tries: &[Try] = match (measuring, compact) {
+            (true, false) => &[
+                (F, F, F),
+                (C, F, F),
+                (C, F, C),
+                (None, F, C),
+                (None, F, None),
+                (None, C, C),
+                (None, C, None),
+            ],
+            (true, true) => &[(None, C, C), (None, C, None)],
+            (false, false) => &[(F, F, F), (C, F, F), (C, F, C), (C, C, C), (C, None, C)],
+            (false, true) => &[],
+        };
+        let h = |p: Option<bool>, f: &dyn Fn(bool) -> u16| p.map_or(0, f);
         // (latency compact, latency height, tlb compact, tlb height, cmp compact, cmp height)
-        let mut plan = None;
-        if !compact && s.tlb.latency.is_some() {
-            let tries = [
-                (false, false, false),
-                (true, false, false),
-                (true, false, true),
-                (true, true, true),
-            ];
-            for (lc, tc, cc) in tries {
-                let (l, t, c) = (
-                    lat_h(lc),
-                    tlb_w(tc).height(side_w),
-                    cmp_w(cc).height(side_w),
-                );
-                if l + t + c <= room {
-                    plan = Some((lc, l, tc, t, cc, c));
-                    break;
-                }
+        let plan = tries.iter().find_map(|&(l, t, c)| {
+            if l.is_some() && s.tlb.latency.is_none() {
+                return None;
             }
-            if plan.is_none() {
-                let (l, c) = (lat_h(true), cmp_w(true).height(side_w));
-                if l + c <= room {
-                    plan = Some((true, l, true, 0, true, c));
-                }
-            }
-        }
+            let lh = h(l, &lat_h);
+            let th = h(t, &|c| tlb_w(c).height(side_w));
+            let ch = h(c, &|c| cmp_w(c).height(side_w));
+            (lh + th + ch <= room).then_some((
+                l.unwrap_or(true),
+                lh,
+                t.unwrap_or(true),
+                th,
+                c.unwrap_or(true),
+                ch,
+            ))
+        });
         let (lat_compact, lat_h, tlb_compact, tlb_h, cmp_compact, cmp_h) =
             plan.unwrap_or_else(|| {
                 let mut tlb_h = tlb_w(compact).height(side_w);
@@ -611,6 +623,39 @@ mod tests {
         let a = app.areas(Rect::new(0, 0, 120, 40)).unwrap();
         assert_eq!(a.latency.height, 0);
         assert!(a.tlb.height > 3, "{a:?}");
+    }
+
+    #[test]
+    fn t_key_and_the_measurement_on_screen() {
+        use crate::snapshot::TlbMeasureState;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        let mut app = App::new(fixture_snapshot(), &COLOR);
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char('t'))),
+            vec![Command::MeasureTlb {
+                max_working_set: None
+            }]
+        );
+        app.snapshot.tlb.measurement = TlbMeasureState::Running {
+            progress: 0.25,
+            working_set_bytes: 8 << 20,
+        };
+        // Esc cancels the measurement before it means quit.
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), vec![Command::CancelTlb]);
+        assert_eq!(app.quit, None);
+        // The TLB panel shows the progress at both first-class sizes, counters keep room.
+        for (w, h) in [(80, 24), (120, 40)] {
+            let a = app.areas(Rect::new(0, 0, w, h)).unwrap();
+            assert!(a.tlb.height >= 4, "{w}x{h}: {a:?}");
+            assert!(a.faults.height >= 14, "{w}x{h}: {a:?}");
+            let out = format!(
+                "{:?}",
+                screen(w, h, |a| a.snapshot = app.snapshot.clone()).backend()
+            );
+            assert!(out.contains("4 KiB vs huge"), "{w}x{h}: {out}");
+            assert!(out.contains("Esc cancels"), "{w}x{h}: {out}");
+        }
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub struct CellCounts {
     /// cache (not by the file's size).
     #[serde(default)]
     pub earlier: u64,
+    /// Pages mapped by a PMD (2 MiB huge mapping: one TLB entry for 512 pages), from
+    /// PAGEMAP_SCAN's PAGE_IS_HUGE; None when that cannot be told (pread fallback, no worker).
+    #[serde(default)]
+    pub huge: Option<u64>,
 }
 
 impl CellCounts {

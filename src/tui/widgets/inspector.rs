@@ -242,6 +242,7 @@ mod tests {
             touched,
             recent: 0,
             earlier: 0,
+            huge: None,
         }
     }
 

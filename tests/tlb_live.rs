@@ -174,3 +174,142 @@ fn t_again_cancels_and_the_worker_resumes() {
     tx.send(Command::Quit).unwrap();
     handle.join().unwrap();
 }
+
+/// FilePmdMapped (bytes) of the worker's mapping of `path`, read from /proc/<pid>/smaps.
+fn smaps_file_pmd_mapped(pid: u32, path: &Path) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let name = path.canonicalize().ok()?;
+    let name = name.to_str()?;
+    let mut inside = false;
+    let mut total = None;
+    for l in s.lines() {
+        let first = l.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            inside = l.trim_end().ends_with(name);
+        } else if inside && l.starts_with("FilePmdMapped:") {
+            let kb: u64 = l.split_whitespace().nth(1)?.parse().ok()?;
+            *total.get_or_insert(0) += kb * 1024;
+        }
+    }
+    total
+}
+
+#[test]
+fn huge_cells_are_where_smaps_says_the_file_is_pmd_mapped() {
+    // The measured case on this machine: a cold sweep under MADV_HUGEPAGE is PMD-mapped.
+    if let Some(pmd) = huge_case(Advice::Hugepage) {
+        assert!(pmd >= 8 * MIB, "FilePmdMapped {pmd}");
+    }
+    // Without the advice (THP madvise) the same cold sweep maps 4 KiB PTEs only: no H cell.
+    if let Some(pmd) = huge_case(Advice::Normal) {
+        if mmviz::fsinfo::thp_mode().as_deref() == Some("madvise") {
+            assert_eq!(pmd, 0);
+        }
+    }
+}
+
+/// Runs a cold sequential sweep with `advice`, pauses, and checks the grid's huge counts
+/// against smaps; returns FilePmdMapped (None: skipped here).
+fn huge_case(advice: Advice) -> Option<u64> {
+    let dir = common::scratch_dir();
+    let p = dir.path().join("huge.bin");
+    let st = std::process::Command::new(common::BIN)
+        .args(["gen", p.to_str().unwrap(), "--size", "16MiB", "--force"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let fs = mmviz::fsinfo::fs_of(&std::fs::File::open(&p).unwrap()).unwrap();
+    let thp = mmviz::fsinfo::thp_mode();
+    if let Err(why) = common::can_evict(&p) {
+        common::skip("huge_cells_are_where_smaps_says", &why);
+        return None;
+    }
+    if fs.name != "ext4" || thp.as_deref() == Some("never") {
+        common::skip(
+            "huge_cells_are_where_smaps_says",
+            &format!(
+                "needs ext4 with large folios and THP (fs {}, THP {thp:?})",
+                fs.name
+            ),
+        );
+        return None;
+    }
+    std::env::set_var("MMVIZ_EXE", common::BIN);
+    // Cold file, MADV_HUGEPAGE, one sequential sweep: faults read 2 MiB folios and map each
+    // with one PMD entry (measured on Linux 6.18 ext4, THP madvise; see tests/tlb.rs).
+    let (tx, rx, handle) = session::spawn(SessionOptions {
+        path: p.clone(),
+        is_demo: false,
+        spec: PatternSpec {
+            kind: PatternKind::Sequential,
+            seed: 7,
+            ..Default::default()
+        },
+        advice,
+        rate: None,
+        cold: true,
+        hz: 20,
+        compare: None,
+    })
+    .expect("session starts");
+    // 256 cells of 16 pages: 32 cells per 2 MiB, so a PMD covers whole cells.
+    let view = |cells| Command::SetView {
+        start_page: 0,
+        end_page: u64::MAX,
+        cells,
+    };
+    tx.send(view(256)).unwrap();
+    let pages = 16 * MIB / 4096;
+    let s = wait(&rx, "the whole file mapped", |s| {
+        s.totals.mapped == Some(pages) && s.worker.pid.is_some()
+    });
+    let pid = s.worker.pid.unwrap();
+    tx.send(Command::TogglePause).unwrap();
+    wait(&rx, "paused", |s| s.worker.state == RunState::Paused);
+    std::thread::sleep(Duration::from_millis(150));
+    let before = smaps_file_pmd_mapped(pid, &p).expect("smaps FilePmdMapped");
+    // A fresh sample of the paused worker (a new view asks for one), same 16 pages per cell.
+    tx.send(view(257)).unwrap();
+    tx.send(view(256)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let s = wait(&rx, "a fresh paused sample", |s| {
+        s.worker.state == RunState::Paused && s.grid.cells.len() == 256
+    });
+    let after = smaps_file_pmd_mapped(pid, &p).expect("smaps FilePmdMapped");
+    tx.send(Command::Quit).unwrap();
+    handle.join().unwrap();
+    assert_eq!(
+        before, after,
+        "PMD mappings changed while paused (khugepaged?)"
+    );
+    assert_eq!(s.caps.pagemap, mmviz::snapshot::PagemapSource::Scan);
+    assert_eq!(s.grid.pages_per_cell, 16);
+    let huge: Vec<u64> = s
+        .grid
+        .cells
+        .iter()
+        .map(|c| c.huge.expect("scan tells"))
+        .collect();
+    let total: u64 = huge.iter().sum();
+    // Exactly what smaps says, in pages.
+    assert_eq!(total * 4096, after, "cells {huge:?}");
+    // Where: every PMD is 2 MiB aligned in the file, so huge cells come in aligned groups of
+    // 32 whole cells.
+    for (g, chunk) in huge.chunks(32).enumerate() {
+        let all = chunk.iter().all(|&h| h == 16);
+        let none = chunk.iter().all(|&h| h == 0);
+        assert!(all || none, "2 MiB region {g}: {chunk:?}");
+    }
+    // The grid draws them as their own state (the moving front still wins).
+    for (c, &h) in s.grid.cells.iter().zip(&huge) {
+        let st = mmviz::tui::theme::CellState::of(c);
+        if c.recent == 0 {
+            assert_eq!(
+                st == mmviz::tui::theme::CellState::HugeMapped,
+                h > 0,
+                "{c:?}"
+            );
+        }
+    }
+    Some(after)
+}

@@ -331,6 +331,30 @@ mod tests {
     }
 
     #[test]
+    fn pread_fallback_cannot_tell_huge_mappings() {
+        // Our own page table: 64 KiB of heap we just wrote are present.
+        let v = vec![1u8; 64 << 10];
+        let ps = crate::units::page_size();
+        let addr = (v.as_ptr() as u64).next_multiple_of(ps);
+        let mut r = PagemapReader::open(std::process::id()).unwrap();
+        r.set_file_bit(false);
+        let mut out = Vec::new();
+        r.present_runs(addr, 8, ps, &mut out).unwrap();
+        assert_eq!(r.huge_runs(), None, "not asked for");
+        r.set_huge(true);
+        r.present_runs(addr, 8, ps, &mut out).unwrap();
+        assert_eq!(out.iter().map(|x| x.end - x.start).sum::<u64>(), 8);
+        if r.source() == PagemapSource::Scan {
+            assert!(r.huge_runs().is_some());
+        }
+        r.force_pread();
+        r.present_runs(addr, 8, ps, &mut out).unwrap();
+        assert_eq!(out.iter().map(|x| x.end - x.start).sum::<u64>(), 8);
+        assert_eq!(r.huge_runs(), None, "pagemap entries have no PMD bit");
+        drop(v);
+    }
+
+    #[test]
     fn huge_ranges_count_per_cell() {
         let runs = [(0, 512), (1024, 1536)];
         let mut hint = 0;

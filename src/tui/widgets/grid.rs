@@ -344,6 +344,21 @@ mod tests {
     use crate::tui::theme::{COLOR, MONO};
     use crate::tui::widgets::testing::{render, text};
 
+    #[test]
+    fn huge_cells_get_their_glyph_and_legend_entry() {
+        let mut s = fixture_snapshot();
+        let out = show(&s, 80, 30, None);
+        assert!(!out.contains("huge (2 MiB PMD) mapping"), "{out}");
+        for c in s.grid.cells.iter_mut().take(64) {
+            c.huge = Some(c.pages);
+            c.mapped = Some(c.pages);
+            c.recent = 0;
+        }
+        let out = show(&s, 80, 30, None);
+        assert!(out.contains("H huge (2 MiB PMD) mapping"), "{out}");
+        assert!(out.contains("HHHH"), "{out}");
+    }
+
     fn show(s: &Snapshot, w: u16, h: u16, selected: Option<u64>) -> String {
         text(&render(
             Grid {

@@ -168,6 +168,18 @@ pub fn sample(
             c.mapped = Some(file);
             c.private = Some(private);
         }
+        if let Some(h) = m.reader.huge_runs() {
+            let mut hint = 0;
+            for (i, c) in out.iter_mut().enumerate() {
+                let s = i as u64 * ppc;
+                c.huge = Some(crate::pagemap::count_ranges_in(
+                    h,
+                    s,
+                    s + c.pages,
+                    &mut hint,
+                ));
+            }
+        }
         // A private copy's position may also have its file page cached: count it once, as
         // private, by asking mincore about exactly those pages.
         if probe.visible() && scratch.runs.iter().any(|r| !r.file) {

@@ -19,6 +19,9 @@ const PM_FILE: u64 = 1 << 61;
 // <linux/fs.h>: categories reported by PAGEMAP_SCAN.
 const PAGE_IS_FILE: u64 = 1 << 2;
 const PAGE_IS_PRESENT: u64 = 1 << 3;
+/// Mapped by a PMD (a 2 MiB huge mapping: one TLB entry) or hugetlb; a large folio mapped by
+/// 512 PTEs does not have it (include/uapi/linux/fs.h, fs/proc/task_mmu.c).
+const PAGE_IS_HUGE: u64 = 1 << 6;
 
 /// `struct page_region` from `<linux/fs.h>`.
 #[repr(C)]
@@ -69,6 +72,9 @@ pub struct PagemapReader {
     regions: Vec<PageRegion>,
     buf: Vec<u64>,
     file_bit: bool,
+    /// When Some: the PMD-mapped runs (page indexes relative to the last `present_runs`
+    /// address) of the last scan, merged.
+    huge: Option<Vec<(u64, u64)>>,
 }
 
 impl PagemapReader {
@@ -81,6 +87,7 @@ impl PagemapReader {
             regions: vec![PageRegion::default(); 1024],
             buf: Vec::new(),
             file_bit: true,
+            huge: None,
         };
         // A zero-length scan tells whether the ioctl exists (ENOTTY/EINVAL before 6.7).
         let probe = r.scan_once(0, 0);
@@ -103,6 +110,21 @@ impl PagemapReader {
         self.file_bit = on;
     }
 
+    /// Also ask PAGEMAP_SCAN for PAGE_IS_HUGE (PMD-mapped pages), read by [`Self::huge_runs`].
+    pub fn set_huge(&mut self, on: bool) {
+        self.huge = on.then(Vec::new);
+    }
+
+    /// The PMD-mapped runs of the last [`Self::present_runs`] (relative page indexes, sorted,
+    /// disjoint). None when not asked for, or under the pread fallback: /proc/<pid>/pagemap
+    /// entries have no bit for "mapped by a PMD", so it cannot tell.
+    pub fn huge_runs(&self) -> Option<&[(u64, u64)]> {
+        if self.source != PagemapSource::Scan {
+            return None;
+        }
+        self.huge.as_deref()
+    }
+
     pub fn source(&self) -> PagemapSource {
         self.source
     }
@@ -120,7 +142,7 @@ impl PagemapReader {
                 PAGE_IS_PRESENT | PAGE_IS_FILE
             } else {
                 PAGE_IS_PRESENT
-            },
+            } | if self.huge.is_some() { PAGE_IS_HUGE } else { 0 },
             ..Default::default()
         };
         // SAFETY: `arg` is a valid pm_scan_arg whose `vec` points to `self.regions`, a live
@@ -143,6 +165,9 @@ impl PagemapReader {
         out: &mut Vec<PresentRun>,
     ) -> io::Result<()> {
         out.clear();
+        if let Some(h) = self.huge.as_mut() {
+            h.clear();
+        }
         if pages == 0 {
             return Ok(());
         }
@@ -184,6 +209,14 @@ impl PagemapReader {
                     file: !self.file_bit || reg.categories & PAGE_IS_FILE != 0,
                 };
                 push_run(out, run);
+                if reg.categories & PAGE_IS_HUGE != 0 {
+                    if let Some(h) = self.huge.as_mut() {
+                        match h.last_mut() {
+                            Some(last) if last.1 == run.start => last.1 = run.end,
+                            _ => h.push((run.start, run.end)),
+                        }
+                    }
+                }
             }
             if walk_end <= cur {
                 break;
@@ -273,6 +306,19 @@ pub fn count_in(runs: &[PresentRun], start: u64, end: u64, hint: &mut usize) -> 
     (file, private)
 }
 
+/// Pages of `runs` (sorted, disjoint `(start, end)`) inside `start..end`; `hint` as in
+/// [`count_in`] (ascending queries).
+pub fn count_ranges_in(runs: &[(u64, u64)], start: u64, end: u64, hint: &mut usize) -> u64 {
+    while *hint < runs.len() && runs[*hint].1 <= start {
+        *hint += 1;
+    }
+    runs[*hint..]
+        .iter()
+        .take_while(|r| r.0 < end)
+        .map(|r| r.1.min(end).saturating_sub(r.0.max(start)))
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +328,43 @@ mod tests {
         // _IOWR('f', 16, struct pm_scan_arg) with sizeof == 96 on 64-bit.
         assert_eq!(std::mem::size_of::<PmScanArg>(), 96);
         assert_eq!(PAGEMAP_SCAN, 0xC060_6610);
+    }
+
+    #[test]
+    fn pread_fallback_cannot_tell_huge_mappings() {
+        // Our own page table: 64 KiB of heap we just wrote are present.
+        let v = vec![1u8; 64 << 10];
+        let ps = crate::units::page_size();
+        let addr = (v.as_ptr() as u64).next_multiple_of(ps);
+        let mut r = PagemapReader::open(std::process::id()).unwrap();
+        r.set_file_bit(false);
+        let mut out = Vec::new();
+        r.present_runs(addr, 8, ps, &mut out).unwrap();
+        assert_eq!(r.huge_runs(), None, "not asked for");
+        r.set_huge(true);
+        r.present_runs(addr, 8, ps, &mut out).unwrap();
+        assert_eq!(out.iter().map(|x| x.end - x.start).sum::<u64>(), 8);
+        if r.source() == PagemapSource::Scan {
+            assert!(r.huge_runs().is_some());
+        }
+        r.force_pread();
+        r.present_runs(addr, 8, ps, &mut out).unwrap();
+        assert_eq!(out.iter().map(|x| x.end - x.start).sum::<u64>(), 8);
+        assert_eq!(r.huge_runs(), None, "pagemap entries have no PMD bit");
+        drop(v);
+    }
+
+    #[test]
+    fn huge_ranges_count_per_cell() {
+        let runs = [(0, 512), (1024, 1536)];
+        let mut hint = 0;
+        let per: Vec<u64> = (0..8)
+            .map(|i| count_ranges_in(&runs, i * 256, i * 256 + 256, &mut hint))
+            .collect();
+        assert_eq!(per, vec![256, 256, 0, 0, 256, 256, 0, 0]);
+        let mut hint = 0;
+        assert_eq!(count_ranges_in(&runs, 500, 1100, &mut hint), 12 + 76);
+        assert_eq!(count_ranges_in(&[], 0, 10, &mut 0), 0);
     }
 
     #[test]

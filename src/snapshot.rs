@@ -104,8 +104,80 @@ pub struct TlbInfo {
     /// The worker's timed accesses of the last ~1 s and its faults over the same batches.
     #[serde(default)]
     pub latency: Option<LatencyView>,
+    /// The `t` measurement (4 KiB vs huge pages, `mmviz tlb` from the session).
+    #[serde(default)]
+    pub measurement: TlbMeasureState,
     /// Entries a 4 KiB page covers vs a 2 MiB page: facts shown as text.
     pub notes: Vec<String>,
+}
+
+/// The `t` key's 4 KiB vs huge page measurement, as the TLB panel shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TlbMeasureState {
+    #[default]
+    Idle,
+    Running {
+        /// 0.0..=1.0 (working sets done / working sets).
+        progress: f64,
+        /// The working set being measured now.
+        working_set_bytes: u64,
+    },
+    Done(TlbMeasureResult),
+    Failed {
+        error: String,
+    },
+}
+
+/// A finished `t` measurement: the rows of `mmviz tlb` and what they depend on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlbMeasureResult {
+    pub thp_mode: Option<String>,
+    pub hardware_counters: String,
+    pub rows: Vec<TlbMeasureRow>,
+    /// The smallest working set from which 4 KiB pages stay slower (`tlbbench::find_knee`).
+    pub knee_working_set_bytes: Option<u64>,
+    /// Why the largest working set is smaller than asked (free memory), if it is.
+    pub capped: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+impl TlbMeasureResult {
+    /// One line for the status bar, the log and the compact panel.
+    pub fn summary(&self) -> String {
+        let r = self;
+        let best = r
+            .rows
+            .iter()
+            .filter_map(|w| Some((w.working_set_bytes, w.ratio?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match (r.knee_working_set_bytes, best) {
+            (Some(k), Some((ws, x))) => format!(
+                "4 KiB pages slower from {} on, up to {x:.2}× at {}",
+                crate::units::human_bytes(k),
+                crate::units::human_bytes(ws)
+            ),
+            (None, Some((ws, x))) => format!(
+                "no knee up to {}: largest ratio {x:.2}× at {}",
+                crate::units::human_bytes(r.rows.last().map_or(0, |w| w.working_set_bytes)),
+                crate::units::human_bytes(ws)
+            ),
+            (_, None) => format!(
+                "no huge pages granted (THP {}): no ratio",
+                r.thp_mode.as_deref().unwrap_or("unknown")
+            ),
+        }
+    }
+}
+
+/// One working set, min ns per dependent access both ways.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlbMeasureRow {
+    pub working_set_bytes: u64,
+    pub ns_4k: f64,
+    pub ns_huge: f64,
+    /// None when the huge region did not get huge pages.
+    pub ratio: Option<f64>,
 }
 
 /// One interval of the access-latency histogram with the fault deltas of the same batches
@@ -145,6 +217,10 @@ pub struct CellCounts {
     /// cache (not by the file's size).
     #[serde(default)]
     pub earlier: u64,
+    /// Pages mapped by a PMD (2 MiB huge mapping: one TLB entry for 512 pages), from
+    /// PAGEMAP_SCAN's PAGE_IS_HUGE; None when that cannot be told (pread fallback, no worker).
+    #[serde(default)]
+    pub huge: Option<u64>,
 }
 
 impl CellCounts {
@@ -458,6 +534,15 @@ pub enum Command {
     CancelCompare,
     /// Cycle the cache state the comparison starts from: cold -> warm -> as-is.
     CycleCompareCache,
+    /// `t`: measure 4 KiB vs huge pages (the worker pauses meanwhile); while one runs,
+    /// cancel it. `max_working_set`: None = the session's default
+    /// (`session::TLB_MAX_WORKING_SET`), always capped to what fits in free memory.
+    MeasureTlb {
+        #[serde(default)]
+        max_working_set: Option<u64>,
+    },
+    /// Esc while the TLB measurement runs.
+    CancelTlb,
     /// The page range the grid shows and how many cells it has room for.
     SetView {
         start_page: u64,

@@ -280,6 +280,18 @@ fn delta(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 /// Runs the measurement; `progress` is told each working set as it starts.
 pub fn measure(opts: &Options, mut progress: impl FnMut(u64)) -> Result<Report> {
+    measure_with(opts, |_, _, ws| {
+        progress(ws);
+        true
+    })
+}
+
+/// [`measure`] with `progress(index, count, working_set)` told before each working set;
+/// returning false cancels (the result is an error saying so).
+pub fn measure_with(
+    opts: &Options,
+    mut progress: impl FnMut(usize, usize, u64) -> bool,
+) -> Result<Report> {
     if opts.max_working_set < MIN_WORKING_SET {
         return Err(AppError::usage(format!(
             "--max-working-set must be at least {}",
@@ -333,8 +345,10 @@ pub fn measure(opts: &Options, mut progress: impl FnMut(u64)) -> Result<Report> 
     // prefix, so a prefix of `w` bytes is at least (w - not_huge) / w huge.
     let not_huge = (len as u64).saturating_sub(huge.anon_huge());
     let anon_huge_bytes_4k = small.anon_huge();
-    for &ws in &sets {
-        progress(ws);
+    for (i, &ws) in sets.iter().enumerate() {
+        if !progress(i, sets.len(), ws) {
+            return Err(AppError::runtime("the TLB measurement was cancelled"));
+        }
         let nodes = (ws as usize) / NODE_STRIDE;
         let s0 = build_cycle(small.bytes_mut(), nodes, opts.seed);
         let s1 = build_cycle(huge.bytes_mut(), nodes, opts.seed);

@@ -14,6 +14,7 @@ mod compare_job;
 mod interval;
 mod provenance;
 mod sample;
+mod tlb_job;
 mod watch;
 mod workload;
 
@@ -38,6 +39,7 @@ use std::time::{Duration, Instant};
 use compare_job::CompareJob;
 use interval::IntervalStats;
 use provenance::Provenance;
+pub use tlb_job::TLB_MAX_WORKING_SET;
 use watch::FileWatch;
 use workload::Workload;
 
@@ -171,6 +173,7 @@ struct Session {
     comparison: ComparisonState,
     compare_cache: CompareCache,
     compare_job: Option<CompareJob>,
+    tlb_job: Option<tlb_job::TlbJob>,
     warm_job: Option<actions::WarmJob>,
     pending: actions::Pending,
     message: Option<String>,
@@ -232,6 +235,7 @@ impl Session {
             comparison: ComparisonState::Idle,
             compare_cache: CompareCache::default(),
             compare_job: None,
+            tlb_job: None,
             warm_job: None,
             pending: actions::Pending::default(),
             message: None,
@@ -274,6 +278,7 @@ impl Session {
             }
             self.poll_worker();
             self.poll_compare();
+            self.poll_tlb();
             self.poll_warm();
             let t0 = Instant::now();
             let snap = if resample {
@@ -284,6 +289,7 @@ impl Session {
                 let cost = t0.elapsed();
                 let idle = self.progress.state != WorkerState::Running
                     && self.compare_job.is_none()
+                    && self.tlb_job.is_none()
                     && self.warm_job.is_none()
                     && self.pending.is_empty();
                 let base = if idle {
@@ -308,6 +314,9 @@ impl Session {
             }
         }
         if let Some(j) = &self.compare_job {
+            j.cancel();
+        }
+        if let Some(j) = &self.tlb_job {
             j.cancel();
         }
         self.stop_worker();
@@ -364,7 +373,12 @@ impl Session {
             Command::WarmRandom => self.warm(crate::cache::Fill::Random),
             Command::CycleAdvice => self.cycle_advice(),
             Command::Reset => self.restart(),
+            Command::Compare if self.tlb_job.is_some() => {
+                self.say("the TLB measurement is running: the comparison waits (Esc cancels it)")
+            }
             Command::Compare => self.start_compare(),
+            Command::MeasureTlb { max_working_set } => self.toggle_tlb(max_working_set),
+            Command::CancelTlb => self.cancel_tlb(),
             Command::CancelCompare => {
                 // The orchestrator polls this flag every 2 ms and kills its child.
                 if let Some(j) = &self.compare_job {
@@ -435,6 +449,7 @@ fn coalesce(batch: Vec<Command>) -> Vec<Command> {
                 | Command::WarmRandom
                 | Command::Reset
                 | Command::Compare
+                | Command::MeasureTlb { .. }
                 | Command::SetView { .. }
                 | Command::Inspect { .. }
                 | Command::SetPattern { .. }
@@ -503,6 +518,7 @@ fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
         && a.file == b.file
         && a.warning == b.warning
         && a.compare_cache == b.compare_cache
+        && a.tlb.measurement == b.tlb.measurement
         && a.events.len() == b.events.len()
         && a.events.last() == b.events.last()
         && a.faults.minor_total == b.faults.minor_total

@@ -57,8 +57,11 @@ impl Session {
             Ok(mut r) => {
                 // The worker maps the file read-only and shared: no private copies.
                 r.set_file_bit(false);
+                // PMD-mapped (huge) pages per cell: PAGEMAP_SCAN only.
+                r.set_huge(true);
                 self.caps.pagemap = r.source();
-                self.caps.pagemap_note = None;
+                self.caps.pagemap_note = (r.source() == PagemapSource::Pread)
+                    .then(|| "pread cannot tell huge (PMD) mappings".to_string());
                 Some(r)
             }
             Err(e) => {

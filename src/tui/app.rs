@@ -218,6 +218,13 @@ impl App {
         if comparing && base == Mode::Normal {
             layers.push(Mode::Comparing);
         }
+        let measuring = matches!(
+            self.snapshot.tlb.measurement,
+            crate::snapshot::TlbMeasureState::Running { .. }
+        );
+        if measuring && base == Mode::Normal {
+            layers.push(Mode::MeasuringTlb);
+        }
         layers.push(base);
         let Some(k) = Key::of(&key) else {
             return vec![];
@@ -243,6 +250,10 @@ impl App {
             Action::Reset => Some(Command::Reset),
             Action::Compare => Some(Command::Compare),
             Action::CancelCompare => Some(Command::CancelCompare),
+            Action::MeasureTlb => Some(Command::MeasureTlb {
+                max_working_set: None,
+            }),
+            Action::CancelTlb => Some(Command::CancelTlb),
             // The event loop suspends on Ctrl-Z before keys reach the App.
             Action::Suspend => None,
             Action::CycleCompareCache => Some(Command::CycleCompareCache),

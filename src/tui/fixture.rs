@@ -149,6 +149,7 @@ pub fn fixture_snapshot() -> Snapshot {
                 "a 4 KiB page needs one TLB entry per 4 KiB; a 2 MiB huge page covers 512× more"
                     .into(),
             ],
+            latency: Some(fixture_latency()),
             ..TlbInfo::default()
         },
         comparison: ComparisonState::Done(ComparisonResult {
@@ -201,6 +202,24 @@ pub fn fixture_snapshot() -> Snapshot {
         warning: None,
         compare_cache: crate::snapshot::CompareCache::Cold,
         inspected_first_touch: None,
+    }
+}
+
+/// One second of timed accesses: RAM hits, 44 minor faults and one major, every access
+/// timed (a slow rate), so the humps are labelled exactly.
+pub fn fixture_latency() -> crate::snapshot::LatencyView {
+    let mut hist = crate::latency::LatencyHist::default();
+    hist.set_timer_overhead_ns(0);
+    for (ns, n) in [(12, 900), (40, 60), (1_400, 30), (2_600, 14), (90_000, 1)] {
+        for _ in 0..n {
+            hist.record(ns);
+        }
+    }
+    crate::snapshot::LatencyView {
+        hist,
+        minor: 44,
+        major: 1,
+        interval_ms: 1_000,
     }
 }
 

@@ -66,6 +66,10 @@ pub enum Action {
     Compare,
     /// Esc while a comparison runs: kill its child, drop the result.
     CancelCompare,
+    /// `t`: the 4 KiB vs huge page measurement (again: cancel it).
+    MeasureTlb,
+    /// Esc while the TLB measurement runs.
+    CancelTlb,
     /// Ctrl-Z: handled by the event loop (restore the terminal, stop as a shell job).
     Suspend,
     /// `C`: the comparison's cache mode (cold, warm, as-is).
@@ -129,15 +133,18 @@ pub enum Mode {
     Log,
     /// A comparison runs (a layer over normal mode: Esc cancels it before it means quit).
     Comparing,
+    /// The `t` TLB measurement runs (a layer over normal mode: Esc cancels it).
+    MeasuringTlb,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 5] = [
+    pub const ALL: [Mode; 6] = [
         Mode::Normal,
         Mode::Cursor,
         Mode::Help,
         Mode::Log,
         Mode::Comparing,
+        Mode::MeasuringTlb,
     ];
 }
 
@@ -307,6 +314,20 @@ if it was replaced; a paused session stays paused)",
 one, killing its child at once)",
     ),
     row(
+        "t",
+        "measure 4 KiB vs huge pages (pauses the worker; t or Esc cancels)",
+        &[
+            (K::Char('t'), A::MeasureTlb, W),
+            (K::Esc, A::CancelTlb, When::In(&[Mode::MeasuringTlb])),
+        ],
+    )
+    .long(
+        "measure what the TLB costs: a dependent pointer chase on anonymous memory with 4 KiB \
+pages vs transparent huge pages over working sets from 1 MiB up to 256 MiB (capped to what fits \
+in free memory), as `mmviz tlb` does; the worker pauses meanwhile and the TLB panel shows \
+progress, then ns per access, the ratio and the knee (t again or Esc cancels)",
+    ),
+    row(
         "C",
         "comparison cache: cold, warm or as-is (each repeat)",
         &[(K::Char('C'), A::CycleCompareCache, W)],
@@ -422,7 +443,7 @@ shows the bytes there (only if its page is cached; Enter again reads it), Esc ca
     )
     .long(
         "quit (Esc first closes an overlay, leaves cursor mode or cancels a running \
-comparison)",
+comparison or TLB measurement)",
     ),
     row(
         "Ctrl-C",

@@ -44,11 +44,32 @@ pub struct Areas {
     pub header: Rect,
     pub grid: Rect,
     pub faults: Rect,
+    /// The access-latency histogram (zero height when there is no room or no data).
+    pub latency: Rect,
     pub tlb: Rect,
     pub comparison: Rect,
     pub footer: Rect,
     /// Short screen: side panels drop their explanation lines.
     pub compact: bool,
+    /// Per panel: drawn without its explanation lines.
+    pub latency_compact: bool,
+    pub tlb_compact: bool,
+    pub comparison_compact: bool,
+}
+
+/// The latency panel for one interval's histogram.
+fn latency_widget<'a>(
+    l: &'a crate::snapshot::LatencyView,
+    theme: &'a Theme,
+    compact: bool,
+) -> widgets::latency::Latency<'a> {
+    widgets::latency::Latency {
+        hist: &l.hist,
+        minor: l.minor,
+        major: l.major,
+        theme,
+        compact,
+    }
 }
 
 impl App {
@@ -73,32 +94,84 @@ impl App {
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(main);
         // Short screens: panels drop their explanations so the counters keep their room.
         let compact = main.height < 30;
-        let tlb = Tlb {
+        let tlb_w = |compact| Tlb {
             tlb: &s.tlb,
             theme: self.theme,
             compact,
         };
-        let cmp = Comparison {
+        let cmp_w = |compact| Comparison {
             state: &s.comparison,
             theme: self.theme,
             compact,
             cache: s.compare_cache,
         };
+        let lat_h = |compact| {
+            s.tlb
+                .latency
+                .as_ref()
+                .map_or(0, |l| latency_widget(l, self.theme, compact).height(side_w))
+        };
         // The fault counters keep their rows (counters, interval, cached / mapped / touched,
-        // read ahead): the TLB panel gives way first, then the comparison shrinks to its
-        // verdict. 80x24 is a first-class size (many projectors).
+        // read ahead). On tall screens the latency histogram comes next: the other panels
+        // drop their explanations first, then the TLB panel goes. On short screens (80x24 is
+        // a first-class size: many projectors) the latency panel gives way first, then the
+        // TLB panel, then the comparison shrinks to its verdict.
         const FAULTS_MIN: u16 = 14;
-        let mut tlb_h = tlb.height(side_w);
-        let mut cmp_h = cmp.height(side_w);
         let room = side.height.saturating_sub(FAULTS_MIN);
-        if tlb_h + cmp_h > room {
-            tlb_h = 0;
-        }
-        if tlb_h + cmp_h > room {
-            cmp_h = room.max(3).min(cmp_h);
-        }
-        let [faults, tlb, comparison] = Layout::vertical([
+        // While the `t` measurement runs or shows its result, the TLB panel is what the
+        // user asked for: it comes right after the counters, the others take what is left.
+        let measuring = s.tlb.measurement != crate::snapshot::TlbMeasureState::Idle;
+        // Each try: per panel (latency, tlb, comparison) None = hidden, Some(compact).
+        type Try = (Option<bool>, Option<bool>, Option<bool>);
+        const F: Option<bool> = Some(false);
+        const C: Option<bool> = Some(true);
+        let tries: &[Try] = match (measuring, compact) {
+            (true, false) => &[
+                (F, F, F),
+                (C, F, F),
+                (C, F, C),
+                (None, F, C),
+                (None, F, None),
+                (None, C, C),
+                (None, C, None),
+            ],
+            (true, true) => &[(None, C, C), (None, C, None)],
+            (false, false) => &[(F, F, F), (C, F, F), (C, F, C), (C, C, C), (C, None, C)],
+            (false, true) => &[],
+        };
+        let h = |p: Option<bool>, f: &dyn Fn(bool) -> u16| p.map_or(0, f);
+        // (latency compact, latency height, tlb compact, tlb height, cmp compact, cmp height)
+        let plan = tries.iter().find_map(|&(l, t, c)| {
+            if l.is_some() && s.tlb.latency.is_none() {
+                return None;
+            }
+            let lh = h(l, &lat_h);
+            let th = h(t, &|c| tlb_w(c).height(side_w));
+            let ch = h(c, &|c| cmp_w(c).height(side_w));
+            (lh + th + ch <= room).then_some((
+                l.unwrap_or(true),
+                lh,
+                t.unwrap_or(true),
+                th,
+                c.unwrap_or(true),
+                ch,
+            ))
+        });
+        let (lat_compact, lat_h, tlb_compact, tlb_h, cmp_compact, cmp_h) =
+            plan.unwrap_or_else(|| {
+                let mut tlb_h = tlb_w(compact).height(side_w);
+                let mut cmp_h = cmp_w(compact).height(side_w);
+                if tlb_h + cmp_h > room {
+                    tlb_h = 0;
+                }
+                if tlb_h + cmp_h > room {
+                    cmp_h = room.max(3).min(cmp_h);
+                }
+                (true, 0, compact, tlb_h, compact, cmp_h)
+            });
+        let [faults, latency, tlb, comparison] = Layout::vertical([
             Constraint::Min(6),
+            Constraint::Length(lat_h),
             Constraint::Length(tlb_h),
             Constraint::Length(cmp_h),
         ])
@@ -107,10 +180,14 @@ impl App {
             header,
             grid,
             faults,
+            latency,
             tlb,
             comparison,
             footer,
             compact,
+            latency_compact: lat_compact,
+            tlb_compact,
+            comparison_compact: cmp_compact,
         })
     }
 
@@ -150,7 +227,6 @@ impl Widget for &App {
             .render(area, buf);
             return;
         };
-        let compact = a.compact;
         Header { snapshot: s, theme }.render(a.header, buf);
         Grid {
             snapshot: s,
@@ -159,22 +235,28 @@ impl Widget for &App {
         }
         .render(a.grid, buf);
         Faults { snapshot: s, theme }.render(a.faults, buf);
+        if let Some(l) = s.tlb.latency.as_ref().filter(|_| a.latency.height > 0) {
+            latency_widget(l, theme, a.latency_compact).render(a.latency, buf);
+        }
         Tlb {
             tlb: &s.tlb,
             theme,
-            compact,
+            compact: a.tlb_compact,
         }
         .render(a.tlb, buf);
         Comparison {
             state: &s.comparison,
             theme,
-            compact,
+            compact: a.comparison_compact,
             cache: s.compare_cache,
         }
         .render(a.comparison, buf);
         Footer { snapshot: s, theme }.render(a.footer, buf);
         if self.inspector_shown() {
-            self.render_inspector(a.faults.union(a.tlb).union(a.comparison), buf);
+            self.render_inspector(
+                a.faults.union(a.latency).union(a.tlb).union(a.comparison),
+                buf,
+            );
         }
         if self.help {
             Help {
@@ -524,6 +606,64 @@ mod tests {
     #[test]
     fn screen_120x40() {
         insta::assert_snapshot!(screen(120, 40, |_| {}).backend());
+    }
+
+    #[test]
+    fn latency_panel_shows_on_tall_screens_and_gives_way_at_80x24() {
+        let app = App::new(fixture_snapshot(), &COLOR);
+        for (w, h) in [(120, 40), (140, 50), (200, 60)] {
+            let a = app.areas(Rect::new(0, 0, w, h)).unwrap();
+            assert!(a.latency.height >= 5, "{w}x{h}: {a:?}");
+            // The counters keep at least their minimum rows.
+            assert!(a.faults.height >= 14, "{w}x{h}: {a:?}");
+            let out = format!("{:?}", screen(w, h, |_| {}).backend());
+            assert!(out.contains("Access latency"), "{w}x{h}");
+            assert!(out.contains("1 major"), "{w}x{h}");
+        }
+        let a = app.areas(Rect::new(0, 0, 80, 24)).unwrap();
+        assert_eq!(a.latency.height, 0, "{a:?}");
+        assert!(a.faults.height >= 14, "{a:?}");
+        let out = format!("{:?}", screen(80, 24, |_| {}).backend());
+        assert!(!out.contains("Access latency"));
+        // No histogram yet: no panel, the old layout.
+        let mut app = App::new(fixture_snapshot(), &COLOR);
+        app.snapshot.tlb.latency = None;
+        let a = app.areas(Rect::new(0, 0, 120, 40)).unwrap();
+        assert_eq!(a.latency.height, 0);
+        assert!(a.tlb.height > 3, "{a:?}");
+    }
+
+    #[test]
+    fn t_key_and_the_measurement_on_screen() {
+        use crate::snapshot::TlbMeasureState;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        let mut app = App::new(fixture_snapshot(), &COLOR);
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char('t'))),
+            vec![Command::MeasureTlb {
+                max_working_set: None
+            }]
+        );
+        app.snapshot.tlb.measurement = TlbMeasureState::Running {
+            progress: 0.25,
+            working_set_bytes: 8 << 20,
+        };
+        // Esc cancels the measurement before it means quit.
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), vec![Command::CancelTlb]);
+        assert_eq!(app.quit, None);
+        // The TLB panel shows the progress at both first-class sizes, counters keep room.
+        for (w, h) in [(80, 24), (120, 40)] {
+            let a = app.areas(Rect::new(0, 0, w, h)).unwrap();
+            assert!(a.tlb.height >= 4, "{w}x{h}: {a:?}");
+            assert!(a.faults.height >= 14, "{w}x{h}: {a:?}");
+            let out = format!(
+                "{:?}",
+                screen(w, h, |a| a.snapshot = app.snapshot.clone()).backend()
+            );
+            assert!(out.contains("4 KiB vs huge"), "{w}x{h}: {out}");
+            assert!(out.contains("Esc cancels"), "{w}x{h}: {out}");
+        }
     }
 
     #[test]

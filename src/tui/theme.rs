@@ -38,6 +38,8 @@ pub struct Theme {
     pub ghost: Style,
     pub uncached: Style,
     pub private: Style,
+    /// PMD-mapped (2 MiB huge mapping) cells.
+    pub huge: Style,
     pub front: Style,
     pub hidden: Style,
     /// The grid glyphs.
@@ -87,6 +89,9 @@ pub const COLOR: Theme = Theme {
     private: Style::new()
         .fg(Color::LightYellow)
         .add_modifier(Modifier::BOLD),
+    huge: Style::new()
+        .fg(Color::LightCyan)
+        .add_modifier(Modifier::BOLD),
     front: Style::new()
         .fg(Color::LightRed)
         .add_modifier(Modifier::BOLD),
@@ -129,6 +134,7 @@ pub const LIGHT: Theme = Theme {
     ghost: fg(Color::Magenta),
     uncached: fg(Color::Gray),
     private: bold(Color::Red),
+    huge: bold(Color::Blue),
     front: bold(Color::Red),
     hidden: fg(Color::Gray),
     glyphs: Glyphs::Shades,
@@ -172,6 +178,7 @@ pub const PROJECTOR: Theme = Theme {
     ghost: bold(Color::LightMagenta),
     uncached: bold(Color::Gray),
     private: bold(Color::LightYellow),
+    huge: bold(Color::LightCyan),
     front: bold(Color::LightRed),
     hidden: bold(Color::Gray),
     glyphs: Glyphs::Shapes,
@@ -205,6 +212,7 @@ pub const MONO: Theme = Theme {
     ghost: Style::new(),
     uncached: Style::new().add_modifier(Modifier::DIM),
     private: Style::new().add_modifier(Modifier::BOLD),
+    huge: Style::new().add_modifier(Modifier::BOLD),
     front: Style::new().add_modifier(Modifier::BOLD),
     hidden: Style::new().add_modifier(Modifier::DIM),
     glyphs: Glyphs::Shades,
@@ -280,6 +288,7 @@ impl Theme {
             CellState::PartlyMapped => self.partly,
             CellState::Mapped => self.mapped,
             CellState::Private => self.private,
+            CellState::HugeMapped => self.huge,
             CellState::Front => self.front,
             CellState::Hidden => self.hidden,
             CellState::PastEnd => self.error,
@@ -303,6 +312,9 @@ pub enum CellState {
     PartlyMapped,
     /// Every page mapped.
     Mapped,
+    /// At least half of its pages mapped by a PMD: a 2 MiB huge mapping, one TLB entry for
+    /// 512 pages (PAGEMAP_SCAN PAGE_IS_HUGE; a 2 MiB folio mapped by 512 PTEs is not one).
+    HugeMapped,
     /// Some pages are private (copy-on-write) copies.
     Private,
     /// Accessed in the latest batches: the moving front of the workload.
@@ -317,8 +329,9 @@ pub enum CellState {
 
 impl CellState {
     /// Every state, in legend order.
-    pub const ALL: [CellState; 11] = [
+    pub const ALL: [CellState; 12] = [
         CellState::Front,
+        CellState::HugeMapped,
         CellState::Mapped,
         CellState::PartlyMapped,
         CellState::CachedTouched,
@@ -342,6 +355,7 @@ impl CellState {
             CellState::PartlyMapped => '▓',
             CellState::Mapped => '█',
             CellState::Private => 'P',
+            CellState::HugeMapped => 'H',
             CellState::Front => '●',
             CellState::Hidden => '?',
             CellState::PastEnd => '×',
@@ -360,6 +374,7 @@ impl CellState {
             CellState::PartlyMapped => '▌',
             CellState::Mapped => '█',
             CellState::Private => 'P',
+            CellState::HugeMapped => 'H',
             CellState::Front => '●',
             CellState::Hidden => '?',
             CellState::PastEnd => 'X',
@@ -377,6 +392,7 @@ impl CellState {
             CellState::PartlyMapped => "partly mapped",
             CellState::Mapped => "mapped",
             CellState::Private => "private copy",
+            CellState::HugeMapped => "huge (2 MiB PMD) mapping",
             CellState::Front => "just touched",
             CellState::Hidden => "cache state hidden",
             CellState::PastEnd => "past the new end (touch = SIGBUS)",
@@ -396,6 +412,9 @@ impl CellState {
         }
         if c.private.unwrap_or(0) > 0 {
             return CellState::Private;
+        }
+        if c.huge.is_some_and(|h| h > 0 && h * 2 >= c.pages) {
+            return CellState::HugeMapped;
         }
         let mapped = c.mapped.unwrap_or(0);
         if mapped >= c.pages {
@@ -444,6 +463,30 @@ mod tests {
         for t in [&COLOR, &LIGHT, &PROJECTOR, &MONO] {
             let glyphs: HashSet<char> = CellState::ALL.iter().map(|&s| t.glyph(s)).collect();
             assert_eq!(glyphs.len(), CellState::ALL.len(), "{:?}", t.glyphs);
+        }
+    }
+
+    #[test]
+    fn huge_cells_classify_only_when_the_kernel_said_so() {
+        let huge = |h: Option<u64>| CellCounts {
+            huge: h,
+            ..cell(64, Some(64), Some(64), 64)
+        };
+        assert_eq!(CellState::of(&huge(Some(64))), CellState::HugeMapped);
+        assert_eq!(CellState::of(&huge(Some(32))), CellState::HugeMapped);
+        assert_eq!(CellState::of(&huge(Some(31))), CellState::Mapped);
+        assert_eq!(CellState::of(&huge(Some(0))), CellState::Mapped);
+        // Cannot tell (pread fallback): never guessed huge.
+        assert_eq!(CellState::of(&huge(None)), CellState::Mapped);
+        // The moving front still wins.
+        let front = CellCounts {
+            recent: 1,
+            ..huge(Some(64))
+        };
+        assert_eq!(CellState::of(&front), CellState::Front);
+        for t in [&COLOR, &LIGHT, &PROJECTOR, &MONO] {
+            assert_eq!(t.glyph(CellState::HugeMapped), 'H');
+            assert_eq!(t.cell(CellState::HugeMapped), t.huge);
         }
     }
 

@@ -44,6 +44,7 @@ struct Rows {
 /// The legend entries worth showing for this snapshot.
 fn legend_states(s: &Snapshot) -> Vec<CellState> {
     let any_private = s.grid.cells.iter().any(|c| c.private.unwrap_or(0) > 0);
+    let any_huge = s.grid.cells.iter().any(|c| c.huge.unwrap_or(0) > 0);
     let hidden = !s.caps.cache_state_visible;
     CellState::ALL
         .into_iter()
@@ -52,6 +53,7 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
             CellState::PastEnd => s.grid.eof_page.is_some(),
             CellState::Unsampled => s.grid.unsampled > 0,
             CellState::Private => any_private,
+            CellState::HugeMapped => any_huge,
             CellState::Hidden => hidden,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
             _ => true,
@@ -104,6 +106,7 @@ fn short_label(st: CellState) -> &'static str {
         CellState::Ghost => "ahead",
         CellState::NotCached => "uncached",
         CellState::Private => "private",
+        CellState::HugeMapped => "huge",
         CellState::Hidden => "hidden",
         CellState::PastEnd => "SIGBUS",
         CellState::Unsampled => "unsampled",
@@ -340,6 +343,21 @@ mod tests {
     use crate::tui::fixture::{fixture_grid, fixture_snapshot};
     use crate::tui::theme::{COLOR, MONO};
     use crate::tui::widgets::testing::{render, text};
+
+    #[test]
+    fn huge_cells_get_their_glyph_and_legend_entry() {
+        let mut s = fixture_snapshot();
+        let out = show(&s, 80, 30, None);
+        assert!(!out.contains("huge (2 MiB PMD) mapping"), "{out}");
+        for c in s.grid.cells.iter_mut().take(64) {
+            c.huge = Some(c.pages);
+            c.mapped = Some(c.pages);
+            c.recent = 0;
+        }
+        let out = show(&s, 80, 30, None);
+        assert!(out.contains("H huge (2 MiB PMD) mapping"), "{out}");
+        assert!(out.contains("HHHH"), "{out}");
+    }
 
     fn show(s: &Snapshot, w: u16, h: u16, selected: Option<u64>) -> String {
         text(&render(

@@ -292,6 +292,7 @@ mod tests {
             touched,
             recent: 0,
             earlier: 0,
+            huge: None,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct Latency<'a> {
     pub minor: u64,
     pub major: u64,
     pub theme: &'a Theme,
+    /// Short of room: drop the closing note (how the labels were matched).
+    pub compact: bool,
 }
 
 /// What the slowest samples of a bucket were matched to.
@@ -70,25 +72,32 @@ impl Latency<'_> {
             return lines;
         }
         let every = h.sampled_every();
-        lines.push(Line::from(vec![
-            Span::styled(format!("{} timed", count(h.count())), t.value),
-            Span::styled(
-                if every == 1 {
-                    " (every access)".to_string()
-                } else {
-                    format!(" (1 in {})", count(every))
-                },
-                t.label,
-            ),
-            Span::styled(
-                format!(
-                    "  faults {} minor, {} major",
-                    count(self.minor),
-                    count(self.major)
-                ),
-                t.label,
-            ),
-        ]));
+        let timed = format!("{} timed", count(h.count()));
+        let how = if every == 1 {
+            " (every access)".to_string()
+        } else {
+            format!(" (1 in {})", count(every))
+        };
+        let faults = format!(
+            "faults {} minor, {} major",
+            count(self.minor),
+            count(self.major)
+        );
+        let head = vec![
+            Span::styled(timed.clone(), t.value),
+            Span::styled(how.clone(), t.label),
+        ];
+        // One line when it fits, else the fault counts on their own line (never cut off).
+        if timed.chars().count() + how.chars().count() + 2 + faults.chars().count()
+            <= width as usize
+        {
+            let mut head = head;
+            head.push(Span::styled(format!("  {faults}"), t.label));
+            lines.push(Line::from(head));
+        } else {
+            lines.push(Line::from(head));
+            lines.push(Line::styled(faults, t.label));
+        }
         let rows = labelled(h, self.minor, self.major);
         let maxc = rows.iter().map(|r| r.2).max().unwrap_or(1).max(1);
         // "  512 ns–1.0 µs " + bar + " 12,345 minor"
@@ -110,6 +119,9 @@ impl Latency<'_> {
                 Span::styled("█".repeat(n.min(bar_w)), style),
                 Span::styled(format!(" {}{tag}", count(c)), t.value),
             ]));
+        }
+        if self.compact {
+            return lines;
         }
         let note = if every == 1 {
             "minor/major: the slowest samples matched to the interval's fault counts"
@@ -171,6 +183,7 @@ mod tests {
             minor: 40,
             major: 2,
             theme: &COLOR,
+            compact: false,
         };
         let height = w.height(64);
         assert_eq!(height, 2 + 1 + 3 + 2);
@@ -188,6 +201,19 @@ mod tests {
             "{out}"
         );
         insta::assert_snapshot!("latency_panel_64x8", out);
+        let c = Latency {
+            hist: &h,
+            minor: 40,
+            major: 2,
+            theme: &COLOR,
+            compact: true,
+        };
+        assert_eq!(c.height(64), 2 + 1 + 3, "compact drops only the note");
+        // Narrow: the fault counts move to their own line instead of being cut off.
+        let narrow = Latency { compact: true, ..c };
+        assert_eq!(narrow.height(40), 2 + 2 + 3);
+        let out = text(&render(narrow, 40, 7));
+        assert!(out.contains("faults 40 minor, 2 major"), "{out}");
     }
 
     #[test]
@@ -202,6 +228,7 @@ mod tests {
                 minor: 3072,
                 major: 0,
                 theme: &COLOR,
+                compact: false,
             },
             64,
             6,
@@ -214,6 +241,7 @@ mod tests {
             minor: 0,
             major: 0,
             theme: &COLOR,
+            compact: false,
         };
         assert_eq!(w.height(40), 3);
         let out = text(&render(w, 40, 3));
@@ -224,6 +252,7 @@ mod tests {
                 minor: 0,
                 major: 0,
                 theme: &COLOR,
+                compact: false,
             },
             0,
             0,

@@ -1,6 +1,6 @@
 //! TLB facts: hardware counters where the machine has them, an honest "unsupported" otherwise.
 
-use crate::snapshot::TlbInfo;
+use crate::snapshot::{TlbInfo, TlbMeasureState};
 use crate::tlb::GEOMETRY_NOT_REPORTED;
 use crate::tui::format::{count, nanos, rate, wrap};
 use crate::tui::theme::Theme;
@@ -24,6 +24,9 @@ enum Kind {
     Warn,
     Dim,
     Label,
+    /// A table row: its columns are aligned with spaces, so it is never re-wrapped.
+    Table,
+    TableHead,
 }
 
 /// One optional per-access figure: `–` when not counted.
@@ -33,6 +36,9 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 
 /// The panel's text, a pure function of the TLB info (tested without a terminal).
 fn text_lines(tlb: &TlbInfo, compact: bool) -> Vec<(String, Kind)> {
+    if tlb.measurement != TlbMeasureState::Idle {
+        return measurement_lines(&tlb.measurement, compact);
+    }
     let mut out = Vec::new();
     if tlb.supported {
         let h = tlb.hardware.unwrap_or_default();
@@ -177,6 +183,89 @@ fn text_lines(tlb: &TlbInfo, compact: bool) -> Vec<(String, Kind)> {
     out
 }
 
+/// The `t` measurement: progress, then its table (it replaces the panel's other lines: it
+/// is what the user asked for, and the side column has no room for both).
+fn measurement_lines(m: &TlbMeasureState, compact: bool) -> Vec<(String, Kind)> {
+    let mut out = Vec::new();
+    match m {
+        TlbMeasureState::Idle => {}
+        TlbMeasureState::Running {
+            progress,
+            working_set_bytes,
+        } => {
+            out.push((
+                if *working_set_bytes == 0 {
+                    "measuring 4 KiB vs huge pages: mapping memory…".to_string()
+                } else if compact {
+                    format!(
+                        "4 KiB vs huge: {} ({:.0}%)",
+                        human_bytes(*working_set_bytes),
+                        progress * 100.0
+                    )
+                } else {
+                    format!(
+                        "measuring 4 KiB vs huge pages: {} working set ({:.0}%)",
+                        human_bytes(*working_set_bytes),
+                        progress * 100.0
+                    )
+                },
+                Kind::Value,
+            ));
+            out.push(("worker paused · t or Esc cancels".into(), Kind::Dim));
+        }
+        TlbMeasureState::Failed { error } => {
+            out.push((format!("TLB measurement failed: {error}"), Kind::Warn));
+        }
+        TlbMeasureState::Done(r) => {
+            if compact {
+                out.push((r.summary(), Kind::Value));
+                return out;
+            }
+            out.push((
+                format!(
+                    "ns/access, min of runs (THP {}):",
+                    r.thp_mode.as_deref().unwrap_or("unknown")
+                ),
+                Kind::Label,
+            ));
+            out.push((
+                format!("{:>9} {:>8} {:>8} {:>6}", "set", "4 KiB", "huge", "ratio"),
+                Kind::TableHead,
+            ));
+            for w in &r.rows {
+                out.push((
+                    format!(
+                        "{:>9} {:>8} {:>8} {:>6}",
+                        human_bytes(w.working_set_bytes),
+                        nanos(w.ns_4k),
+                        nanos(w.ns_huge),
+                        w.ratio.map_or("no THP".into(), |x| format!("{x:.2}×"))
+                    ),
+                    Kind::Table,
+                ));
+            }
+            out.push((
+                match r.knee_working_set_bytes {
+                    Some(k) => format!(
+                        "knee: 4 KiB ≥{:.2}× slower from {}",
+                        crate::tlbbench::KNEE_RATIO,
+                        human_bytes(k)
+                    ),
+                    None => format!(
+                        "no knee: 4 KiB pages never stay ≥{:.2}× slower here",
+                        crate::tlbbench::KNEE_RATIO
+                    ),
+                },
+                Kind::Label,
+            ));
+            if let Some(c) = &r.capped {
+                out.push((c.clone(), Kind::Dim));
+            }
+        }
+    }
+    out
+}
+
 impl Tlb<'_> {
     fn lines(&self, width: u16) -> Vec<Line<'static>> {
         let t = self.theme;
@@ -188,11 +277,22 @@ impl Tlb<'_> {
                 Kind::Warn => t.warn,
                 Kind::Dim => t.dim,
                 Kind::Label => t.label,
+                Kind::Table => t.value,
+                Kind::TableHead => t.dim,
             };
+            if matches!(k, Kind::Table | Kind::TableHead) {
+                lines.push(Line::styled(s, style));
+                continue;
+            }
             lines.extend(wrap(&s, w).into_iter().map(|l| Line::styled(l, style)));
         }
         if self.compact {
-            lines.truncate(1);
+            // The measurement's progress keeps its "cancels" line.
+            let keep = match self.tlb.measurement {
+                TlbMeasureState::Idle => 1,
+                _ => 2,
+            };
+            lines.truncate(keep);
         }
         lines
     }
@@ -435,5 +535,107 @@ mod tests {
             flat.contains("PMD-mapped: none (smaps FilePmdMapped 0): 1 TLB entry per 4 KiB page"),
             "{out}"
         );
+    }
+
+    fn measured() -> crate::snapshot::TlbMeasureResult {
+        use crate::snapshot::{TlbMeasureResult, TlbMeasureRow};
+        let row = |mib: u64, a: f64, b: f64, huge: bool| TlbMeasureRow {
+            working_set_bytes: mib << 20,
+            ns_4k: a,
+            ns_huge: b,
+            ratio: huge.then_some(a / b),
+        };
+        TlbMeasureResult {
+            thp_mode: Some("madvise".into()),
+            hardware_counters: "unsupported: no PMU (ENOENT)".into(),
+            rows: vec![
+                row(1, 2.0, 2.0, true),
+                row(4, 4.0, 4.0, true),
+                row(32, 30.0, 20.0, true),
+                row(256, 100.0, 62.5, true),
+                row(512, 110.0, 110.0, false),
+            ],
+            knee_working_set_bytes: Some(32 << 20),
+            capped: Some("largest working set capped at 512 MiB".into()),
+            elapsed_ms: 3_000,
+        }
+    }
+
+    #[test]
+    fn measurement_progress_table_and_failure() {
+        let mut info = TlbInfo {
+            measurement: TlbMeasureState::Running {
+                progress: 0.5,
+                working_set_bytes: 32 << 20,
+            },
+            ..TlbInfo::default()
+        };
+        let w = Tlb {
+            tlb: &info,
+            theme: &COLOR,
+            compact: true,
+        };
+        let h = w.height(40);
+        let out = text(&render(w, 40, h));
+        assert!(out.contains("4 KiB vs huge: 32 MiB (50%)"), "{out}");
+        assert!(out.contains("t or Esc cancels"), "{out}");
+        info.measurement = TlbMeasureState::Done(measured());
+        let w = Tlb {
+            tlb: &info,
+            theme: &COLOR,
+            compact: false,
+        };
+        let h = w.height(42);
+        assert_eq!(
+            h,
+            2 + 1 + 1 + 5 + 1 + 1,
+            "heading, header, 5 rows, knee, capped"
+        );
+        let out = text(&render(w, 42, h));
+        assert!(out.contains("THP madvise"), "{out}");
+        assert!(out.contains("1.60×"), "{out}");
+        assert!(out.contains("1.50×"), "{out}");
+        assert!(out.contains("no THP"), "{out}");
+        assert!(
+            out.contains("knee: 4 KiB ≥1.15× slower from 32 MiB"),
+            "{out}"
+        );
+        assert!(out.contains("capped at 512 MiB"), "{out}");
+        // The static lines give way to what the user asked for.
+        assert!(!out.contains("unsupported here"), "{out}");
+        insta::assert_snapshot!("tlb_measurement_42", out);
+        let compact = Tlb {
+            tlb: &info,
+            theme: &COLOR,
+            compact: true,
+        };
+        let ch = compact.height(42);
+        let out = text(&render(compact, 42, ch));
+        assert!(
+            out.contains("4 KiB pages slower from 32 MiB on, up to"),
+            "{out}"
+        );
+        assert!(out.contains("1.60× at 256 MiB"), "{out}");
+        info.measurement = TlbMeasureState::Failed {
+            error: "not enough free memory".into(),
+        };
+        let out = text(&render(
+            Tlb {
+                tlb: &info,
+                theme: &COLOR,
+                compact: false,
+            },
+            42,
+            5,
+        ));
+        assert!(out.contains("TLB measurement failed: not enough"), "{out}");
+        let mut r = measured();
+        r.knee_working_set_bytes = None;
+        assert_eq!(
+            r.summary(),
+            "no knee up to 512 MiB: largest ratio 1.60× at 256 MiB"
+        );
+        r.rows.iter_mut().for_each(|w| w.ratio = None);
+        assert_eq!(r.summary(), "no huge pages granted (THP madvise): no ratio");
     }
 }

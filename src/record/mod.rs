@@ -44,6 +44,7 @@ pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
                 touched: acc.touched + c.touched,
                 recent: acc.recent + c.recent,
                 earlier: acc.earlier + c.earlier,
+                huge: sum(acc.huge, c.huge),
             })
         })
         .collect::<Vec<CellCounts>>();

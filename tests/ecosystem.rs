@@ -134,7 +134,13 @@ fn watch_takes_warm_and_paused_as_flags() {
         .arg(&f)
         .output();
     if let Ok(o) = o {
-        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2048");
+        // The independent witness, a moment later: reclaim under the suite's load may already
+        // have dropped a few pages again, never added any.
+        let fc: u64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+        assert!(
+            (2000..=2048).contains(&fc),
+            "fincore says {fc} pages cached"
+        );
     }
 }
 

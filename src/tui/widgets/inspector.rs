@@ -149,6 +149,19 @@ impl Inspector<'_> {
             Span::styled(" · touched ", t.label),
             Span::styled(touched, t.value),
         ]));
+        // PMD-mapped (one TLB entry for 2 MiB) vs 4 KiB entries, where the page table says.
+        match cell.map(|c| (c.mapped.unwrap_or(0), c.huge)) {
+            Some((m, Some(h))) if m > 0 || h > 0 => text(
+                &mut l,
+                if h > 0 {
+                    "huge-mapped: part of a 2 MiB PMD mapping"
+                } else {
+                    "mapped with a 4 KiB page-table entry"
+                },
+                t.label,
+            ),
+            _ => {}
+        }
         // Not recorded (touched in a batch of more than 10 accesses): nothing to say.
         if let Some(f) = self.first_touch.filter(|f| f.page == r.page_index) {
             {
@@ -327,6 +340,36 @@ mod tests {
         assert!(out.contains("(access 12): that"), "{out}");
         assert!(out.contains("access took 1 major fault"), "{out}");
         assert!(out.contains("mapped by 4242"), "{out}");
+    }
+
+    #[test]
+    fn says_whether_the_page_is_huge_mapped() {
+        let r = report();
+        let render_with = |huge| {
+            let c = CellCounts {
+                huge,
+                ..cell(1, 1, 1)
+            };
+            text(&render(
+                Inspector {
+                    page: 1234,
+                    report: Some(&r),
+                    cell: Some((1234, &c)),
+                    pages_per_cell: 1,
+                    cache_visible: true,
+                    first_touch: None,
+                    worker_pid: Some(4242),
+                    prompt: None,
+                    theme: &COLOR,
+                },
+                50,
+                24,
+            ))
+        };
+        assert!(render_with(Some(1)).contains("huge-mapped: part of a 2 MiB PMD mapping"));
+        assert!(render_with(Some(0)).contains("mapped with a 4 KiB page-table entry"));
+        let unknown = render_with(None);
+        assert!(!unknown.contains("huge-mapped") && !unknown.contains("4 KiB page-table"));
     }
 
     fn show(r: &PageReport, c: &CellCounts, visible: bool) -> String {

@@ -42,6 +42,21 @@ pub struct FileInfo {
     /// replaced or deleted), in a sentence, with what `r` will do about it.
     #[serde(default)]
     pub notice: Option<String>,
+    /// Write mode: `path` is a scratch copy of `write.source` (the user's file, never written).
+    #[serde(default)]
+    pub write: Option<WriteInfo>,
+}
+
+/// The live view's write mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WriteInfo {
+    pub mode: crate::worker::WriteMode,
+    /// Share of accesses that store.
+    pub share: f64,
+    /// The scratch copy the worker writes (escaped for the terminal).
+    pub scratch: String,
+    /// The user's file it was copied from (escaped for the terminal).
+    pub source: String,
 }
 
 /// Where page-cache state comes from.

@@ -67,6 +67,16 @@ pub struct SessionOptions {
     pub hz: u32,
     /// Runs the mmap-vs-read comparison (the `c` key); None: not available.
     pub compare: Option<CompareFn>,
+    /// Write mode: the session maps a scratch copy of `path` writable (never `path` itself).
+    pub write: Option<SessionWrite>,
+}
+
+/// How the live session writes: always to a scratch copy it makes and removes itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SessionWrite {
+    pub mode: crate::worker::WriteMode,
+    /// Share of accesses that store, 0.0..=1.0.
+    pub share: f64,
 }
 
 /// What the `c` key asks the comparison to measure.
@@ -113,10 +123,25 @@ pub fn faster(rate: Option<u64>) -> Option<u64> {
 pub fn spawn(
     opts: SessionOptions,
 ) -> Result<(Sender<Command>, Receiver<Snapshot>, JoinHandle<()>)> {
-    let target = Target::open(&opts.path)?;
+    let (target, scratch) = match opts.write {
+        None => (Target::open(&opts.path)?, None),
+        Some(w) => {
+            let (t, s) = scratch_target(&opts.path)?;
+            (t, Some((s, w)))
+        }
+    };
     let (ctx, crx) = mpsc::channel::<Command>();
     let (stx, srx) = mpsc::channel::<Snapshot>();
     let mut s = Session::new(opts, target)?;
+    if let Some((sf, w)) = scratch {
+        s.file.write = Some(WriteInfo {
+            mode: w.mode,
+            share: w.share,
+            scratch: crate::inspect::escape_path(&sf.path.display().to_string()),
+            source: crate::inspect::escape_path(&s.opts.path.display().to_string()),
+        });
+        s.write_scratch = Some(sf);
+    }
     let h = std::thread::Builder::new()
         .name("mmviz-session".into())
         .spawn(move || s.run(crx, stx))
@@ -124,8 +149,31 @@ pub fn spawn(
     Ok((ctx, srx, h))
 }
 
+/// Opens the user's file read-only, copies it (its first 1 GiB) into a fresh scratch file and
+/// opens that as the session's target. The user's descriptor is dropped here: nothing in the
+/// session can write through it.
+fn scratch_target(path: &std::path::Path) -> Result<(Target, crate::scratch::ScratchFile)> {
+    let user = Target::open(path)?;
+    let dir = crate::scratch::pick_dir()?;
+    // Leftovers of killed sessions (their lock is free) go first.
+    let _ = crate::scratch::sweep(&dir.path);
+    let sf = crate::scratch::ScratchFile::copy_of(&dir, &user.file, user.size).map_err(|e| {
+        AppError::runtime(format!(
+            "cannot make a scratch copy of {} in {}: {}",
+            user.path.display(),
+            dir.path.display(),
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    let t = Target::open(&sf.path)?;
+    Ok((t, sf))
+}
+
 struct Session {
     opts: SessionOptions,
+    /// Write mode: the scratch copy the worker writes (locked; removed when the session ends,
+    /// which the UI makes happen on quit and on every ending signal).
+    write_scratch: Option<crate::scratch::ScratchFile>,
     target: Target,
     probe: CacheProbe,
     file: FileInfo,
@@ -203,6 +251,7 @@ impl Session {
             },
             watch: FileWatch::new(&target),
             opts,
+            write_scratch: None,
             target,
             probe,
             file,
@@ -465,6 +514,7 @@ fn file_info(t: &Target, pages: u64, is_demo: bool) -> FileInfo {
         is_demo,
         allocated_bytes: t.file.metadata().ok().map(|m| m.blocks() * 512),
         notice: None,
+        write: None,
     }
 }
 

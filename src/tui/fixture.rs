@@ -94,6 +94,7 @@ pub fn fixture_snapshot() -> Snapshot {
             is_demo: false,
             allocated_bytes: Some(PAGES * 4096),
             notice: None,
+            write: None,
         },
         caps: Capabilities {
             cache_source: CacheSource::Cachestat,

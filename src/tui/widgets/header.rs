@@ -16,9 +16,35 @@ pub struct Header<'a> {
 }
 
 impl Header<'_> {
-    /// Rows it needs: file, run, capabilities, and one per warning (at most three).
+    /// Rows it needs: file, run, capabilities, the write mode, and one per warning (at most
+    /// three).
     pub fn height(snapshot: &Snapshot) -> u16 {
-        3 + warnings(snapshot).len().min(MAX_WARNINGS) as u16
+        3 + snapshot.file.write.is_some() as u16 + warnings(snapshot).len().min(MAX_WARNINGS) as u16
+    }
+
+    /// Write mode: which file is written (a scratch copy) and that the user's file is not.
+    fn write_line(&self) -> Option<Line<'static>> {
+        let (w, t) = (self.snapshot.file.write.as_ref()?, self.theme);
+        let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+        let how = match w.mode {
+            crate::worker::WriteMode::Shared => "MAP_SHARED",
+            crate::worker::WriteMode::Private => "MAP_PRIVATE, copy-on-write",
+        };
+        Some(Line::from(vec![
+            Span::styled(" ✎ ", t.warn),
+            Span::styled("writing to scratch copy ", t.label),
+            Span::styled(
+                crate::output::escape_controls(&name(&w.scratch)).to_string(),
+                t.value,
+            ),
+            Span::styled(" of ", t.label),
+            Span::styled(
+                crate::output::escape_controls(&w.source).to_string(),
+                t.value,
+            ),
+            Span::styled(" (your file is never written)", t.good),
+            Span::styled(format!("  {how}, {:.0}% stores", w.share * 100.0), t.dim),
+        ]))
     }
 
     fn file_line(&self, width: usize) -> Line<'static> {
@@ -187,6 +213,7 @@ impl Widget for Header<'_> {
             self.run_line(),
             self.caps_line(),
         ];
+        lines.extend(self.write_line());
         for w in warnings(self.snapshot).into_iter().take(MAX_WARNINGS) {
             lines.push(Line::from(vec![
                 Span::styled(" ⚠ ", self.theme.warn),
@@ -266,6 +293,27 @@ mod tests {
         ] {
             assert!(out.contains(want), "{want:?} missing in\n{out}");
         }
+    }
+
+    #[test]
+    fn write_mode_names_the_scratch_copy_and_the_untouched_file() {
+        let mut s = fixture_snapshot();
+        s.file.path = "/c/scratch/mmviz-scratch-1-00ab.bin".into();
+        s.file.write = Some(crate::snapshot::WriteInfo {
+            mode: crate::worker::WriteMode::Shared,
+            share: 1.0,
+            scratch: s.file.path.clone(),
+            source: "/home/t/data.bin".into(),
+        });
+        assert_eq!(Header::height(&s), 4);
+        let out = show(&s, 160);
+        assert!(
+            out.contains(
+                "writing to scratch copy mmviz-scratch-1-00ab.bin of /home/t/data.bin \
+                 (your file is never written)  MAP_SHARED, 100% stores"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod actions;
 mod compare_job;
+mod durability;
 mod interval;
 mod provenance;
 mod sample;
@@ -139,6 +140,8 @@ pub fn spawn(
             share: w.share,
             scratch: crate::inspect::escape_path(&sf.path.display().to_string()),
             source: crate::inspect::escape_path(&s.opts.path.display().to_string()),
+            dirty_expire_centisecs: crate::run::vm_sysctl("dirty_expire_centisecs"),
+            dirty_writeback_centisecs: crate::run::vm_sysctl("dirty_writeback_centisecs"),
         });
         s.write_scratch = Some(sf);
     }
@@ -174,6 +177,8 @@ struct Session {
     /// Write mode: the scratch copy the worker writes (locked; removed when the session ends,
     /// which the UI makes happen on quit and on every ending signal).
     write_scratch: Option<crate::scratch::ScratchFile>,
+    /// An `s` / `S` msync sent to the worker and not answered yet.
+    msync_pending: Option<durability::PendingMsync>,
     target: Target,
     probe: CacheProbe,
     file: FileInfo,
@@ -198,8 +203,8 @@ struct Session {
     scratch: GridScratch,
     /// Coarse whole-file cells for the totals while the grid shows only part of the file.
     whole_scratch: GridScratch,
-    /// The latest complete whole-file (cached, dirty) from `whole_scratch`.
-    whole_cached: Option<(Option<u64>, Option<u64>)>,
+    /// The latest complete whole-file (cached, dirty, writeback) from `whole_scratch`.
+    whole_cached: Option<crate::residency::CellCache>,
     /// The latest whole-file (mapped, private) walk and when it was taken.
     whole_mapped: Option<(Instant, MappedPrivate)>,
     tlb: TlbInfo,
@@ -252,6 +257,7 @@ impl Session {
             watch: FileWatch::new(&target),
             opts,
             write_scratch: None,
+            msync_pending: None,
             target,
             probe,
             file,
@@ -438,6 +444,7 @@ impl Session {
                     self.say(m);
                 }
             }
+            Command::Msync { sync } => self.msync(sync),
             Command::Quit => {}
         }
     }
@@ -472,6 +479,7 @@ fn coalesce(batch: Vec<Command>) -> Vec<Command> {
                 | Command::SetView { .. }
                 | Command::Inspect { .. }
                 | Command::SetPattern { .. }
+                | Command::Msync { .. }
         )
     };
     let toggles = batch.iter().filter(|c| **c == Command::TogglePause).count();

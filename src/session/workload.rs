@@ -97,6 +97,8 @@ impl Session {
     }
 
     pub(super) fn stop_worker(&mut self) {
+        // An msync in flight is answered by this worker or never.
+        self.msync_pending = None;
         if let Some(mut w) = self.worker.take() {
             // A stopped (SIGSTOP) worker cannot read its stop control: kill it at once so
             // quitting stays fast.
@@ -244,6 +246,12 @@ impl Session {
                     what,
                     error: Some(e),
                 } => self.say(format!("{what} failed: {e}")),
+                Report::Msynced {
+                    sync,
+                    ns,
+                    periodic: false,
+                    error,
+                } => self.on_msynced(sync, ns, error),
                 _ => {}
             }
         }
@@ -278,6 +286,7 @@ impl Session {
     }
 
     pub(super) fn on_worker_closed(&mut self) {
+        self.msync_pending = None;
         if let Some(mut w) = self.worker.take() {
             let d = w.handle.death();
             self.say(format!(

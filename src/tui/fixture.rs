@@ -117,6 +117,7 @@ pub fn fixture_snapshot() -> Snapshot {
         totals: Totals {
             cached: Some(cached),
             dirty: Some(0),
+            writeback: Some(0),
             mapped: Some(POS),
             private: Some(0),
             touched: POS,

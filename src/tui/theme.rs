@@ -38,6 +38,10 @@ pub struct Theme {
     pub ghost: Style,
     pub uncached: Style,
     pub private: Style,
+    /// Dirty: written in the page cache, not yet on disk.
+    pub dirty: Style,
+    /// Under writeback: being written to disk now.
+    pub writeback: Style,
     pub front: Style,
     pub hidden: Style,
     /// The grid glyphs.
@@ -87,6 +91,12 @@ pub const COLOR: Theme = Theme {
     private: Style::new()
         .fg(Color::LightYellow)
         .add_modifier(Modifier::BOLD),
+    dirty: Style::new()
+        .fg(Color::LightMagenta)
+        .add_modifier(Modifier::BOLD),
+    writeback: Style::new()
+        .fg(Color::LightCyan)
+        .add_modifier(Modifier::BOLD),
     front: Style::new()
         .fg(Color::LightRed)
         .add_modifier(Modifier::BOLD),
@@ -129,6 +139,8 @@ pub const LIGHT: Theme = Theme {
     ghost: fg(Color::Magenta),
     uncached: fg(Color::Gray),
     private: bold(Color::Red),
+    dirty: bold(Color::Magenta),
+    writeback: bold(Color::Blue),
     front: bold(Color::Red),
     hidden: fg(Color::Gray),
     glyphs: Glyphs::Shades,
@@ -172,6 +184,8 @@ pub const PROJECTOR: Theme = Theme {
     ghost: bold(Color::LightMagenta),
     uncached: bold(Color::Gray),
     private: bold(Color::LightYellow),
+    dirty: bold(Color::LightMagenta),
+    writeback: bold(Color::LightCyan),
     front: bold(Color::LightRed),
     hidden: bold(Color::Gray),
     glyphs: Glyphs::Shapes,
@@ -205,6 +219,10 @@ pub const MONO: Theme = Theme {
     ghost: Style::new(),
     uncached: Style::new().add_modifier(Modifier::DIM),
     private: Style::new().add_modifier(Modifier::BOLD),
+    dirty: Style::new().add_modifier(Modifier::BOLD),
+    writeback: Style::new()
+        .add_modifier(Modifier::BOLD)
+        .add_modifier(Modifier::UNDERLINED),
     front: Style::new().add_modifier(Modifier::BOLD),
     hidden: Style::new().add_modifier(Modifier::DIM),
     glyphs: Glyphs::Shades,
@@ -280,6 +298,8 @@ impl Theme {
             CellState::PartlyMapped => self.partly,
             CellState::Mapped => self.mapped,
             CellState::Private => self.private,
+            CellState::Dirty => self.dirty,
+            CellState::Writeback => self.writeback,
             CellState::Front => self.front,
             CellState::Hidden => self.hidden,
             CellState::PastEnd => self.error,
@@ -305,6 +325,10 @@ pub enum CellState {
     Mapped,
     /// Some pages are private (copy-on-write) copies.
     Private,
+    /// Some pages are dirty in the page cache (written, not yet on disk): cachestat nr_dirty.
+    Dirty,
+    /// Some pages are under writeback (being written to disk now): cachestat nr_writeback.
+    Writeback,
     /// Accessed in the latest batches: the moving front of the workload.
     Front,
     /// The kernel hides the page-cache state and nothing is mapped here.
@@ -317,7 +341,7 @@ pub enum CellState {
 
 impl CellState {
     /// Every state, in legend order.
-    pub const ALL: [CellState; 11] = [
+    pub const ALL: [CellState; 13] = [
         CellState::Front,
         CellState::Mapped,
         CellState::PartlyMapped,
@@ -325,6 +349,8 @@ impl CellState {
         CellState::Ghost,
         CellState::NotCached,
         CellState::Private,
+        CellState::Dirty,
+        CellState::Writeback,
         CellState::Hidden,
         CellState::PastEnd,
         CellState::Unsampled,
@@ -342,6 +368,8 @@ impl CellState {
             CellState::PartlyMapped => '▓',
             CellState::Mapped => '█',
             CellState::Private => 'P',
+            CellState::Dirty => 'D',
+            CellState::Writeback => 'W',
             CellState::Front => '●',
             CellState::Hidden => '?',
             CellState::PastEnd => '×',
@@ -360,6 +388,8 @@ impl CellState {
             CellState::PartlyMapped => '▌',
             CellState::Mapped => '█',
             CellState::Private => 'P',
+            CellState::Dirty => 'D',
+            CellState::Writeback => 'W',
             CellState::Front => '●',
             CellState::Hidden => '?',
             CellState::PastEnd => 'X',
@@ -377,6 +407,8 @@ impl CellState {
             CellState::PartlyMapped => "partly mapped",
             CellState::Mapped => "mapped",
             CellState::Private => "private copy",
+            CellState::Dirty => "dirty (not on disk yet)",
+            CellState::Writeback => "writeback (to disk now)",
             CellState::Front => "just touched",
             CellState::Hidden => "cache state hidden",
             CellState::PastEnd => "past the new end (touch = SIGBUS)",
@@ -384,8 +416,10 @@ impl CellState {
         }
     }
 
-    /// Classifies a cell. The front wins (it is what moves), then private copies, then the
-    /// mapped share; otherwise the page-cache share, and `Hidden` when the kernel hides it.
+    /// Classifies a cell. The front wins (it is what moves), then private copies, then pages
+    /// under writeback, then dirty pages (a written page is mapped too: its durability is the
+    /// news), then the mapped share; otherwise the page-cache share, and `Hidden` when the
+    /// kernel hides it.
     /// Never guesses: with the cache hidden, an unmapped cell is `Hidden`, not "not cached".
     pub fn of(c: &CellCounts) -> CellState {
         if c.pages == 0 {
@@ -396,6 +430,12 @@ impl CellState {
         }
         if c.private.unwrap_or(0) > 0 {
             return CellState::Private;
+        }
+        if c.writeback.unwrap_or(0) > 0 {
+            return CellState::Writeback;
+        }
+        if c.dirty.unwrap_or(0) > 0 {
+            return CellState::Dirty;
         }
         let mapped = c.mapped.unwrap_or(0);
         if mapped >= c.pages {
@@ -493,6 +533,22 @@ mod tests {
             ..cell(64, Some(64), Some(63), 64)
         };
         assert_eq!(CellState::of(&private), CellState::Private);
+        let dirty = CellCounts {
+            dirty: Some(3),
+            writeback: Some(0),
+            ..cell(64, Some(64), Some(64), 64)
+        };
+        assert_eq!(CellState::of(&dirty), CellState::Dirty);
+        let wb = CellCounts {
+            writeback: Some(1),
+            ..dirty
+        };
+        assert_eq!(CellState::of(&wb), CellState::Writeback);
+        // The front still wins: it is what moves.
+        assert_eq!(
+            CellState::of(&CellCounts { recent: 1, ..wb }),
+            CellState::Front
+        );
     }
 
     #[test]

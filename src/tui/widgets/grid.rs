@@ -44,6 +44,14 @@ struct Rows {
 /// The legend entries worth showing for this snapshot.
 fn legend_states(s: &Snapshot) -> Vec<CellState> {
     let any_private = s.grid.cells.iter().any(|c| c.private.unwrap_or(0) > 0);
+    // Dirty and writeback only where the kernel can tell them (cachestat), and in write mode
+    // or when some are there: a read-only view has no use for them.
+    let can_dirty = s.grid.cells.iter().any(|c| c.dirty.is_some());
+    let writes = s.file.write.is_some()
+        || s.grid
+            .cells
+            .iter()
+            .any(|c| c.dirty.unwrap_or(0) + c.writeback.unwrap_or(0) > 0);
     let hidden = !s.caps.cache_state_visible;
     CellState::ALL
         .into_iter()
@@ -52,6 +60,7 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
             CellState::PastEnd => s.grid.eof_page.is_some(),
             CellState::Unsampled => s.grid.unsampled > 0,
             CellState::Private => any_private,
+            CellState::Dirty | CellState::Writeback => can_dirty && writes,
             CellState::Hidden => hidden,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
             _ => true,
@@ -104,6 +113,8 @@ fn short_label(st: CellState) -> &'static str {
         CellState::Ghost => "ahead",
         CellState::NotCached => "uncached",
         CellState::Private => "private",
+        CellState::Dirty => "dirty",
+        CellState::Writeback => "wback",
         CellState::Hidden => "hidden",
         CellState::PastEnd => "SIGBUS",
         CellState::Unsampled => "unsampled",

@@ -304,6 +304,8 @@ mod tests {
             share: 1.0,
             scratch: s.file.path.clone(),
             source: "/home/t/data.bin".into(),
+            dirty_expire_centisecs: Some(3000),
+            dirty_writeback_centisecs: Some(500),
         });
         assert_eq!(Header::height(&s), 4);
         let out = show(&s, 160);

@@ -121,9 +121,8 @@ impl Session {
             ""
         };
         self.say(format!(
-            "msync({flag}) took {} in the worker{counts}{note}; round trip {}",
-            dur(ns as f64),
-            dur(p.at.elapsed().as_nanos() as f64)
+            "msync({flag}) took {} in the worker{counts}{note}",
+            dur(ns as f64)
         ));
     }
 }

@@ -60,7 +60,9 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
             CellState::PastEnd => s.grid.eof_page.is_some(),
             CellState::Unsampled => s.grid.unsampled > 0,
             CellState::Private => any_private,
-            CellState::Dirty | CellState::Writeback => can_dirty && writes,
+            CellState::Dirty => can_dirty && writes,
+            // Writeback is brief on most disks: in the legend while some is there.
+            CellState::Writeback => s.grid.cells.iter().any(|c| c.writeback.unwrap_or(0) > 0),
             CellState::Hidden => hidden,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
             _ => true,

@@ -23,28 +23,34 @@ impl Header<'_> {
     }
 
     /// Write mode: which file is written (a scratch copy) and that the user's file is not.
-    fn write_line(&self) -> Option<Line<'static>> {
+    fn write_line(&self, width: usize) -> Option<Line<'static>> {
         let (w, t) = (self.snapshot.file.write.as_ref()?, self.theme);
         let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
         let how = match w.mode {
             crate::worker::WriteMode::Shared => "MAP_SHARED",
             crate::worker::WriteMode::Private => "MAP_PRIVATE, copy-on-write",
         };
-        Some(Line::from(vec![
+        let scratch = crate::output::escape_controls(&name(&w.scratch)).to_string();
+        let source = crate::output::escape_controls(&w.source).to_string();
+        let tail = format!("  {how}, {:.0}% stores", w.share * 100.0);
+        const NEVER: &str = " (your file is never written)";
+        // The promise stays whole on narrow screens: the source path gives way first (it
+        // keeps its file name), and the mapping details go when they do not fit.
+        let fixed = 3 + "writing to scratch copy ".len() + " of ".len() + NEVER.len();
+        let room = width.saturating_sub(fixed + scratch.chars().count());
+        let with_tail = source.chars().count() + tail.chars().count() <= room;
+        let mut spans = vec![
             Span::styled(" ✎ ", t.warn),
             Span::styled("writing to scratch copy ", t.label),
-            Span::styled(
-                crate::output::escape_controls(&name(&w.scratch)).to_string(),
-                t.value,
-            ),
+            Span::styled(scratch, t.value),
             Span::styled(" of ", t.label),
-            Span::styled(
-                crate::output::escape_controls(&w.source).to_string(),
-                t.value,
-            ),
-            Span::styled(" (your file is never written)", t.good),
-            Span::styled(format!("  {how}, {:.0}% stores", w.share * 100.0), t.dim),
-        ]))
+            Span::styled(truncate_left(&source, room.max(12)), t.value),
+            Span::styled(NEVER, t.good),
+        ];
+        if with_tail {
+            spans.push(Span::styled(tail, t.dim));
+        }
+        Some(Line::from(spans))
     }
 
     fn file_line(&self, width: usize) -> Line<'static> {
@@ -213,7 +219,7 @@ impl Widget for Header<'_> {
             self.run_line(),
             self.caps_line(),
         ];
-        lines.extend(self.write_line());
+        lines.extend(self.write_line(area.width as usize));
         for w in warnings(self.snapshot).into_iter().take(MAX_WARNINGS) {
             lines.push(Line::from(vec![
                 Span::styled(" ⚠ ", self.theme.warn),
@@ -314,6 +320,14 @@ mod tests {
                 "writing to scratch copy mmviz-scratch-1-00ab.bin of /home/t/data.bin \
                  (your file is never written)  MAP_SHARED, 100% stores"
             ),
+            "{out}"
+        );
+        // Narrow: the source path gives way (its file name stays), the promise does not.
+        s.file.write.as_mut().unwrap().source = format!("/{}/data.bin", "deep/".repeat(20));
+        let out = show(&s, 100);
+        let row = out.lines().nth(3).unwrap();
+        assert!(
+            row.contains("data.bin (your file is never written)"),
             "{out}"
         );
     }

@@ -172,6 +172,12 @@ pub struct WatchArgs {
     /// Evict the file from the page cache before starting
     #[arg(long)]
     pub cold: bool,
+    /// Warm the file first, as the `w` (sequential) or `W` (random 4 KiB reads) keys do
+    #[arg(long, value_name = "FILL", num_args = 0..=1, default_missing_value = "sequential", value_parser = ["sequential", "random"])]
+    pub warm: Option<String>,
+    /// Start paused, as the space key leaves it (the lines then show a still workload)
+    #[arg(long)]
+    pub paused: bool,
     /// Seconds between lines
     #[arg(long, default_value_t = 1.0)]
     pub interval: f64,

@@ -310,6 +310,25 @@ pub struct FaultStats {
     pub major_note: Option<String>,
 }
 
+/// When the workload first touched a page and what that access cost, recorded for accesses
+/// run in batches of at most `FIRST_TOUCH_BATCH` (slow rates and single steps), where a
+/// batch's faults belong to that access alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstTouch {
+    pub page: u64,
+    /// Milliseconds since the session started.
+    pub t_ms: u64,
+    /// The access number within the interval.
+    pub access: u64,
+    /// Accesses in its batch (1: the faults are exactly this access's).
+    pub batch_accesses: u64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+}
+
+/// Largest batch whose touches are recorded page by page.
+pub const FIRST_TOUCH_BATCH: u64 = 10;
+
 /// One line of the event log: what happened, and when.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
@@ -432,6 +451,9 @@ pub struct Snapshot {
     /// The cache state the next `c` comparison starts from.
     #[serde(default)]
     pub compare_cache: CompareCache,
+    /// The inspected page's first touch in this interval, when it was recorded.
+    #[serde(default)]
+    pub inspected_first_touch: Option<FirstTouch>,
 }
 
 /// What the UI asks of the session (sampler thread).

@@ -184,6 +184,20 @@ pub fn main(a: &WatchArgs) -> Result<u8> {
         end_page: pages,
         cells: 1,
     });
+    // The live view's key actions that make sense headless, in the order a user would press
+    // them: warm (w / W), then pause (space).
+    match a.warm.as_deref() {
+        Some("random") => {
+            let _ = tx.send(Command::WarmRandom);
+        }
+        Some(_) => {
+            let _ = tx.send(Command::Warm);
+        }
+        None => {}
+    }
+    if a.paused {
+        let _ = tx.send(Command::TogglePause);
+    }
     let stop = |code: u8, handle: std::thread::JoinHandle<()>| {
         let _ = tx.send(Command::Quit);
         let _ = handle.join();

@@ -110,6 +110,34 @@ fn watch_json_emits_one_object_per_interval_with_growing_faults() {
     }
 }
 
+/// The live view's key actions as flags: `--warm` (the `w` key) fills the cache before the
+/// workload runs (fincore agrees), `--paused` (space) keeps the worker still.
+#[test]
+fn watch_takes_warm_and_paused_as_flags() {
+    let dir = scratch_dir();
+    let f = gen(dir.path(), "watch-flags.bin", "8MiB");
+    if let Err(why) = can_evict(&f) {
+        return skip("watch_flags", &why);
+    }
+    let mut cmd = Command::new(BIN);
+    cmd.args(["watch", f.to_str().unwrap(), "--cold", "--warm", "--paused"])
+        .args(["--interval", "0.4", "--count", "2", "--json"]);
+    let r = run_cmd(cmd, TIMEOUT);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let last: serde_json::Value =
+        serde_json::from_str(r.stdout.lines().last().expect("two lines")).unwrap();
+    assert_eq!(last["worker"]["state"]["state"], "paused", "{last}");
+    assert_eq!(last["worker"]["accesses"], 0, "{last}");
+    assert_eq!(last["totals"]["cached"], 2048, "warmed: {last}");
+    let o = Command::new("fincore")
+        .args(["--raw", "--noheadings", "--output", "PAGES"])
+        .arg(&f)
+        .output();
+    if let Ok(o) = o {
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2048");
+    }
+}
+
 #[test]
 fn watch_text_prints_a_header_and_one_line_per_interval() {
     let dir = scratch_dir();

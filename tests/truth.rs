@@ -285,9 +285,13 @@ fn ghosts_appear_only_where_the_kernel_read_ahead_and_warm_pages_are_cached_only
     }
     // mmviz's own warm pass fills the rest: a new interval, and none of it is "read ahead".
     live.send(Command::Warm);
-    let s = live.wait("warmed", |s| {
-        s.faults.interval.reason == "warm" && s.totals.cached == Some(s.file.pages)
-    });
+    let s = live.wait("warmed", |s| s.faults.interval.reason == "warm");
+    // (Under memory pressure from other work a few pages may already be reclaimed again.)
+    assert!(
+        s.totals.cached.unwrap() * 100 >= s.file.pages * 99,
+        "{:?}",
+        s.totals
+    );
     assert_eq!(s.totals.ghosts, Some(0), "{:?}", s.totals);
     assert_eq!(s.faults.minor_total + s.faults.major_total, 0);
 }
@@ -441,4 +445,113 @@ fn a_file_shrinking_under_the_mapping_is_shown_at_its_new_size_with_the_lost_tai
         "{:?}",
         s.events
     );
+}
+
+#[test]
+fn a_replaced_file_is_said_and_r_reopens_everything_together() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "replaced.bin", 8);
+    let other = gen(dir.path(), "other.bin", 2);
+    let mut live = Live::start(&path, PatternKind::Sequential, 500, false);
+    live.wait("running", |s| s.worker.state == RunState::Running);
+    std::fs::rename(&other, &path).unwrap();
+    let s = live.wait("replacement noticed", |s| {
+        s.file
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("was replaced"))
+    });
+    // Until r, the screen is about the file as it was opened: one file, not two.
+    assert_eq!(s.file.size_bytes, 8 << 20);
+    live.send(Command::Reset);
+    let s = live.wait("reopened", |s| {
+        s.faults.interval.reason == "restart" && s.file.size_bytes == 2 << 20
+    });
+    assert_eq!(s.file.pages, 512);
+    assert_eq!(s.file.notice, None);
+    assert!(
+        s.grid.end_page <= 512,
+        "{:?}",
+        (s.grid.start_page, s.grid.end_page)
+    );
+    assert!(
+        s.events.iter().any(|e| e.text.contains("reopened")),
+        "{:?}",
+        s.events
+    );
+}
+
+#[test]
+fn a_growing_file_is_noticed_and_r_remaps_it() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "grow.bin", 2);
+    let mut live = Live::start(&path, PatternKind::Random, 50, false);
+    live.wait("running", |s| s.worker.state == RunState::Running);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4 << 20)
+        .unwrap();
+    let s = live.wait("growth noticed", |s| s.file.size_bytes == 4 << 20);
+    let n = s.file.notice.clone().unwrap_or_default();
+    assert!(n.contains("grew") && n.contains("r remaps"), "{n}");
+    assert_eq!(s.grid.end_page, 1024, "the new extent is drawn");
+    live.send(Command::Reset);
+    live.wait("remapped", |s| {
+        s.faults.interval.reason == "restart" && s.file.notice.is_none()
+    });
+}
+
+#[test]
+fn a_stopped_worker_is_said_and_quitting_stays_fast() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "stopped.bin", 2);
+    let mut live = Live::start(&path, PatternKind::Random, 2_000, false);
+    let s = live.wait("running", |s| {
+        s.worker.state == RunState::Running && s.worker.accesses > 0
+    });
+    let pid = s.worker.pid.unwrap() as i32;
+    // SAFETY: kill(2) on the session's worker, a child of this process; no memory arguments.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let s = live.wait("stopped state", |s| {
+        matches!(s.worker.state, RunState::Stopped { .. })
+    });
+    let RunState::Stopped { reason } = s.worker.state else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("stopped") && reason.contains(&pid.to_string()),
+        "{reason}"
+    );
+    let t0 = Instant::now();
+    live.send(Command::Quit);
+    live.handle.take().unwrap().join().unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_millis(1500),
+        "quit took {:?}",
+        t0.elapsed()
+    );
+    // The stopped worker was killed, not left behind.
+    std::thread::sleep(Duration::from_millis(100));
+    let gone =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "));
+    assert!(gone, "the stopped worker is still alive");
+}
+
+#[test]
+fn the_inspector_says_when_a_page_was_first_touched_and_what_that_access_cost() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "first.bin", 2);
+    let mut live = Live::start(&path, PatternKind::Sequential, 5, true);
+    live.send(Command::Inspect {
+        page: Some(0),
+        read: false,
+    });
+    let s = live.wait("page 0's first touch", |s| s.inspected_first_touch.is_some());
+    let f = s.inspected_first_touch.unwrap();
+    assert_eq!((f.page, f.access, f.batch_accesses), (0, 1, 1), "{f:?}");
+    // The first access to a cold page of a fresh mapping must fault; on an evicted file it
+    // had to be read in: a major fault.
+    assert!(f.major_faults >= 1, "{f:?}");
 }

@@ -71,6 +71,7 @@ impl Session {
         }
         self.interval
             .reset(reason, faults, self.progress.accesses, read, cached);
+        self.first_touch.clear();
         self.warning = None;
         // A measurement spanning the reset would mix two intervals: drop it, and say so.
         if let Some((advice, _, _)) = self.pending.advice.take() {

@@ -53,6 +53,9 @@ const SAMPLE_BUDGET: Duration = Duration::from_millis(30);
 /// Whole-file (mapped, private) pages; None where the page table cannot be read.
 type MappedPrivate = (Option<u64>, Option<u64>);
 
+/// First touches kept per interval (about 1 MiB at most).
+const FIRST_TOUCH_KEPT: usize = 16_384;
+
 /// Events kept by the session (the snapshot carries the newest `EVENTS_KEPT`).
 const LOG_KEPT: usize = 200;
 
@@ -195,6 +198,8 @@ struct Session {
     /// The worker state the last pause/resume asked for, until a report confirms it.
     expected_state: Option<(WorkerState, Instant)>,
     touched: RoaringTreemap,
+    /// First touches recorded at slow rates (bounded: `FIRST_TOUCH_KEPT` pages per interval).
+    first_touch: std::collections::HashMap<u64, FirstTouch>,
     recent: Vec<u64>,
     provenance: Provenance,
     interval: IntervalStats,
@@ -268,6 +273,7 @@ impl Session {
             progress: Progress::default(),
             expected_state: None,
             touched: RoaringTreemap::new(),
+            first_touch: std::collections::HashMap::new(),
             recent: Vec::new(),
             provenance: Provenance::default(),
             interval: IntervalStats::new(),
@@ -383,7 +389,11 @@ impl Session {
                     self.say("no worker: press r to restart it");
                     return;
                 }
-                let c = if self.progress.state == WorkerState::Running {
+                // A worker that has not reported yet was configured to run: pause it.
+                let c = if matches!(
+                    self.progress.state,
+                    WorkerState::Running | WorkerState::Idle
+                ) {
                     crate::worker::Control::Pause
                 } else {
                     crate::worker::Control::Resume

@@ -32,6 +32,7 @@ impl Session {
             s.message = Some(m);
         }
         s.inspector = self.inspector.current();
+        s.inspected_first_touch = self.inspected_first_touch();
         s
     }
 
@@ -203,7 +204,13 @@ impl Session {
             events: self.events(),
             warning: self.warning.clone(),
             compare_cache: self.compare_cache,
+            inspected_first_touch: self.inspected_first_touch(),
         }
+    }
+
+    fn inspected_first_touch(&self) -> Option<FirstTouch> {
+        let page = self.inspector.current()?.page_index;
+        self.first_touch.get(&page).copied()
     }
 
     /// Warns (once per interval) when this file's cached pages pass half of the memory that

@@ -150,7 +150,9 @@ impl Session {
             // resumed it) acts on what the user sees, not on a stale report.
             let st = &mut self.progress.state;
             let expect = match c {
-                Control::Pause if *st == WorkerState::Running => Some(WorkerState::Paused),
+                Control::Pause if matches!(*st, WorkerState::Running | WorkerState::Idle) => {
+                    Some(WorkerState::Paused)
+                }
                 Control::Resume if matches!(*st, WorkerState::Paused | WorkerState::Idle) => {
                     Some(WorkerState::Running)
                 }
@@ -208,6 +210,27 @@ impl Session {
         }
         for &(s, l) in &p.new_touched {
             self.touched.insert_range(s..s + l);
+        }
+        // At slow rates a batch is a few accesses: record when each page was first touched
+        // and what its batch cost, for the page inspector.
+        if p.last_batch_accesses > 0
+            && p.last_batch_accesses <= crate::snapshot::FIRST_TOUCH_BATCH
+            && self.first_touch.len() < super::FIRST_TOUCH_KEPT
+        {
+            let t_ms = self.started.elapsed().as_millis() as u64;
+            let access = p.accesses.saturating_sub(self.interval.accesses_at_start);
+            for &(s, l) in &p.new_touched {
+                for page in s..(s + l).min(s + 64) {
+                    self.first_touch.entry(page).or_insert(crate::snapshot::FirstTouch {
+                        page,
+                        t_ms,
+                        access,
+                        batch_accesses: p.last_batch_accesses,
+                        minor_faults: p.last_batch_faults.minor,
+                        major_faults: p.last_batch_faults.major,
+                    });
+                }
+            }
         }
         self.provenance.touched(&p.new_touched);
         if !p.recent.is_empty() || p.state == WorkerState::Running {

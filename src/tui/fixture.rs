@@ -202,6 +202,7 @@ pub fn fixture_snapshot() -> Snapshot {
         ],
         warning: None,
         compare_cache: crate::snapshot::CompareCache::Cold,
+        inspected_first_touch: None,
     }
 }
 

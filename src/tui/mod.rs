@@ -208,6 +208,8 @@ impl App {
             cell,
             pages_per_cell: ppc,
             cache_visible: self.snapshot.caps.cache_state_visible,
+            first_touch: self.snapshot.inspected_first_touch.as_ref(),
+            worker_pid: self.snapshot.worker.pid,
             theme: self.theme,
         }
         .render(area, buf);

@@ -21,6 +21,10 @@ pub struct Inspector<'a> {
     pub pages_per_cell: u64,
     /// False when the kernel hides page-cache state (cache counts are then not shown).
     pub cache_visible: bool,
+    /// When the workload first touched the page in this interval, if it was recorded.
+    pub first_touch: Option<&'a crate::snapshot::FirstTouch>,
+    /// The worker's pid (the one process whose page table is read).
+    pub worker_pid: Option<u32>,
     pub theme: &'a Theme,
 }
 
@@ -121,12 +125,47 @@ impl Inspector<'_> {
             text(&mut l, "cache state hidden by the kernel", t.hidden);
         }
         let touched = cell.map_or("?", |c| if c.touched > 0 { "yes" } else { "no" });
+        // Mapped by whom: the one worker whose page table is read.
+        let mapped = match (mapped, self.worker_pid) {
+            ("yes", Some(pid)) => format!("by {pid}"),
+            ("private copy", Some(pid)) => format!("privately by {pid}"),
+            (m, _) => m.to_string(),
+        };
         l.push(Line::from(vec![
             Span::styled("mapped ", t.label),
             Span::styled(mapped, t.value),
             Span::styled(" · touched ", t.label),
             Span::styled(touched, t.value),
         ]));
+        match self.first_touch.filter(|f| f.page == r.page_index) {
+            Some(f) => {
+                let faults = match (f.minor_faults, f.major_faults) {
+                    (0, 0) => "no fault".to_string(),
+                    (mi, 0) => format!("{mi} minor fault{}", if mi == 1 { "" } else { "s" }),
+                    (0, ma) => format!("{ma} major fault{}", if ma == 1 { "" } else { "s" }),
+                    (mi, ma) => format!("{mi} minor + {ma} major faults"),
+                };
+                let whose = if f.batch_accesses == 1 {
+                    "that access took".to_string()
+                } else {
+                    format!("its batch of {} accesses took", f.batch_accesses)
+                };
+                let s = f.t_ms / 1000;
+                text(
+                    &mut l,
+                    &format!(
+                        "first touched at {}:{:02}.{} (access {}): {whose} {faults}",
+                        s / 60,
+                        s % 60,
+                        (f.t_ms % 1000) / 100,
+                        count(f.access)
+                    ),
+                    t.label,
+                );
+            }
+            // Not recorded (touched in a batch of more than 10 accesses): nothing to say.
+            None => {}
+        }
         match &r.bytes {
             Some(b) => {
                 let off_w = format!("{:x}", r.offset + r.length).len().max(4);
@@ -246,6 +285,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn first_touch_says_when_and_what_that_access_cost() {
+        let r = report();
+        let c = cell(1, 1, 1);
+        let f = crate::snapshot::FirstTouch {
+            page: 1234,
+            t_ms: 61_250,
+            access: 12,
+            batch_accesses: 1,
+            minor_faults: 0,
+            major_faults: 1,
+        };
+        let out = text(&render(
+            Inspector {
+                page: 1234,
+                report: Some(&r),
+                cell: Some((1234, &c)),
+                pages_per_cell: 1,
+                cache_visible: true,
+                first_touch: Some(&f),
+                worker_pid: Some(4242),
+                theme: &COLOR,
+            },
+            44,
+            24,
+        ));
+        assert!(out.contains("first touched at 1:01.2"), "{out}");
+        assert!(out.contains("(access 12): that"), "{out}");
+        assert!(out.contains("access took 1 major fault"), "{out}");
+        assert!(out.contains("mapped by 4242"), "{out}");
+    }
+
     fn show(r: &PageReport, c: &CellCounts, visible: bool) -> String {
         text(&render(
             Inspector {
@@ -254,6 +325,8 @@ mod tests {
                 cell: Some((1234, c)),
                 pages_per_cell: 1,
                 cache_visible: visible,
+                first_touch: None,
+                worker_pid: Some(4242),
                 theme: &COLOR,
             },
             34,
@@ -269,7 +342,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("cached yes · dirty no"), "{out}");
-        assert!(out.contains("mapped yes · touched yes"), "{out}");
+        assert!(out.contains("mapped by 4242 · touched yes"), "{out}");
         // 32 columns inside the border: 4 bytes per row after a 6-digit offset.
         assert!(out.contains("4d2000 46 69 72 73 Firs"), "{out}");
         assert!(out.contains("4d200c 6d 6d 61 70 mmap"), "{out}");
@@ -334,6 +407,8 @@ mod tests {
             cell: Some((62, &c)),
             pages_per_cell: 31,
             cache_visible: true,
+            first_touch: None,
+            worker_pid: Some(4242),
             theme: &COLOR,
         };
         let out = text(&render(w, 40, 8));
@@ -348,6 +423,8 @@ mod tests {
             cell: None,
             pages_per_cell: 1,
             cache_visible: true,
+            first_touch: None,
+            worker_pid: Some(4242),
             theme: &COLOR,
         };
         let out = text(&render(pending, 40, 6));
@@ -367,6 +444,8 @@ mod tests {
             cell: None,
             pages_per_cell: 1,
             cache_visible: true,
+            first_touch: None,
+            worker_pid: Some(4242),
             theme: &COLOR,
         }
     }

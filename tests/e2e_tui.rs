@@ -647,3 +647,65 @@ fn write_mode_names_its_scratch_copy_msyncs_and_removes_it_on_sigterm_and_after_
         "the user's file is byte-identical"
     );
 }
+
+#[test]
+fn live_write_mode_opens_the_users_file_read_only() {
+    let have = |p: &str| {
+        Command::new(p)
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !Tmux::available() || !have("strace") {
+        eprintln!("skipped: tmux or strace is not installed (.ci/run installs them)");
+        return;
+    }
+    let file = scratch("e2e-write-ro.bin", "4MiB");
+    let before = std::fs::read(&file).unwrap();
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-write-ro-cache");
+    for mode in ["shared", "private"] {
+        let log = cache.join(format!("open-{mode}.txt"));
+        std::fs::create_dir_all(&cache).unwrap();
+        let cmd = format!(
+            "env MMVIZ_DEMO_DIR={} strace -f -e trace=open,openat,openat2,creat,truncate -o {} \
+             {} {} --write {mode} --rate 5000; echo EXIT=$?; sleep 60",
+            cache.display(),
+            log.display(),
+            env!("CARGO_BIN_EXE_mmviz"),
+            file.display()
+        );
+        let t = Tmux::start(&format!("write-ro-{mode}"), &cmd);
+        t.wait(30, "the write-mode header", |s| {
+            s.contains("(your file is never written)")
+        });
+        t.keys(&["s"]);
+        t.wait(10, "the MS_SYNC answer", |s| {
+            s.contains("msync(MS_SYNC) took")
+        });
+        t.keys(&["q"]);
+        t.wait(10, "exit status 0", |s| s.contains("EXIT=0"));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let name = format!("\"{}\"", file.display());
+        let opens: Vec<&str> = text.lines().filter(|l| l.contains(&name)).collect();
+        assert!(
+            !opens.is_empty(),
+            "strace saw no open of the user's file:\n{text}"
+        );
+        for l in &opens {
+            assert!(l.contains("O_RDONLY"), "{l}");
+            for bad in ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "truncate("] {
+                assert!(!l.contains(bad), "{mode}: {l}");
+            }
+        }
+        // The scratch copy, by contrast, is opened for writing (so the check can see flags).
+        assert!(
+            text.lines()
+                .any(|l| l.contains("mmviz-scratch-") && l.contains("O_RDWR")),
+            "{text}"
+        );
+    }
+    assert!(
+        std::fs::read(&file).unwrap() == before,
+        "the user's file is byte-identical"
+    );
+}

@@ -548,7 +548,9 @@ fn the_inspector_says_when_a_page_was_first_touched_and_what_that_access_cost() 
         page: Some(0),
         read: false,
     });
-    let s = live.wait("page 0's first touch", |s| s.inspected_first_touch.is_some());
+    let s = live.wait("page 0's first touch", |s| {
+        s.inspected_first_touch.is_some()
+    });
     let f = s.inspected_first_touch.unwrap();
     assert_eq!((f.page, f.access, f.batch_accesses), (0, 1, 1), "{f:?}");
     // The first access to a cold page of a fresh mapping must fault; on an evicted file it

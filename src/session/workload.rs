@@ -221,14 +221,16 @@ impl Session {
             let access = p.accesses.saturating_sub(self.interval.accesses_at_start);
             for &(s, l) in &p.new_touched {
                 for page in s..(s + l).min(s + 64) {
-                    self.first_touch.entry(page).or_insert(crate::snapshot::FirstTouch {
-                        page,
-                        t_ms,
-                        access,
-                        batch_accesses: p.last_batch_accesses,
-                        minor_faults: p.last_batch_faults.minor,
-                        major_faults: p.last_batch_faults.major,
-                    });
+                    self.first_touch
+                        .entry(page)
+                        .or_insert(crate::snapshot::FirstTouch {
+                            page,
+                            t_ms,
+                            access,
+                            batch_accesses: p.last_batch_accesses,
+                            minor_faults: p.last_batch_faults.minor,
+                            major_faults: p.last_batch_faults.major,
+                        });
                 }
             }
         }

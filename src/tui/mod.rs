@@ -598,6 +598,10 @@ mod tests {
             app.snapshot.totals.dirty = Some(d);
             app.snapshot.totals.writeback = Some(wb);
         };
+        let t = screen_with(80, 24, write, dirty);
+        let small = t.backend().to_string();
+        // The promise survives the projector's 80x24.
+        assert!(small.contains("(your file is never written)"), "{small}");
         let t = screen_with(120, 40, write, dirty);
         let text = t.backend().to_string();
         assert!(text.contains("(your file is never written)"), "{text}");

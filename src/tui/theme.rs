@@ -341,16 +341,18 @@ pub enum CellState {
 
 impl CellState {
     /// Every state, in legend order.
+    /// The write states come right after the front: they appear only in write mode, where
+    /// they are the news, and a one-line legend cut at the panel's edge keeps them.
     pub const ALL: [CellState; 13] = [
         CellState::Front,
+        CellState::Private,
+        CellState::Writeback,
+        CellState::Dirty,
         CellState::Mapped,
         CellState::PartlyMapped,
         CellState::CachedTouched,
         CellState::Ghost,
         CellState::NotCached,
-        CellState::Private,
-        CellState::Dirty,
-        CellState::Writeback,
         CellState::Hidden,
         CellState::PastEnd,
         CellState::Unsampled,

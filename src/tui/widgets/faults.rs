@@ -190,8 +190,8 @@ impl Widget for Faults<'_> {
                 );
                 let clock = if wr.is_some() {
                     format!(
-                        "flusher: writes dirty pages older than {} back, wakes every {} \
-                         (vm.dirty_expire/writeback_centisecs); s msync MS_SYNC, S MS_ASYNC",
+                        "flusher (vm.dirty_*_centisecs): writes back pages once dirty for {}, \
+                         wakes every {}",
                         secs(exp),
                         secs(every)
                     )
@@ -201,6 +201,9 @@ impl Widget for Faults<'_> {
                 };
                 for l in wrap(&clock, w) {
                     lines.push((2, Line::styled(l, t.dim)));
+                }
+                if wr.is_some() {
+                    lines.push((3, Line::styled("s: msync MS_SYNC  S: MS_ASYNC", t.dim)));
                 }
             }
         }

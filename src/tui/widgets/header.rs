@@ -37,14 +37,23 @@ impl Header<'_> {
         // The promise stays whole on narrow screens: the source path gives way first (it
         // keeps its file name), and the mapping details go when they do not fit.
         let fixed = 3 + "writing to scratch copy ".len() + " of ".len() + NEVER.len();
-        let room = width.saturating_sub(fixed + scratch.chars().count());
-        let with_tail = source.chars().count() + tail.chars().count() <= room;
+        let room = width.saturating_sub(fixed);
+        let (ns, nf) = (scratch.chars().count(), source.chars().count());
+        let with_tail = ns + nf + tail.chars().count() <= room;
+        // Both names share the room (each keeps its end: the file name), at least 8 each.
+        let (ws, wf) = if ns + nf <= room {
+            (ns, nf)
+        } else {
+            let half = (room / 2).max(8);
+            let ws = ns.min(half).max(room.saturating_sub(nf)).max(8);
+            (ws, room.saturating_sub(ws).max(8))
+        };
         let mut spans = vec![
             Span::styled(" ✎ ", t.warn),
             Span::styled("writing to scratch copy ", t.label),
-            Span::styled(scratch, t.value),
+            Span::styled(truncate_left(&scratch, ws), t.value),
             Span::styled(" of ", t.label),
-            Span::styled(truncate_left(&source, room.max(12)), t.value),
+            Span::styled(truncate_left(&source, wf), t.value),
             Span::styled(NEVER, t.good),
         ];
         if with_tail {
@@ -328,6 +337,14 @@ mod tests {
         let row = out.lines().nth(3).unwrap();
         assert!(
             row.contains("data.bin (your file is never written)"),
+            "{out}"
+        );
+        // 80 columns: both names shortened from the left, the sentence whole.
+        let out = show(&s, 80);
+        let row = out.lines().nth(3).unwrap();
+        assert!(
+            row.contains("writing to scratch copy …")
+                && row.contains("(your file is never written)"),
             "{out}"
         );
     }

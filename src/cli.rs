@@ -39,6 +39,16 @@ pub struct TuiArgs {
     /// Screen refreshes (samples) per second
     #[arg(long, default_value_t = 10)]
     pub hz: u32,
+    /// Record the session (snapshots, keys' commands, events) to FILE as JSON lines, for
+    /// `mmviz replay FILE`
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Keep the file's full path in the recording (default: its name only)
+    #[arg(long, requires = "record")]
+    pub record_paths: bool,
+    /// Overwrite the --record file if it exists
+    #[arg(long, requires = "record")]
+    pub force: bool,
     /// Colours: dark, light, projector (high contrast, bold glyphs), mono (no colour).
     /// Default: $MMVIZ_THEME, else mono when NO_COLOR is set, else dark
     #[arg(long, value_parser = ["dark", "light", "projector", "mono"])]
@@ -55,7 +65,7 @@ pub struct TuiArgs {
 /// Options shared by `run`, `bench` and the TUI.
 #[derive(Args, Debug, Clone, Default)]
 pub struct WorkloadArgs {
-    /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan
+    /// Access pattern: sequential, reverse, stride, random, hotset, chase, scan, grep, bsearch
     #[arg(long, default_value = "sequential")]
     pub pattern: String,
     /// madvise hint: normal, random, sequential, willneed, hugepage (MADV_HUGEPAGE)
@@ -76,6 +86,12 @@ pub struct WorkloadArgs {
     /// Share of accesses that go to the hot region (hotset)
     #[arg(long, default_value_t = 0.9)]
     pub hot_share: f64,
+    /// The regex grep searches for (regex crate syntax, bytes; ^ and $ match at line ends)
+    #[arg(long)]
+    pub regex: Option<String>,
+    /// Grep: stop after this many matches
+    #[arg(long)]
+    pub max_matches: Option<u64>,
 }
 
 /// Every size option goes through the one parser of `gen --size` (units::parse_size).
@@ -137,6 +153,14 @@ pub enum Cmd {
         after_help = "Example:\n  mmviz exec --file test.db -- python3 examples/sqlite_mmap.py lookups test.db"
     )]
     Exec(ExecArgs),
+    /// Play a recording (`mmviz --record FILE`) in the terminal, or render it to asciicast v2
+    #[command(
+        after_help = "Example:\n  mmviz replay lecture.jsonl --asciicast lecture.cast --size 100x30"
+    )]
+    Replay(ReplayArgs),
+    /// Guided lessons: `mmviz lesson list` shows the built-in ones and a teacher's own
+    #[command(after_help = "Example:\n  mmviz lesson list --lessons ./my-lessons")]
+    Lesson(LessonArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
@@ -193,8 +217,12 @@ pub struct WatchArgs {
 pub struct GenArgs {
     pub file: PathBuf,
     /// Size: bytes or 64KiB, 256MiB, 1GiB, 1TiB (K/M/G/T are 1024-based, KB/MB/GB 1000-based)
-    #[arg(long)]
-    pub size: String,
+    #[arg(long, required_unless_present = "records", conflicts_with = "records")]
+    pub size: Option<String>,
+    /// Instead of random bytes: N sorted 64-byte records (8-byte big-endian key first), for
+    /// --pattern bsearch
+    #[arg(long, conflicts_with = "sparse")]
+    pub records: Option<u64>,
     /// Make a sparse file (no data blocks: reads see zeros)
     #[arg(long)]
     pub sparse: bool,
@@ -373,6 +401,40 @@ pub struct TlbArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LessonArgs {
+    #[command(subcommand)]
+    pub command: LessonCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LessonCmd {
+    /// List the lessons: name (file stem), title, duration; validates every file
+    List {
+        /// Also a teacher's own lessons: every *.toml in DIR (same name replaces a built-in)
+        #[arg(long, value_name = "DIR")]
+        lessons: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A recording made with `mmviz --record FILE`
+    pub file: PathBuf,
+    /// Render every frame into an asciinema v2 file instead of playing it (no terminal needed)
+    #[arg(long, value_name = "OUT.cast")]
+    pub asciicast: Option<PathBuf>,
+    /// Screen size of the asciicast, columns x rows
+    #[arg(long, default_value = "120x40", requires = "asciicast")]
+    pub size: String,
+    /// Overwrite the --asciicast file if it exists
+    #[arg(long, requires = "asciicast")]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]

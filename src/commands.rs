@@ -246,7 +246,15 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
 }
 
 pub fn gen(a: &GenArgs) -> Result<()> {
-    let size = parse_size(&a.size).map_err(|e| AppError::bad_input(&a.file, e))?;
+    let size = match (&a.size, a.records) {
+        (_, Some(0)) => return Err(AppError::usage("--records must be at least 1")),
+        (_, Some(n)) => n
+            .checked_mul(crate::patterns::bsearch::RECORD_SIZE)
+            .filter(|&b| b <= i64::MAX as u64)
+            .ok_or_else(|| AppError::usage(format!("--records {n} is too many for one file")))?,
+        (Some(s), None) => parse_size(s).map_err(|e| AppError::bad_input(&a.file, e))?,
+        (None, None) => return Err(AppError::usage("give --size SIZE or --records N")),
+    };
     if size == 0 {
         return Err(AppError::bad_input(
             &a.file,
@@ -259,7 +267,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
             &a.file,
             format!(
                 "--size {} is larger than any file Linux can hold ({} bytes at most)",
-                a.size,
+                a.size.as_deref().unwrap_or_default(),
                 i64::MAX
             ),
         ));
@@ -273,6 +281,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         seed: a.seed,
         force: a.force,
         progress: std::io::stderr().is_terminal(),
+        records: a.records.is_some(),
     };
     gen::generate(&opts, &interrupted).map_err(|e| signals.explain(e))
 }

@@ -44,6 +44,7 @@ pub fn ensure_demo_file(progress: bool) -> Result<PathBuf> {
             seed: 1,
             force: true,
             progress,
+            records: false,
         };
         gen::generate(&opts, &AtomicBool::new(false))?;
     }

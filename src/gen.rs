@@ -21,6 +21,9 @@ pub struct GenOptions {
     pub force: bool,
     /// Show a progress bar (only on a terminal, for large files).
     pub progress: bool,
+    /// Sorted fixed-size records (`patterns::bsearch`) instead of random bytes; `size` is
+    /// then a multiple of the record size.
+    pub records: bool,
 }
 
 /// Writes the file. On SIGINT (`interrupted` set) or a write error the partial file, which
@@ -156,6 +159,9 @@ fn check_space(path: &Path, size: u64, reclaimable: Option<u64>) -> Result<()> {
 fn write_random(file: &mut File, opts: &GenOptions, interrupted: &AtomicBool) -> Result<()> {
     const CHUNK: usize = 1 << 20;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut records = opts
+        .records
+        .then(|| crate::patterns::bsearch::RecordWriter::new(opts.seed));
     let mut buf = vec![0u8; CHUNK];
     let bar = (opts.progress && opts.size >= 64 << 20).then(|| {
         let b = indicatif::ProgressBar::new(opts.size);
@@ -181,7 +187,16 @@ fn write_random(file: &mut File, opts: &GenOptions, interrupted: &AtomicBool) ->
             )));
         }
         let n = (opts.size - written).min(CHUNK as u64) as usize;
-        rng.fill_bytes(&mut buf[..n]);
+        match &mut records {
+            // CHUNK is a multiple of the record size, so records never straddle chunks.
+            Some(w) => {
+                buf.clear();
+                while buf.len() < n {
+                    w.push(&mut buf);
+                }
+            }
+            None => rng.fill_bytes(&mut buf[..n]),
+        }
         file.write_all(&buf[..n]).map_err(|e| {
             AppError::runtime(format!(
                 "{}: {} after writing {} of {}; removed the partial file",

@@ -364,6 +364,8 @@ impl Inspector {
 pub struct SessionInspector {
     inspector: Option<Inspector>,
     page: Option<u64>,
+    /// A typed offset inside `page` (the bytes shown start there), else the page's start.
+    offset: Option<u64>,
     report: Option<PageReport>,
 }
 
@@ -371,12 +373,30 @@ impl SessionInspector {
     /// Inspects `page` (its first 16 bytes); `None` stops inspecting. `read` reads the page
     /// even when it is not cached. Returns a line for the message bar when it failed.
     pub fn request(&mut self, t: &Target, page: Option<u64>, read: bool) -> Option<String> {
+        if page != self.page {
+            self.offset = None;
+        }
         self.page = page;
         let Some(page) = page else {
             self.report = None;
             return None;
         };
         self.run(t, page, read).err()
+    }
+
+    /// Inspects the bytes at `offset` (never reading an uncached page: the panel says so and
+    /// Enter reads it). Returns a line for the message bar when it failed.
+    pub fn request_offset(&mut self, t: &Target, offset: u64) -> Option<String> {
+        if offset >= t.size {
+            return Some(format!(
+                "offset {offset} is past the end of the file ({} bytes)",
+                t.size
+            ));
+        }
+        let ps = crate::units::page_size();
+        self.page = Some(offset / ps);
+        self.offset = Some(offset);
+        self.run(t, offset / ps, false).err()
     }
 
     fn run(&mut self, t: &Target, page: u64, read: bool) -> std::result::Result<(), String> {
@@ -387,7 +407,11 @@ impl SessionInspector {
         if ins.size() != t.size {
             ins.set_size(t.size);
         }
-        match ins.inspect(page * ins.page_size, DEFAULT_LENGTH, read) {
+        let at = self
+            .offset
+            .filter(|o| o / ins.page_size == page)
+            .unwrap_or(page * ins.page_size);
+        match ins.inspect(at, DEFAULT_LENGTH, read) {
             Ok(r) => {
                 self.report = Some(r);
                 Ok(())

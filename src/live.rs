@@ -64,6 +64,16 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
     if a.hz == 0 || a.hz > 60 {
         return Err(AppError::usage(format!("--hz {} is not in 1..=60", a.hz)));
     }
+    // Created before the session starts, so an existing file is a plain exit-2 error.
+    let recorder = match &a.record {
+        Some(out) => Some(crate::record::Recorder::create(
+            out,
+            a.force,
+            &path,
+            a.record_paths,
+        )?),
+        None => None,
+    };
     let (tx, rx, handle) = session::spawn(SessionOptions {
         path,
         is_demo,
@@ -75,9 +85,19 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
         compare,
         write,
     })?;
-    let res = crate::tui::run_with_theme(rx, tx.clone(), theme);
+    let (ui_tx, ui_rx, tee) = match recorder {
+        Some(r) => {
+            let (t, r, h) = crate::record::tee(tx.clone(), rx, r);
+            (t, r, Some(h))
+        }
+        None => (tx.clone(), rx, None),
+    };
+    let res = crate::tui::run_with_theme(ui_rx, ui_tx, theme);
     let _ = tx.send(Command::Quit);
     let _ = handle.join();
+    if let Some(Some(e)) = tee.map(|h| h.finish()) {
+        eprintln!("mmviz: the recording stopped early: {e}");
+    }
     match res {
         Ok(kind) => Ok(kind.code() as u8),
         Err(e) => Err(AppError::runtime(format!("terminal: {e}"))),

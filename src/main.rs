@@ -20,6 +20,8 @@ fn main() -> ExitCode {
             };
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
+        Some(Cmd::Lesson(a)) => mmviz::lesson::main(a),
         Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
         Some(Cmd::Ipc(a)) => mmviz::ipc::main(a.duration, a.rate, a.json),
         Some(Cmd::IpcChild(a)) => {

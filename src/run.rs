@@ -63,6 +63,12 @@ pub struct RunReport {
     /// Spawn to the worker's first access (ms), and spawn to its ready report.
     pub startup_ms: Option<f64>,
     pub spawn_to_ready_ms: f64,
+    /// Grep only: matches found (all of them, or up to --max-matches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matches: Option<u64>,
+    /// Grep only: the first matches, `[{offset, line_number, line}]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_matches: Option<Vec<crate::patterns::grep::GrepMatch>>,
     /// Kernel, page size, THP, readahead and virtualization of the machine.
     pub machine: crate::machine::Machine,
     /// Log2 histogram of the timed accesses (1 in `latency_sampled_every`), ns, with the
@@ -241,11 +247,37 @@ pub fn pattern_spec(
     let spec = PatternSpec {
         kind,
         seed: w.seed,
-        access_size: w.access_size,
+        // A bsearch probe reads the record's 8-byte key, whatever --access-size says.
+        access_size: if kind == PatternKind::Bsearch {
+            crate::patterns::bsearch::KEY_SIZE
+        } else {
+            w.access_size
+        },
         stride_pages: w.stride,
         hot_fraction: w.hot_fraction,
         hot_share: w.hot_share,
+        regex: w.regex.clone(),
+        max_matches: w.max_matches,
     };
+    match (kind, &w.regex) {
+        (PatternKind::Grep, None) => {
+            return Err(AppError::usage(
+                "--pattern grep needs --regex RE (the regex to search for)",
+            ))
+        }
+        (PatternKind::Grep, Some(re)) => {
+            crate::patterns::grep::compile(re).map_err(AppError::usage)?;
+        }
+        (_, Some(_)) => {
+            return Err(AppError::usage("--regex applies only to --pattern grep"));
+        }
+        _ => {}
+    }
+    if w.max_matches.is_some() && kind != PatternKind::Grep {
+        return Err(AppError::usage(
+            "--max-matches applies only to --pattern grep",
+        ));
+    }
     // One rule for every command that accesses pages (run, bench, the live view): an empty
     // file has nothing to access and is bad input (residency and evict accept it).
     spec.params(size, page_size())
@@ -570,7 +602,7 @@ pub fn execute_with(
         path: t.path.display().to_string(),
         pattern: spec.kind,
         seed: spec.seed,
-        access_size: if spec.kind == PatternKind::Scan {
+        access_size: if matches!(spec.kind, PatternKind::Scan | PatternKind::Grep) {
             page_size()
         } else {
             spec.access_size
@@ -615,6 +647,8 @@ pub fn execute_with(
         startup_ms: (last.first_access_mono_ns > spawn_mono)
             .then(|| (last.first_access_mono_ns - spawn_mono) as f64 / 1e6),
         spawn_to_ready_ms: w.spawn_to_ready.as_secs_f64() * 1e3,
+        matches: last.matches,
+        first_matches: (spec.kind == PatternKind::Grep).then(|| last.first_matches.clone()),
         process,
         write,
     })
@@ -730,6 +764,16 @@ fn print_text(r: &RunReport) {
     }
     if let Some(b) = r.read_bytes {
         crate::outln!("read from disk: {}", human_bytes(b));
+    }
+    if let Some(n) = r.matches {
+        crate::outln!(
+            "matches:       {n} (the search read {} pages of {})",
+            r.accesses,
+            r.pages
+        );
+        for m in r.first_matches.iter().flatten() {
+            crate::outln!("  {}:{}: {}", m.line_number, m.offset, m.line);
+        }
     }
     if let Some(s) = r.startup_ms {
         crate::outln!("start-up:      {s:.2} ms from spawn to first access");

@@ -495,6 +495,11 @@ pub enum Command {
     },
     /// Inspect one page (the inspector's cursor); `None` stops. `read` reads its bytes even
     /// when it is not cached (which faults it in; the report says what that brought in).
+    /// Inspect the bytes at one offset (typed in cursor mode with `o`): its page's states and,
+    /// when cached, the bytes from that offset.
+    InspectOffset {
+        offset: u64,
+    },
     Inspect {
         page: Option<u64>,
         read: bool,

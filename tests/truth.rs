@@ -557,3 +557,31 @@ fn the_inspector_says_when_a_page_was_first_touched_and_what_that_access_cost() 
     // had to be read in: a major fault.
     assert!(f.major_faults >= 1, "{f:?}");
 }
+
+#[test]
+fn a_typed_offset_shows_the_files_own_bytes_there() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "offset.bin", 4);
+    let bytes = std::fs::read(&path).unwrap();
+    let mut live = Live::start(&path, PatternKind::Sequential, 1, false);
+    live.paused();
+    // Cached (just written): the bytes at the offset itself, not at its page's start.
+    let off = 4096 * 3 + 1000;
+    live.send(Command::InspectOffset { offset: off });
+    let s = live.wait("the bytes at the offset", |s| {
+        s.inspector
+            .as_ref()
+            .is_some_and(|r| r.offset == off && r.bytes.is_some())
+    });
+    let r = s.inspector.unwrap();
+    let b = r.bytes.unwrap();
+    assert_eq!(&b[..], &bytes[off as usize..off as usize + b.len()]);
+    // Past the end: said, nothing inspected.
+    live.send(Command::InspectOffset { offset: 4 << 20 });
+    let s = live.wait("refused", |s| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("past the end"))
+    });
+    assert!(s.message.unwrap().contains("4194304"));
+}

@@ -218,6 +218,7 @@ mod tests {
             stride_pages: 16,
             hot_fraction: 0.1,
             hot_share: 0.9,
+            ..PatternSpec::default()
         }
     }
 

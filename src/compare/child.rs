@@ -46,6 +46,8 @@ fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
         stride_pages: w.stride,
         hot_fraction: w.hot_fraction,
         hot_share: w.hot_share,
+        regex: w.regex.clone(),
+        max_matches: w.max_matches,
     };
     // Plain O_RDONLY: the parent validated the file; we never write it.
     let file =

@@ -73,6 +73,16 @@ impl Method {
     /// for streaming patterns, MADV_RANDOM for random-like ones (cold default-advice mmap reads
     /// 8 MiB around every fault there), and the user's advice if it is none of those.
     pub fn for_pattern(kind: PatternKind, advice: Advice) -> Vec<Method> {
+        if kind == PatternKind::Grep {
+            // A search reads the file front to back: through a mapping, or read() of blocks
+            // (per-access pread makes no sense for a regex engine).
+            return vec![
+                Method::Mmap,
+                Method::MmapAdvised(Advice::Sequential),
+                Method::Read64k,
+                Method::Read1m,
+            ];
+        }
         let mut v = vec![
             Method::Mmap,
             Method::MmapPopulate,
@@ -86,7 +96,7 @@ impl Method {
         }
         if matches!(
             kind,
-            PatternKind::Random | PatternKind::Hotset | PatternKind::Chase
+            PatternKind::Random | PatternKind::Hotset | PatternKind::Chase | PatternKind::Bsearch
         ) {
             v.insert(2, Method::MmapAdvised(Advice::Random));
         }
@@ -124,8 +134,12 @@ impl FromStr for Method {
 
 /// Sequential and scan stream the whole file; in the comparison both read it page by page
 /// (the block methods read the same bytes in bigger pieces), and the headline figure is MB/s.
+/// Grep streams too (front to back, until done).
 pub fn is_streaming(kind: PatternKind) -> bool {
-    matches!(kind, PatternKind::Sequential | PatternKind::Scan)
+    matches!(
+        kind,
+        PatternKind::Sequential | PatternKind::Scan | PatternKind::Grep
+    )
 }
 
 /// What one access reads.
@@ -218,6 +232,9 @@ pub fn run(method: Method, file: &File, spec: &PatternSpec, accesses: u64) -> io
     params
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if spec.kind == PatternKind::Grep {
+        return grep_run(method, file, spec, file_size, page_size);
+    }
     let mut it = PatternIter::new(&params);
     let mut counters = ProcCounters::open(None)?;
     let max_len = match shape {
@@ -532,6 +549,73 @@ fn block_method(file: &File, buf: &mut [u8], n: u64, page: u64, size: u64) -> io
         sum,
         bytes,
         syscalls: calls,
+    })
+}
+
+/// Grep through one method: the same search (same blocks, same matches) through a mapping or
+/// read() of blocks. One access is one page the search read (up to where it stopped); the
+/// checksum folds the match count and first matches, so every method must agree.
+fn grep_run(
+    method: Method,
+    file: &File,
+    spec: &PatternSpec,
+    file_size: u64,
+    page_size: u64,
+) -> io::Result<Measured> {
+    use crate::patterns::grep::{compile, Grep};
+    let bad = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let re = compile(
+        spec.regex
+            .as_deref()
+            .ok_or_else(|| bad("grep needs a regex".into()))?,
+    )
+    .map_err(bad)?;
+    let mut g = Grep::new(re, spec.max_matches);
+    let mut counters = ProcCounters::open(None)?;
+    let f0 = counters.faults()?;
+    let t0 = mono_ns();
+    let (bytes, syscalls) = match method {
+        Method::Mmap | Method::MmapAdvised(_) if file_size > 0 => {
+            let map = map_file(file, file_size, false)?;
+            let mut calls = 2;
+            if let Method::MmapAdvised(a) = method {
+                map.advise(to_memmap(a))?;
+                calls += 1;
+            }
+            g.run_over(&map, u64::MAX);
+            drop(map);
+            (g.stopped_at, calls)
+        }
+        Method::Mmap | Method::MmapAdvised(_) => (0, 0),
+        Method::Read64k | Method::Read1m => {
+            let chunk = if method == Method::Read64k {
+                64 << 10
+            } else {
+                1 << 20
+            };
+            let (calls, bytes) = g.run_reader(file, chunk)?;
+            (bytes, calls)
+        }
+        _ => {
+            return Err(bad(format!(
+                "{method} does not apply to grep (mmap, mmap-sequential, read-64k, read-1m)"
+            )))
+        }
+    };
+    let t1 = mono_ns();
+    let Faults { minor, major } = counters.faults()?.since(f0);
+    Ok(Measured {
+        method: method.name(),
+        accesses: g.stopped_at.div_ceil(page_size),
+        bytes,
+        elapsed_ns: t1.saturating_sub(t0),
+        minor_faults: minor,
+        major_faults: major,
+        syscalls,
+        checksum: g.checksum(),
+        file_size,
+        // Filled in by the child process, like for the other methods.
+        address_space_limit: None,
     })
 }
 

@@ -317,6 +317,8 @@ fn run_child(
         .args(["--hot-fraction", &spec.hot_fraction.to_string()])
         .args(["--hot-share", &spec.hot_share.to_string()])
         .args(["--accesses", &accesses.to_string()])
+        .args(spec.regex.as_ref().map(|r| format!("--regex={r}")))
+        .args(spec.max_matches.map(|n| format!("--max-matches={n}")))
         .env("MMVIZ_PARENT_PID", std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

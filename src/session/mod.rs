@@ -449,6 +449,11 @@ impl Session {
                 let e = end_page.min(pages);
                 self.view = (start_page.min(e), e, cells);
             }
+            Command::InspectOffset { offset } => {
+                if let Some(m) = self.inspector.request_offset(&self.target, offset) {
+                    self.say(m);
+                }
+            }
             Command::Inspect { page, read } => {
                 if let Some(m) = self.inspector.request(&self.target, page, read) {
                     self.say(m);

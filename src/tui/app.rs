@@ -74,6 +74,10 @@ pub struct App {
     pub log: bool,
     /// Rows scrolled up from the newest event in the log.
     pub log_scroll: u16,
+    /// The offset being typed after `o` in cursor mode.
+    pub offset_input: Option<String>,
+    /// Why the typed offset was refused.
+    pub offset_error: Option<String>,
     /// The page whose cell was clicked (kept as a page so it survives zoom and pan).
     pub selected: Option<u64>,
     pub quit: Option<ExitKind>,
@@ -105,6 +109,8 @@ impl App {
             help_scroll: 0,
             log: false,
             log_scroll: 0,
+            offset_input: None,
+            offset_error: None,
             selected: None,
             quit: None,
             theme,
@@ -185,6 +191,9 @@ impl App {
     pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if key.kind == KeyEventKind::Release {
             return vec![];
+        }
+        if self.offset_input.is_some() {
+            return self.offset_key(key);
         }
         // The layers keys go through, top first: an open overlay over the base mode (the
         // help hides cursor mode; the log does not).
@@ -291,9 +300,57 @@ impl App {
             | Action::CursorUp
             | Action::CursorDown
             | Action::CursorLeave
-            | Action::CursorRead => return self.cursor_action(action),
+            | Action::CursorRead
+            | Action::CursorOffset => return self.cursor_action(action),
         };
         cmd.into_iter().collect()
+    }
+
+    /// Typing an offset (`o` in cursor mode): characters of a number, Backspace, Enter
+    /// inspects it (the cursor jumps to its page), Esc cancels.
+    fn offset_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(buf) = self.offset_input.as_mut() else {
+            return vec![];
+        };
+        match key.code {
+            crossterm::event::KeyCode::Esc => self.offset_input = None,
+            crossterm::event::KeyCode::Backspace => {
+                buf.pop();
+            }
+            crossterm::event::KeyCode::Char(c) if c.is_ascii_alphanumeric() && buf.len() < 24 => {
+                buf.push(c)
+            }
+            crossterm::event::KeyCode::Enter => match crate::inspect::parse_offset(buf.trim()) {
+                Ok(off) if off < self.snapshot.file.size_bytes => {
+                    self.offset_input = None;
+                    self.offset_error = None;
+                    let ps = self.snapshot.file.page_size.max(1);
+                    let page = off / ps;
+                    self.selected = Some(page);
+                    self.cursor = true;
+                    self.inspecting = Some(page);
+                    // Keep the page on screen.
+                    if let Some(v) = self.view {
+                        if page < v.start_page || page >= v.end_page {
+                            self.pan = page;
+                        }
+                    }
+                    return vec![Command::InspectOffset { offset: off }];
+                }
+                Ok(off) => {
+                    self.offset_error = Some(format!(
+                        "{off} is past the end ({} bytes)",
+                        self.snapshot.file.size_bytes
+                    ))
+                }
+                Err(e) => self.offset_error = Some(e),
+            },
+            _ => {}
+        }
+        if self.offset_input.is_none() {
+            self.offset_error = None;
+        }
+        vec![]
     }
 
     /// While the help or the log overlay is open, the arrows and page keys scroll it and
@@ -392,6 +449,10 @@ impl App {
             Action::CursorLeave => {
                 self.cursor = false;
                 self.selected = None;
+                return vec![];
+            }
+            Action::CursorOffset => {
+                self.offset_input = Some(String::new());
                 return vec![];
             }
             Action::CursorRead => {
@@ -795,6 +856,45 @@ mod tests {
         let pan = app.pan;
         app.handle_key(key(KeyCode::Right));
         assert_eq!(app.pan, pan + 1);
+    }
+
+    #[test]
+    fn o_in_cursor_mode_takes_a_typed_offset() {
+        let mut app = app_with_pages(65536);
+        app.view_request(Rect::new(0, 0, 64, 16));
+        app.handle_key(key(KeyCode::Char('i')));
+        assert!(app.handle_key(key(KeyCode::Char('o'))).is_empty());
+        assert_eq!(app.offset_input.as_deref(), Some(""));
+        // While typing, keys are text: 'q' does not quit, 'e' does not evict.
+        for c in "zz".chars() {
+            assert!(app.handle_key(key(KeyCode::Char(c))).is_empty());
+        }
+        assert!(app.handle_key(key(KeyCode::Enter)).is_empty());
+        assert!(app.offset_error.is_some(), "a bad offset is refused");
+        app.handle_key(key(KeyCode::Backspace));
+        app.handle_key(key(KeyCode::Backspace));
+        for c in "0x1003e8".chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            vec![Command::InspectOffset { offset: 0x1003e8 }]
+        );
+        assert_eq!(app.selected, Some(0x1003e8 / 4096));
+        assert!(app.offset_input.is_none() && app.offset_error.is_none());
+        // Past the end: refused, said; Esc cancels typing without leaving cursor mode.
+        app.handle_key(key(KeyCode::Char('o')));
+        for c in "1TiB".chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        assert!(app.handle_key(key(KeyCode::Enter)).is_empty());
+        assert!(app
+            .offset_error
+            .as_deref()
+            .unwrap()
+            .contains("past the end"));
+        app.handle_key(key(KeyCode::Esc));
+        assert!(app.offset_input.is_none() && app.cursor && app.quit.is_none());
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub enum Action {
     CursorLeave,
     /// Read the page under the cursor (Enter).
     CursorRead,
+    /// `o`: type a byte offset to inspect.
+    CursorOffset,
     ToggleHelp,
     Quit,
     Interrupt,
@@ -394,6 +396,15 @@ counts say what it did)",
     .long(
         "cursor mode: arrows move a page cursor, the inspector shows that page; Enter reads \
 it; Esc leaves",
+    ),
+    row(
+        "o",
+        "in cursor mode: type a byte offset (1000, 0x3e8, 4KiB) and Enter",
+        &[(K::Char('o'), A::CursorOffset, CURSOR)],
+    )
+    .long(
+        "in cursor mode: type a byte offset (decimal, 0x hex or a size such as 4KiB), Enter \
+shows the bytes there (only if its page is cached; Enter again reads it), Esc cancels",
     ),
     row(
         "?",

@@ -6,10 +6,12 @@
 //! no clock and no /proc, so every screen renders the same in a test.
 
 pub mod app;
+pub mod asciicast;
 #[doc(hidden)]
 pub mod fixture;
 pub mod format;
 pub mod keymap;
+pub mod replay;
 pub mod svg;
 pub mod theme;
 pub mod widgets;
@@ -210,6 +212,10 @@ impl App {
             cache_visible: self.snapshot.caps.cache_state_visible,
             first_touch: self.snapshot.inspected_first_touch.as_ref(),
             worker_pid: self.snapshot.worker.pid,
+            prompt: self
+                .offset_input
+                .as_deref()
+                .map(|typed| (typed, self.offset_error.as_deref())),
             theme: self.theme,
         }
         .render(area, buf);

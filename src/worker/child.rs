@@ -17,6 +17,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// The grep access mode (a regex search is not an offset iterator).
+mod grep_mode;
+
 /// Base address and length of the mapping, for the SIGBUS handler.
 static MAP_BASE: AtomicUsize = AtomicUsize::new(0);
 static MAP_LEN: AtomicUsize = AtomicUsize::new(0);
@@ -143,6 +146,8 @@ struct Run {
     rate_epoch: Instant,
     rate_done: u64,
     step_pending: bool,
+    /// Grep's search state; Some only for the grep pattern (see `grep_mode`).
+    grep: Option<crate::patterns::grep::Grep>,
 }
 
 /// The worker's mapping: read-only (the user's file) or writable (a scratch file only).
@@ -385,6 +390,7 @@ impl Run {
             rate_epoch: Instant::now(),
             rate_done: 0,
             step_pending: false,
+            grep: None,
         }
     }
 
@@ -493,8 +499,18 @@ impl Worker {
                         error: Some(e),
                     });
                 }
+                let grep = match grep_mode::prepare(&pattern) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        return self.send(&Report::Ack {
+                            what: "configure".into(),
+                            error: Some(e),
+                        })
+                    }
+                };
                 let advice = self.run.advice;
                 self.run = Run::new(pattern, self.size, self.page_size);
+                self.run.grep = grep;
                 self.run.advice = advice;
                 self.run.limit = limit;
                 self.run.rate = rate.filter(|&r| r > 0);
@@ -748,6 +764,9 @@ impl Worker {
     }
 
     fn batch(&mut self, n: usize) -> io::Result<()> {
+        if self.run.grep.is_some() {
+            return self.grep_batch(n);
+        }
         let Some(mapping) = self.map.as_ref() else {
             // Empty file: nothing to access; count nothing.
             self.run.state = WorkerState::Finished;
@@ -923,6 +942,7 @@ impl Worker {
         recent.sort_unstable();
         recent.dedup();
         p.recent = recent;
+        grep_mode::fill(&self.run, &mut p);
         self.send(&Report::Progress(p))
     }
 }

@@ -26,6 +26,12 @@ pub struct PatternSpec {
     pub stride_pages: u64,
     pub hot_fraction: f64,
     pub hot_share: f64,
+    /// Grep: the regex (required for grep, ignored otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// Grep: stop after this many matches (None: search the whole file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_matches: Option<u64>,
 }
 
 impl Default for PatternSpec {
@@ -37,6 +43,8 @@ impl Default for PatternSpec {
             stride_pages: PatternParams::DEFAULT_STRIDE_PAGES,
             hot_fraction: PatternParams::DEFAULT_HOT_FRACTION,
             hot_share: PatternParams::DEFAULT_HOT_SHARE,
+            regex: None,
+            max_matches: None,
         }
     }
 }
@@ -168,6 +176,12 @@ pub struct Progress {
     pub first_access_mono_ns: u64,
     /// Folded value of the bytes read (keeps the loads alive; equal runs give equal sums).
     pub checksum: u64,
+    /// Grep: matches found so far (None for the other patterns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<u64>,
+    /// Grep: the first matches (offset, 1-based line number, line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_matches: Vec<crate::patterns::grep::GrepMatch>,
     /// Latencies of a sample of the accesses since Configure (see `latency`).
     #[serde(default)]
     pub latency: crate::latency::LatencyHist,
@@ -180,6 +194,9 @@ pub struct Progress {
 }
 
 /// Worker → parent.
+// Progress is large (latency histogram, grep matches), but a report is built every ~50 ms,
+// parsed from JSON and moved a few times: boxing it would change every user for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "report", rename_all = "snake_case")]
 pub enum Report {

@@ -25,6 +25,8 @@ pub struct Inspector<'a> {
     pub first_touch: Option<&'a crate::snapshot::FirstTouch>,
     /// The worker's pid (the one process whose page table is read).
     pub worker_pid: Option<u32>,
+    /// The offset being typed (`o`), and why the last one was refused.
+    pub prompt: Option<(&'a str, Option<&'a str>)>,
     pub theme: &'a Theme,
 }
 
@@ -52,6 +54,16 @@ impl Inspector<'_> {
         let text = |l: &mut Vec<Line<'static>>, s: &str, st| {
             l.extend(wrap(s, w).into_iter().map(|x| Line::styled(x, st)));
         };
+        if let Some((typed, err)) = self.prompt {
+            l.push(Line::from(vec![
+                Span::styled("offset: ", t.label),
+                Span::styled(format!("{typed}▏"), t.value),
+            ]));
+            text(&mut l, "e.g. 1000, 0x3e8, 4KiB · Enter · Esc", t.dim);
+            if let Some(e) = err {
+                text(&mut l, e, t.warn);
+            }
+        }
         if self.pages_per_cell > 1 {
             let Some((lo, c)) = self.cell else {
                 text(&mut l, "no cell under the cursor", t.dim);
@@ -137,8 +149,9 @@ impl Inspector<'_> {
             Span::styled(" · touched ", t.label),
             Span::styled(touched, t.value),
         ]));
-        match self.first_touch.filter(|f| f.page == r.page_index) {
-            Some(f) => {
+        // Not recorded (touched in a batch of more than 10 accesses): nothing to say.
+        if let Some(f) = self.first_touch.filter(|f| f.page == r.page_index) {
+            {
                 let faults = match (f.minor_faults, f.major_faults) {
                     (0, 0) => "no fault".to_string(),
                     (mi, 0) => format!("{mi} minor fault{}", if mi == 1 { "" } else { "s" }),
@@ -163,8 +176,6 @@ impl Inspector<'_> {
                     t.label,
                 );
             }
-            // Not recorded (touched in a batch of more than 10 accesses): nothing to say.
-            None => {}
         }
         match &r.bytes {
             Some(b) => {
@@ -306,6 +317,7 @@ mod tests {
                 cache_visible: true,
                 first_touch: Some(&f),
                 worker_pid: Some(4242),
+                prompt: None,
                 theme: &COLOR,
             },
             44,
@@ -327,6 +339,7 @@ mod tests {
                 cache_visible: visible,
                 first_touch: None,
                 worker_pid: Some(4242),
+                prompt: None,
                 theme: &COLOR,
             },
             34,
@@ -409,6 +422,7 @@ mod tests {
             cache_visible: true,
             first_touch: None,
             worker_pid: Some(4242),
+            prompt: None,
             theme: &COLOR,
         };
         let out = text(&render(w, 40, 8));
@@ -425,6 +439,7 @@ mod tests {
             cache_visible: true,
             first_touch: None,
             worker_pid: Some(4242),
+            prompt: None,
             theme: &COLOR,
         };
         let out = text(&render(pending, 40, 6));
@@ -446,6 +461,7 @@ mod tests {
             cache_visible: true,
             first_touch: None,
             worker_pid: Some(4242),
+            prompt: None,
             theme: &COLOR,
         }
     }

@@ -1,0 +1,366 @@
+//! Lesson files: TOML, one per lesson, validated strictly. An unknown key, a bad action or a
+//! check that does not parse or names a field the snapshot does not have is an error naming
+//! the file and the line, so a teacher's typo is found before class, not during it.
+//!
+//! ```toml
+//! title = "Demand paging"
+//! duration_min = 8
+//!
+//! [[step]]
+//! title = "First touch"
+//! narrative = """
+//! Nothing of the file is in memory yet.
+//! The first access waits for the disk: a major fault."""
+//! setup = [{ action = "evict" }, { action = "pattern", pattern = "sequential" }]
+//! watch = "the faults panel"
+//!
+//! [[step.check]]
+//! expect = "faults.major_total >= 1"
+//! otherwise = "a warm cache gives minor faults only"
+//! ```
+
+use super::check::Check;
+use crate::advice::Advice;
+use crate::patterns::PatternKind;
+use serde::Deserialize;
+use std::path::Path;
+use toml::Spanned;
+
+/// Most lines of a step's narrative (it sits beside the grid on an 80x24 screen).
+pub const NARRATIVE_MAX_LINES: usize = 5;
+
+/// The lessons compiled into the binary: (name = file stem, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "demand-paging",
+        include_str!("../../assets/lessons/demand-paging.toml"),
+    ),
+    (
+        "second-pass",
+        include_str!("../../assets/lessons/second-pass.toml"),
+    ),
+    ("search", include_str!("../../assets/lessons/search.toml")),
+];
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLesson {
+    title: String,
+    duration_min: u32,
+    #[serde(rename = "step")]
+    steps: Vec<RawStep>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    title: String,
+    narrative: Spanned<String>,
+    #[serde(default)]
+    setup: Vec<Spanned<Action>>,
+    #[serde(default)]
+    watch: Option<String>,
+    #[serde(default, rename = "check")]
+    checks: Vec<RawCheck>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    expect: Spanned<String>,
+    /// What to say when the check fails: why this machine can behave differently.
+    otherwise: String,
+}
+
+/// A set-up action of a step. The write-mode, second-worker, truncate and address-space
+/// actions wait for the issue that adds those to the session; until then they are unknown
+/// actions (an error), not silently ignored.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Evict the file from the page cache.
+    Evict,
+    /// Read the file into the cache: `fill` sequential (large folios, default) or random.
+    Warm {
+        #[serde(default)]
+        fill: Option<String>,
+    },
+    Advice {
+        advice: String,
+    },
+    Pattern {
+        pattern: String,
+        #[serde(default)]
+        regex: Option<String>,
+        #[serde(default)]
+        max_matches: Option<u64>,
+    },
+    /// Accesses per second, or "max".
+    Rate {
+        rate: toml::Value,
+    },
+    Pause,
+    Resume,
+    /// Reset counters and restart the worker.
+    Reset,
+}
+
+/// A validated lesson.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lesson {
+    pub name: String,
+    pub title: String,
+    pub duration_min: u32,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub title: String,
+    pub narrative: String,
+    pub setup: Vec<Action>,
+    pub watch: Option<String>,
+    pub checks: Vec<(Check, String)>,
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())].matches('\n').count() + 1
+}
+
+/// Parses and validates one lesson; errors are `FILE:LINE: reason` on one line.
+pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
+    let at = |off: usize, why: String| format!("{file}:{}: {why}", line_of(src, off));
+    let raw: RawLesson = toml::from_str(src).map_err(|e| {
+        let why = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(s) => at(s.start, why),
+            None => format!("{file}: {why}"),
+        }
+    })?;
+    if raw.title.trim().is_empty() {
+        return Err(format!("{file}: the lesson has an empty title"));
+    }
+    if raw.steps.is_empty() {
+        return Err(format!("{file}: the lesson has no [[step]]"));
+    }
+    let known =
+        serde_json::to_value(crate::tui::fixture::fixture_snapshot()).map_err(|e| e.to_string())?;
+    let mut steps = Vec::new();
+    for s in raw.steps {
+        let n = s.narrative.get_ref().trim().lines().count();
+        if n == 0 || n > NARRATIVE_MAX_LINES {
+            return Err(at(
+                s.narrative.span().start,
+                format!(
+                    "step '{}': the narrative has {n} lines; give 1 to {NARRATIVE_MAX_LINES}",
+                    s.title
+                ),
+            ));
+        }
+        let mut setup = Vec::new();
+        for a in s.setup {
+            let off = a.span().start;
+            validate_action(a.get_ref()).map_err(|e| at(off, e))?;
+            setup.push(a.into_inner());
+        }
+        let mut checks = Vec::new();
+        for c in s.checks {
+            let off = c.expect.span().start;
+            let check = Check::parse(c.expect.get_ref()).map_err(|e| at(off, e))?;
+            if check.field(&known).is_none() && !path_exists(&known, &check.path) {
+                return Err(at(
+                    off,
+                    format!(
+                        "'{}' is not a field of the snapshot JSON (as a --record recording stores it)",
+                        check.path.join(".")
+                    ),
+                ));
+            }
+            checks.push((check, c.otherwise));
+        }
+        steps.push(Step {
+            title: s.title,
+            narrative: s.narrative.into_inner().trim().to_string(),
+            setup,
+            watch: s.watch,
+            checks,
+        });
+    }
+    Ok(Lesson {
+        name: name.to_string(),
+        title: raw.title,
+        duration_min: raw.duration_min,
+        steps,
+    })
+}
+
+/// Whether `path` names a key of the snapshot JSON (null values count: a field the kernel
+/// may not give here is still a valid field). Array items are checked against the first.
+fn path_exists(v: &serde_json::Value, path: &[String]) -> bool {
+    let Some((k, rest)) = path.split_first() else {
+        return true;
+    };
+    match v {
+        serde_json::Value::Object(m) => m.get(k).is_some_and(|x| path_exists(x, rest)),
+        serde_json::Value::Array(a) => {
+            k.parse::<usize>().is_ok() && a.first().is_some_and(|x| path_exists(x, rest))
+        }
+        serde_json::Value::Null => true,
+        _ => false,
+    }
+}
+
+fn validate_action(a: &Action) -> Result<(), String> {
+    match a {
+        Action::Warm { fill: Some(f) } if f != "sequential" && f != "random" => {
+            Err(format!("warm fill '{f}' is not sequential or random"))
+        }
+        Action::Advice { advice } => advice.parse::<Advice>().map(|_| ()),
+        Action::Pattern { pattern, regex, .. } => {
+            let k: PatternKind = pattern.parse()?;
+            match (k, regex) {
+                (PatternKind::Grep, None) => Err("pattern grep needs a regex".into()),
+                (PatternKind::Grep, Some(r)) => crate::patterns::grep::compile(r).map(|_| ()),
+                (_, Some(_)) => Err("regex applies only to pattern grep".into()),
+                _ => Ok(()),
+            }
+        }
+        Action::Rate { rate } => match rate {
+            toml::Value::Integer(n) if *n > 0 => Ok(()),
+            toml::Value::String(s) if s == "max" => Ok(()),
+            other => Err(format!("rate {other} is not a positive number or \"max\"")),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Every built-in lesson, validated (a broken one is a bug caught by the tests).
+pub fn builtin() -> Result<Vec<Lesson>, String> {
+    BUILTIN
+        .iter()
+        .map(|(name, src)| parse(name, &format!("assets/lessons/{name}.toml"), src))
+        .collect()
+}
+
+/// The built-in lessons plus a teacher's own `*.toml` files from `dir` (same name: theirs).
+pub fn all(dir: Option<&Path>) -> Result<Vec<Lesson>, String> {
+    let mut v = builtin()?;
+    let Some(dir) = dir else {
+        return Ok(v);
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for p in files {
+        let name = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let src = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let l = parse(&name, &p.display().to_string(), &src)?;
+        v.retain(|x| x.name != name);
+        v.push(l);
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_lesson_validates_and_every_asset_is_built_in() {
+        let all = builtin().unwrap();
+        assert_eq!(all.len(), BUILTIN.len());
+        for l in &all {
+            assert!(!l.steps.is_empty() && l.duration_min > 0, "{}", l.name);
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/lessons");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut built: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        built.sort();
+        assert_eq!(on_disk, built, "every assets/lessons/*.toml is compiled in");
+    }
+
+    #[test]
+    fn strict_validation_names_file_and_line() {
+        let good = "title = \"T\"\nduration_min = 3\n\n[[step]]\ntitle = \"s\"\nnarrative = \"one line\"\n\n[[step.check]]\nexpect = \"faults.major_total >= 1\"\notherwise = \"x\"\n";
+        assert!(parse("t", "t.toml", good).is_ok());
+        let table: &[(&str, &str, &str)] = &[
+            (
+                "duration_min = 3",
+                "duration_min = 3\ncolour = 1",
+                "t.toml:3: unknown field `colour`",
+            ),
+            (
+                "faults.major_total >= 1",
+                "faults.major_total >> 1",
+                "t.toml:9:",
+            ),
+            (
+                "faults.major_total >= 1",
+                "faults.majors >= 1",
+                "t.toml:9: 'faults.majors' is not a field",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"\"",
+                "t.toml:6: step 's': the narrative has 0 lines",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"truncate\" }]",
+                "t.toml:7: unknown variant `truncate`",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"advice\", advice = \"fast\" }]",
+                "t.toml:7: unknown advice",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"pattern\", pattern = \"grep\" }]",
+                "t.toml:7: pattern grep needs a regex",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"rate\", rate = 0 }]",
+                "t.toml:7: rate 0",
+            ),
+        ];
+        for (from, to, want) in table {
+            let src = good.replacen(from, to, 1);
+            let e = parse("t", "t.toml", &src).unwrap_err();
+            assert!(e.starts_with(want), "{e:?} should start with {want:?}");
+            assert!(!e.contains('\n'), "{e:?}");
+        }
+        assert!(parse("t", "t.toml", "title = \"T\"\nduration_min = 1\n")
+            .unwrap_err()
+            .contains("missing field `step`"));
+    }
+
+    #[test]
+    fn a_teachers_directory_adds_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let own =
+            "title = \"Mine\"\nduration_min = 2\n[[step]]\ntitle = \"a\"\nnarrative = \"n\"\n";
+        std::fs::write(dir.path().join("mine.toml"), own).unwrap();
+        std::fs::write(dir.path().join("search.toml"), own).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        let v = all(Some(dir.path())).unwrap();
+        assert_eq!(v.len(), BUILTIN.len() + 1);
+        assert_eq!(v.iter().find(|l| l.name == "search").unwrap().title, "Mine");
+        std::fs::write(dir.path().join("bad.toml"), "title = 1\n").unwrap();
+        let e = all(Some(dir.path())).unwrap_err();
+        assert!(e.contains("bad.toml:1:"), "{e}");
+    }
+}

@@ -1,0 +1,352 @@
+//! Recording a live session and reading it back, with no terminal code (the player and the
+//! asciicast renderer live in `tui::replay`).
+//!
+//! A recording is JSON lines, so it streams, survives a crash up to the last whole line and
+//! can be read with `jq`:
+//!
+//! ```text
+//! {"type":"header","format":"mmviz-recording","version":1,"mmviz":"0.1.0","file":"data.bin",...}
+//! {"type":"snapshot","t_ms":0,"snapshot":{...the Snapshot as `watch --json` prints it...}}
+//! {"type":"action","t_ms":850,"command":{"cmd":"evict"}}
+//! {"type":"event","t_ms":900,"text":"evicted: 65,536 -> 0 pages cached"}
+//! ```
+//!
+//! `t_ms` is milliseconds since recording started. Actions are the [`Command`]s the UI sent;
+//! events are the session's messages, written once when they change. The file's name is kept,
+//! not its full path, unless asked (`--record-paths`): recordings get shared.
+
+mod reader;
+
+pub use reader::{Frame, Recording};
+
+use crate::snapshot::{CellCounts, GridData};
+
+/// A recorded grid fitted to `fits` cells (a smaller terminal than the recording's): runs of
+/// `k` consecutive cells merged into one by summing their counts (a count unknown in any of
+/// them stays unknown), so every page is still counted exactly once. A grid that fits is
+/// returned unchanged: cells keep their recorded size.
+pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
+    if fits == 0 || g.cells.len() <= fits {
+        return g.clone();
+    }
+    let k = g.cells.len().div_ceil(fits);
+    let sum = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+    let cells = g
+        .cells
+        .chunks(k)
+        .map(|ch| {
+            ch.iter().skip(1).fold(ch[0], |acc, c| CellCounts {
+                pages: acc.pages + c.pages,
+                cached: sum(acc.cached, c.cached),
+                dirty: sum(acc.dirty, c.dirty),
+                writeback: sum(acc.writeback, c.writeback),
+                mapped: sum(acc.mapped, c.mapped),
+                private: sum(acc.private, c.private),
+                touched: acc.touched + c.touched,
+                recent: acc.recent + c.recent,
+                earlier: acc.earlier + c.earlier,
+            })
+        })
+        .collect::<Vec<CellCounts>>();
+    // A merged cell is unsampled when any of its cells was (its cached count is then None).
+    let unsampled = if g.unsampled == 0 {
+        0
+    } else {
+        cells.iter().filter(|c| c.cached.is_none()).count() as u64
+    };
+    GridData {
+        start_page: g.start_page,
+        end_page: g.end_page,
+        pages_per_cell: g.pages_per_cell * k as u64,
+        cells,
+        // A page index, not a cell index: unchanged by merging.
+        eof_page: g.eof_page,
+        unsampled,
+    }
+}
+
+use crate::error::{io_reason, AppError, Result};
+use crate::snapshot::{Command, Snapshot};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Instant;
+
+/// Written in every header; a reader refuses a newer version.
+pub const FORMAT: &str = "mmviz-recording";
+pub const VERSION: u32 = 1;
+
+/// The first line of a recording.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub version: u32,
+    /// The mmviz version that recorded it.
+    pub mmviz: String,
+    /// The recorded file's name (or full path with `--record-paths`).
+    pub file: String,
+    /// Wall-clock start, ms since the Unix epoch.
+    pub started_unix_ms: u64,
+}
+
+/// One line of a recording.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    Header(Header),
+    Snapshot { t_ms: u64, snapshot: Box<Snapshot> },
+    Action { t_ms: u64, command: Command },
+    Event { t_ms: u64, text: String },
+}
+
+/// Creates `path` for writing, refusing to replace an existing file unless `force`.
+pub fn create_output(path: &Path, force: bool) -> Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true);
+    if force {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    o.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            AppError::bad_input(path, "already exists (use --force to overwrite it)")
+        } else {
+            AppError::bad_input(path, io_reason(&e))
+        }
+    })
+}
+
+/// Writes a recording line by line (each line flushed, so a crash loses at most the line
+/// being written).
+pub struct Recorder {
+    out: BufWriter<File>,
+    start: Instant,
+    keep_paths: bool,
+    last_message: Option<String>,
+}
+
+impl Recorder {
+    /// Starts a recording of `recorded` (a path; only its name is kept unless `keep_paths`).
+    pub fn create(path: &Path, force: bool, recorded: &Path, keep_paths: bool) -> Result<Self> {
+        let file = create_output(path, force)?;
+        let mut r = Recorder {
+            out: BufWriter::new(file),
+            start: Instant::now(),
+            keep_paths,
+            last_message: None,
+        };
+        let header = Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            mmviz: env!("CARGO_PKG_VERSION").into(),
+            file: r.shown_path(&recorded.display().to_string()),
+            started_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        };
+        r.write(&Entry::Header(header))
+            .map_err(|e| AppError::runtime(format!("{}: {}", path.display(), io_reason(&e))))?;
+        Ok(r)
+    }
+
+    fn shown_path(&self, p: &str) -> String {
+        if self.keep_paths {
+            return p.to_string();
+        }
+        Path::new(p)
+            .file_name()
+            .map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned())
+    }
+
+    fn t_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn write(&mut self, e: &Entry) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, e)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Records a snapshot (its path shortened), and its message as an event when it changed.
+    pub fn snapshot(&mut self, s: &Snapshot) -> std::io::Result<()> {
+        let t_ms = self.t_ms();
+        if s.message.is_some() && s.message != self.last_message {
+            self.last_message = s.message.clone();
+            let text = s.message.clone().unwrap_or_default();
+            self.write(&Entry::Event { t_ms, text })?;
+        }
+        let mut snap = s.clone();
+        snap.file.path = self.shown_path(&s.file.path);
+        self.write(&Entry::Snapshot {
+            t_ms,
+            snapshot: Box::new(snap),
+        })
+    }
+
+    /// Records a command the UI sent.
+    pub fn action(&mut self, c: &Command) -> std::io::Result<()> {
+        let t_ms = self.t_ms();
+        self.write(&Entry::Action {
+            t_ms,
+            command: c.clone(),
+        })
+    }
+}
+
+/// Puts a recorder between the session and the UI: returns the channel ends the UI uses in
+/// place of the session's. Two forwarding threads pass every snapshot and command through
+/// unchanged and record them; they end when either side hangs up. A write error stops the
+/// recording (reported on stderr after the UI ends) but never the session.
+pub fn tee(
+    to_session: Sender<Command>,
+    from_session: Receiver<Snapshot>,
+    recorder: Recorder,
+) -> (Sender<Command>, Receiver<Snapshot>, TeeHandle) {
+    let rec = std::sync::Arc::new(std::sync::Mutex::new(Some(recorder)));
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let (ui_tx, ui_rx) = mpsc::channel::<Command>();
+    let (snap_tx, snap_rx) = mpsc::channel::<Snapshot>();
+    let record = {
+        let rec = rec.clone();
+        let failed = failed.clone();
+        move |f: &mut dyn FnMut(&mut Recorder) -> std::io::Result<()>| {
+            let mut g = rec.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = g.as_mut() {
+                if let Err(e) = f(r) {
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_reason(&e));
+                    *g = None;
+                }
+            }
+        }
+    };
+    let rec_cmd = record.clone();
+    let commands = std::thread::spawn(move || {
+        for c in ui_rx {
+            rec_cmd(&mut |r| r.action(&c));
+            if to_session.send(c).is_err() {
+                break;
+            }
+        }
+    });
+    let snapshots = std::thread::spawn(move || {
+        for s in from_session {
+            record(&mut |r| r.snapshot(&s));
+            if snap_tx.send(s).is_err() {
+                break;
+            }
+        }
+    });
+    (
+        ui_tx,
+        snap_rx,
+        TeeHandle {
+            threads: vec![commands, snapshots],
+            failed,
+        },
+    )
+}
+
+/// The forwarding threads of [`tee`].
+pub struct TeeHandle {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl TeeHandle {
+    /// Waits for the snapshot thread (it ends once the session hung up, so every snapshot is
+    /// on disk); the write error that stopped the recording, if any. The command thread is
+    /// not waited for: the UI's hang-up watchdog keeps a sender alive to the end, and a
+    /// command sent after the session ended has nothing to record.
+    pub fn finish(mut self) -> Option<String> {
+        if let Some(t) = self.threads.pop() {
+            let _ = t.join();
+        }
+        let e = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixture::fixture_snapshot;
+
+    #[test]
+    fn fit_grid_merges_cells_and_keeps_every_page() {
+        let g = fixture_snapshot().grid;
+        let n = g.cells.len();
+        let pages: u64 = g.cells.iter().map(|c| c.pages).sum();
+        for fits in [n + 10, n, n / 2, n / 3, 7, 1] {
+            let f = fit_grid(&g, fits);
+            assert!(
+                f.cells.len() <= fits.max(1) && !f.cells.is_empty(),
+                "fits {fits}"
+            );
+            assert_eq!(f.cells.iter().map(|c| c.pages).sum::<u64>(), pages);
+            let cached = |g: &GridData| g.cells.iter().map(|c| c.cached.unwrap()).sum::<u64>();
+            assert_eq!(cached(&f), cached(&g));
+            if fits >= n {
+                assert_eq!(f, g, "fits: unchanged");
+            }
+        }
+        let mut h = g.clone();
+        h.cells[0].cached = None;
+        assert_eq!(
+            fit_grid(&h, 2).cells[0].cached,
+            None,
+            "unknown stays unknown"
+        );
+    }
+
+    #[test]
+    fn tee_forwards_everything_and_records_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        let rec = Recorder::create(&path, false, Path::new("/secret/dir/data.bin"), false).unwrap();
+        let (sess_tx, sess_rx) = mpsc::channel::<Command>();
+        let (snap_tx, snap_rx) = mpsc::channel::<Snapshot>();
+        let (ui_tx, ui_rx, h) = tee(sess_tx, snap_rx, rec);
+        let mut s = fixture_snapshot();
+        s.message = None;
+        s.file.path = "/secret/dir/data.bin".into();
+        snap_tx.send(s.clone()).unwrap();
+        assert_eq!(ui_rx.recv().unwrap(), s, "forwarded unchanged");
+        ui_tx.send(Command::Evict).unwrap();
+        assert_eq!(sess_rx.recv().unwrap(), Command::Evict);
+        s.message = Some("evicted".into());
+        snap_tx.send(s.clone()).unwrap();
+        ui_rx.recv().unwrap();
+        drop((ui_tx, snap_tx));
+        assert_eq!(h.finish(), None);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("/secret"),
+            "only the file's name is recorded"
+        );
+        let kinds: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "\"header\"",
+                "\"snapshot\"",
+                "\"action\"",
+                "\"event\"",
+                "\"snapshot\""
+            ]
+        );
+        // Never overwritten without force.
+        let e = Recorder::create(&path, false, Path::new("x"), false)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, 2);
+        assert!(e.msg.contains("--force"), "{}", e.msg);
+        assert!(Recorder::create(&path, true, Path::new("x"), true).is_ok());
+    }
+}

@@ -1,0 +1,439 @@
+//! `mmviz replay FILE`: plays a recording in the terminal with no file and no kernel access:
+//! the screens are the recorded snapshots rendered by the live view's own widgets.
+//!
+//! Frames are read from the recording on demand through its index (bounded memory). A grid
+//! recorded on a bigger terminal is fitted to this one by merging cells
+//! ([`record::fit_grid`]); a smaller one keeps its recorded cells.
+
+use super::app::App;
+use super::theme::Theme;
+use crate::cli::ReplayArgs;
+use crate::error::{AppError, Result};
+use crate::record::{self, Recording};
+use crate::snapshot::Snapshot;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::Widget;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// Playback speeds, `[` and `]` step through them.
+pub const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+
+/// Every key of the replay screen, with what it does (the status line shows this table).
+pub const KEYS: &[(&str, &str)] = &[
+    ("space", "play"),
+    ("←→", "frame"),
+    ("PgUp/PgDn", "±10s"),
+    ("[ ]", "speed"),
+    ("0-9", "seek"),
+    ("Home/End", "ends"),
+    ("q", "quit"),
+];
+
+/// Where the playback is: pure state, driven by keys and elapsed time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Player {
+    pub frame: usize,
+    pub frames: usize,
+    pub playing: bool,
+    pub speed: usize,
+    /// Position on the recording's clock (ms since recording started).
+    pub pos_ms: f64,
+    pub quit: bool,
+}
+
+impl Player {
+    pub fn new(rec: &Recording) -> Player {
+        Player {
+            frame: 0,
+            frames: rec.frames.len(),
+            playing: true,
+            speed: 2,
+            pos_ms: rec.frames.first().map_or(0.0, |f| f.t_ms as f64),
+            quit: false,
+        }
+    }
+
+    fn goto_frame(&mut self, rec: &Recording, i: usize) {
+        self.frame = i.min(self.frames.saturating_sub(1));
+        self.pos_ms = rec.frames.get(self.frame).map_or(0.0, |f| f.t_ms as f64);
+    }
+
+    fn goto_time(&mut self, rec: &Recording, t_ms: f64) {
+        let t = t_ms.clamp(0.0, rec.duration_ms() as f64);
+        self.frame = rec.frame_at(t as u64);
+        self.pos_ms = t;
+    }
+
+    /// Applies one key.
+    pub fn handle_key(&mut self, rec: &Recording, k: KeyEvent) {
+        let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
+        match k.code {
+            _ if ctrl_c => self.quit = true,
+            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
+            KeyCode::Char(' ') => {
+                if !self.playing && self.frame + 1 >= self.frames {
+                    self.goto_frame(rec, 0); // play again from the start
+                }
+                self.playing = !self.playing;
+            }
+            KeyCode::Right | KeyCode::Char('.') => {
+                self.playing = false;
+                self.goto_frame(rec, self.frame + 1);
+            }
+            KeyCode::Left | KeyCode::Char(',') => {
+                self.playing = false;
+                self.goto_frame(rec, self.frame.saturating_sub(1));
+            }
+            KeyCode::PageDown => self.goto_time(rec, self.pos_ms + 10_000.0),
+            KeyCode::PageUp => self.goto_time(rec, self.pos_ms - 10_000.0),
+            KeyCode::Home => self.goto_frame(rec, 0),
+            KeyCode::End => self.goto_frame(rec, self.frames),
+            KeyCode::Char('[') => self.speed = self.speed.saturating_sub(1),
+            KeyCode::Char(']') => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+            KeyCode::Char(c @ '0'..='9') => {
+                let tenth = c.to_digit(10).unwrap_or(0) as f64 / 10.0;
+                self.goto_time(rec, tenth * rec.duration_ms() as f64);
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves the clock on by `dt` of wall time while playing; stops at the last frame.
+    pub fn advance(&mut self, rec: &Recording, dt: Duration) {
+        if !self.playing {
+            return;
+        }
+        self.pos_ms += dt.as_secs_f64() * 1e3 * SPEEDS[self.speed];
+        if self.pos_ms >= rec.duration_ms() as f64 {
+            self.goto_frame(rec, self.frames);
+            self.playing = false;
+        } else {
+            self.frame = rec.frame_at(self.pos_ms as u64);
+        }
+    }
+}
+
+/// What the two replay lines at the bottom say.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    pub file: String,
+    pub frame: usize,
+    pub frames: usize,
+    pub t_ms: u64,
+    pub duration_ms: u64,
+    pub playing: bool,
+    pub speed: f64,
+    /// Shown instead of the key list (a truncated recording).
+    pub warning: Option<String>,
+}
+
+impl Status {
+    pub fn of(p: &Player, rec: &Recording) -> Status {
+        Status {
+            file: rec.header.file.clone(),
+            frame: p.frame,
+            frames: p.frames,
+            t_ms: rec.frames.get(p.frame).map_or(0, |f| f.t_ms),
+            duration_ms: rec.duration_ms(),
+            playing: p.playing,
+            speed: SPEEDS[p.speed],
+            warning: rec
+                .truncated_at
+                .map(|l| format!("recording truncated at line {l}: replaying what came before it")),
+        }
+    }
+}
+
+fn clock(ms: u64) -> String {
+    format!("{}:{:04.1}", ms / 60_000, (ms % 60_000) as f64 / 1e3)
+}
+
+/// The replay screen: the recorded snapshot as the live view drew it (grid fitted to this
+/// area), its footer replaced by a timeline and the replay keys.
+pub fn render(
+    snapshot: &Snapshot,
+    status: &Status,
+    theme: &'static Theme,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let area = area.intersection(buf.area);
+    if area.height < 3 {
+        return;
+    }
+    let app_area = Rect {
+        height: area.height - 1,
+        ..area
+    };
+    let mut app = App::new(snapshot.clone(), theme);
+    let cells = app.grid_cells_area(app_area);
+    let fits = cells.width as usize * cells.height as usize;
+    if fits > 0 && snapshot.grid.cells.len() > fits {
+        let mut s = snapshot.clone();
+        s.grid = record::fit_grid(&s.grid, fits);
+        app = App::new(s, theme);
+    }
+    (&app).render(app_area, buf);
+
+    let y = area.y + area.height - 2;
+    let line = |y: u16| Rect {
+        y,
+        height: 1,
+        ..area
+    };
+    buf.set_style(line(y), theme.key);
+    for x in area.x..area.x + area.width {
+        buf[(x, y)].set_symbol(" ");
+    }
+    let head = format!(
+        " {} replay {}  {} / {}  frame {}/{}  {}x ",
+        if status.playing { "▶" } else { "⏸" },
+        status.file,
+        clock(status.t_ms),
+        clock(status.duration_ms),
+        status.frame + 1,
+        status.frames,
+        status.speed
+    );
+    let width = area.width as usize;
+    let bar_w = width.saturating_sub(head.chars().count() + 1);
+    let done = if status.duration_ms == 0 {
+        bar_w
+    } else {
+        (bar_w as u128 * status.t_ms as u128 / status.duration_ms as u128) as usize
+    };
+    let bar: String = (0..bar_w)
+        .map(|i| if i < done { '━' } else { '─' })
+        .collect();
+    Line::styled(format!("{head}{bar}"), theme.key).render(line(y), buf);
+    let bottom = match &status.warning {
+        Some(w) => Line::styled(format!(" ⚠ {w}"), theme.warn),
+        None => Line::styled(
+            KEYS.iter()
+                .map(|(k, what)| format!("{k} {what}"))
+                .collect::<Vec<_>>()
+                .join("  "),
+            theme.dim,
+        ),
+    };
+    bottom.render(line(y + 1), buf);
+}
+
+/// Entry point of `mmviz replay`.
+pub fn main(a: &ReplayArgs) -> Result<()> {
+    let mut rec = Recording::open(&a.file)?;
+    if rec.frames.is_empty() {
+        return Err(AppError::bad_input(
+            &a.file,
+            "the recording has no snapshots to replay",
+        ));
+    }
+    if let Some(w) = rec.truncated_at {
+        eprintln!(
+            "mmviz: warning: {} is truncated at line {w}; replaying the {} frames before it",
+            a.file.display(),
+            rec.frames.len()
+        );
+    }
+    if let Some(out) = &a.asciicast {
+        let (w, h) = super::asciicast::parse_size(&a.size)?;
+        let n = super::asciicast::write(&mut rec, out, a.force, w, h)?;
+        crate::outln!("{}: {n} frames, {w}x{h}", out.display());
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(AppError::usage(
+            "replay needs a terminal; without one use `mmviz replay FILE --asciicast OUT.cast`",
+        ));
+    }
+    play(&mut rec).map_err(|e| AppError::runtime(format!("terminal: {e}")))
+}
+
+fn play(rec: &mut Recording) -> anyhow::Result<()> {
+    use crossterm::event::{self, Event, KeyEventKind};
+    let mut terminal = ratatui::try_init()?;
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ratatui::restore();
+        }
+    }
+    let _restore = Restore;
+    let theme = Theme::from_env();
+    let mut p = Player::new(rec);
+    let mut shown: Option<(usize, Snapshot)> = None;
+    let mut last = Instant::now();
+    loop {
+        let now = Instant::now();
+        p.advance(rec, now - last);
+        last = now;
+        if shown.as_ref().map(|(i, _)| *i) != Some(p.frame) {
+            shown = Some((p.frame, rec.frame(p.frame)?));
+        }
+        let status = Status::of(&p, rec);
+        let snap = &shown.as_ref().expect("loaded above").1;
+        terminal.draw(|f| render(snap, &status, theme, f.area(), f.buffer_mut()))?;
+        if event::poll(Duration::from_millis(30))? {
+            if let Event::Key(k) = event::read()? {
+                if k.kind != KeyEventKind::Release {
+                    p.handle_key(rec, k);
+                }
+            }
+        }
+        if p.quit {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Recorder;
+    use crate::tui::fixture::fixture_snapshot;
+    use crate::tui::theme::COLOR;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use std::path::Path;
+
+    fn frames() -> Vec<Snapshot> {
+        (0..4u64)
+            .map(|i| {
+                let mut s = fixture_snapshot();
+                s.seq = i;
+                s.t_ms = i * 100;
+                s.totals.touched += i * 1000;
+                s.message = (i == 2).then(|| "evicted: 65,536 -> 0 pages cached".to_string());
+                s
+            })
+            .collect()
+    }
+
+    fn draw(w: u16, h: u16, f: impl FnOnce(&mut ratatui::Frame)) -> Buffer {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(f).unwrap();
+        t.backend().buffer().clone()
+    }
+
+    #[test]
+    fn record_then_replay_draws_the_same_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        // Full paths kept, so the header line is the same too.
+        let mut r = Recorder::create(&path, false, Path::new("data.bin"), true).unwrap();
+        let live = frames();
+        for s in &live {
+            r.snapshot(s).unwrap();
+        }
+        drop(r);
+        let mut rec = Recording::open(&path).unwrap();
+        assert_eq!(rec.frames.len(), live.len());
+        assert_eq!(rec.events.len(), 1);
+        for (i, orig) in live.iter().enumerate() {
+            let back = rec.frame(i).unwrap();
+            for (w, h) in [(120, 40), (80, 24)] {
+                let a = draw(w, h, |f| {
+                    f.render_widget(&App::new(orig.clone(), &COLOR), f.area())
+                });
+                let b = draw(w, h, |f| {
+                    f.render_widget(&App::new(back.clone(), &COLOR), f.area())
+                });
+                assert_eq!(a, b, "frame {i} at {w}x{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn player_keys_and_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut r = Recorder::create(&path, false, Path::new("data.bin"), false).unwrap();
+        for s in frames() {
+            r.snapshot(&s).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(r);
+        let rec = Recording::open(&path).unwrap();
+        let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        let mut p = Player::new(&rec);
+        assert!(p.playing);
+        p.handle_key(&rec, key(KeyCode::Char(' ')));
+        assert!(!p.playing);
+        p.handle_key(&rec, key(KeyCode::Right));
+        p.handle_key(&rec, key(KeyCode::Right));
+        assert_eq!(p.frame, 2);
+        p.handle_key(&rec, key(KeyCode::Left));
+        assert_eq!(p.frame, 1);
+        p.handle_key(&rec, key(KeyCode::End));
+        assert_eq!(p.frame, 3);
+        p.handle_key(&rec, key(KeyCode::Right));
+        assert_eq!(p.frame, 3, "stays on the last frame");
+        p.handle_key(&rec, key(KeyCode::Char('0')));
+        assert_eq!(p.frame, 0);
+        p.handle_key(&rec, key(KeyCode::Char(']')));
+        assert_eq!(SPEEDS[p.speed], 2.0);
+        p.handle_key(&rec, key(KeyCode::Char(' ')));
+        p.advance(&rec, Duration::from_secs(3600));
+        assert_eq!(
+            (p.frame, p.playing),
+            (3, false),
+            "played to the end and stopped"
+        );
+        p.handle_key(&rec, key(KeyCode::Char('q')));
+        assert!(p.quit);
+    }
+
+    #[test]
+    fn replay_screen_fits_the_grid_and_shows_the_timeline() {
+        let s = fixture_snapshot();
+        let st = Status {
+            file: "data.bin".into(),
+            frame: 4,
+            frames: 10,
+            t_ms: 61_500,
+            duration_ms: 123_000,
+            playing: false,
+            speed: 1.0,
+            warning: None,
+        };
+        let buf = draw(80, 24, |f| {
+            render(&s, &st, &COLOR, f.area(), f.buffer_mut())
+        });
+        let row = |y: u16| (0..80).map(|x| buf[(x, y)].symbol()).collect::<String>();
+        assert!(
+            row(22).contains("⏸ replay data.bin  1:01.5 / 2:03.0  frame 5/10  1x"),
+            "{}",
+            row(22)
+        );
+        assert!(row(23).starts_with("space play  ←→ frame"), "{}", row(23));
+        // The fixture's 1024 cells do not fit 80x24: merged, every page still shown.
+        let app = App::new(s.clone(), &COLOR);
+        let cells = app.grid_cells_area(Rect::new(0, 0, 80, 23));
+        assert!(s.grid.cells.len() > (cells.width * cells.height) as usize);
+        let text: Vec<String> = (0..24).map(row).collect();
+        // 1024 cells of 64 pages, merged in pairs.
+        assert!(
+            text.iter().any(|l| l.contains("1 cell = 128 pages")),
+            "{}",
+            text.join("\n")
+        );
+        assert!(
+            text[23].trim_end().ends_with("q quit"),
+            "every key shown: {}",
+            text[23]
+        );
+        let warned = Status {
+            warning: Some("recording truncated at line 9".into()),
+            ..st
+        };
+        let buf = draw(80, 24, |f| {
+            render(&s, &warned, &COLOR, f.area(), f.buffer_mut())
+        });
+        let last: String = (0..80).map(|x| buf[(x, 23)].symbol()).collect();
+        assert!(last.contains("truncated at line 9"), "{last}");
+    }
+}

@@ -1,0 +1,285 @@
+//! Record and replay through the built binary: a live session recorded in a real terminal
+//! (tmux), replayed with no file, rendered to asciicast v2; bad recordings exit 2, truncated
+//! ones replay up to the break and exit 0.
+
+mod common;
+
+use common::{mmviz, scratch_dir};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn start(name: &str, cmd: &str) -> Tmux {
+        let socket = format!("mmviz-e2e-{}-{name}", std::process::id());
+        let st = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
+            .arg(cmd)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux runs");
+        assert!(st.success(), "tmux new-session failed");
+        Tmux { socket }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn capture(&self) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Polls the screen until `f` holds; panics with the last screen after `secs`.
+    fn wait(&self, secs: u64, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        let mut last = String::new();
+        while t0.elapsed() < Duration::from_secs(secs) {
+            last = self.capture();
+            if f(&last) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; screen:\n{last}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn lines(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Every line of an asciicast v2 file parses: a header object, then [time, "o", text].
+fn check_cast(p: &Path, w: u64, h: u64) -> usize {
+    let v = lines(p);
+    assert_eq!(v[0]["version"], 2);
+    assert_eq!(
+        (v[0]["width"].as_u64(), v[0]["height"].as_u64()),
+        (Some(w), Some(h))
+    );
+    let mut t = 0.0;
+    for e in &v[1..] {
+        let a = e.as_array().expect("event array");
+        assert_eq!(a.len(), 3);
+        assert!(a[0].as_f64().unwrap() >= t);
+        t = a[0].as_f64().unwrap();
+        assert_eq!(a[1], "o");
+        assert!(a[2].as_str().unwrap().contains("\x1b["));
+    }
+    v.len() - 1
+}
+
+#[test]
+fn record_a_live_session_then_replay_it() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = scratch_dir();
+    let file = dir.path().join("lecture.bin");
+    assert_eq!(
+        mmviz(&["gen", file.to_str().unwrap(), "--size", "16MiB"]).code(),
+        0
+    );
+    let rec = dir.path().join("lecture.jsonl");
+    let bin = env!("CARGO_BIN_EXE_mmviz");
+    let cmd = format!(
+        "{bin} {} --rate 500 --record {}; echo EXIT=$?; sleep 60",
+        file.display(),
+        rec.display()
+    );
+    let t = Tmux::start("rec", &cmd);
+    t.wait(20, "the running view", |s| {
+        s.contains("running") && s.contains("1 cell =")
+    });
+    t.keys(&["4"]);
+    t.wait(10, "pattern random", |s| s.contains("pattern random"));
+    t.keys(&["e"]);
+    t.wait(15, "evicted", |s| s.contains("evicted"));
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
+    drop(t);
+
+    let v = lines(&rec);
+    assert_eq!(v[0]["type"], "header");
+    assert_eq!(v[0]["version"], 1);
+    assert_eq!(v[0]["file"], "lecture.bin", "the name, not the path");
+    let text = std::fs::read_to_string(&rec).unwrap();
+    assert!(
+        !text.contains(dir.path().to_str().unwrap()),
+        "no full path anywhere"
+    );
+    let snaps = v.iter().filter(|e| e["type"] == "snapshot").count();
+    assert!(snaps >= 5, "{snaps} snapshots");
+    let cmds: Vec<&str> = v
+        .iter()
+        .filter(|e| e["type"] == "action")
+        .map(|e| e["command"]["cmd"].as_str().unwrap())
+        .collect();
+    for want in ["set_pattern", "evict", "quit"] {
+        assert!(cmds.contains(&want), "{want} in {cmds:?}");
+    }
+    assert!(
+        v.iter().any(|e| e["type"] == "event"),
+        "the evict message is an event"
+    );
+
+    // Not overwritten without --force (checked before the screen switches).
+    let cmd = format!(
+        "{bin} {} --record {}; echo EXIT=$?; sleep 60",
+        file.display(),
+        rec.display()
+    );
+    let t = Tmux::start("again", &cmd);
+    let s = t.wait(10, "exit status", |s| s.contains("EXIT=2"));
+    assert!(s.contains("already exists (use --force"), "{s}");
+    drop(t);
+
+    // The replay needs neither the file nor the kernel's state: remove the file first.
+    std::fs::remove_file(&file).unwrap();
+    let cast = dir.path().join("lecture.cast");
+    let r = mmviz(&[
+        "replay",
+        rec.to_str().unwrap(),
+        "--asciicast",
+        cast.to_str().unwrap(),
+        "--size",
+        "80x24",
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(check_cast(&cast, 80, 24) >= 2);
+    let r = mmviz(&[
+        "replay",
+        rec.to_str().unwrap(),
+        "--asciicast",
+        cast.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code(), 2, "never overwrites without --force: {r:?}");
+
+    let cmd = format!("{bin} replay {}; echo EXIT=$?; sleep 60", rec.display());
+    let t = Tmux::start("play", &cmd);
+    t.wait(10, "the replay screen", |s| {
+        s.contains("replay lecture.bin") && s.contains("1 cell =")
+    });
+    t.keys(&["Space"]);
+    t.keys(&["Home"]);
+    t.wait(5, "frame 1", |s| s.contains("frame 1/"));
+    t.keys(&["Right"]);
+    t.wait(5, "frame 2", |s| s.contains("frame 2/"));
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
+}
+
+#[test]
+fn bad_recordings_exit_2_and_truncated_ones_replay_with_a_warning() {
+    let dir = scratch_dir();
+    let good = dir.path().join("good.jsonl");
+    // A recording made by the library's recorder from the built-in fixture screen.
+    let snap = serde_json::to_value(mmviz::tui::fixture::fixture_snapshot()).unwrap();
+    let header = r#"{"type":"header","format":"mmviz-recording","version":1,"mmviz":"0.1.0","file":"d.bin","started_unix_ms":0}"#;
+    let mut text = format!("{header}\n");
+    for i in 0..3 {
+        text.push_str(
+            &serde_json::json!({"type": "snapshot", "t_ms": i * 100, "snapshot": snap}).to_string(),
+        );
+        text.push('\n');
+    }
+    std::fs::write(&good, &text).unwrap();
+    let out = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let r = mmviz(&[
+        "replay",
+        good.to_str().unwrap(),
+        "--asciicast",
+        &out("g.cast"),
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(check_cast(Path::new(&out("g.cast")), 120, 40) >= 1);
+
+    let cases: &[(&str, String, &str)] = &[
+        ("garbage", "hello\n".into(), "not a valid mmviz recording"),
+        ("empty", String::new(), "empty"),
+        (
+            "newer",
+            text.replacen("\"version\":1", "\"version\":7", 1),
+            "newer than this mmviz",
+        ),
+        ("middle", text.replacen("\n{", "\n{oops\n{", 1), "line 2"),
+        ("nosnap", format!("{header}\n"), "no snapshots"),
+    ];
+    for (name, content, want) in cases {
+        let p = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&p, content).unwrap();
+        let r = mmviz(&[
+            "replay",
+            p.to_str().unwrap(),
+            "--asciicast",
+            &out(&format!("{name}.cast")),
+        ]);
+        assert_eq!(r.code(), 2, "{name}: {r:?}");
+        assert!(
+            r.stderr.starts_with("mmviz: ") && r.stderr.contains(want),
+            "{name}: {r:?}"
+        );
+        assert_eq!(r.stderr.trim_end().lines().count(), 1, "{name}: {r:?}");
+    }
+    // Truncated: the last line cut in the middle (a recording killed mid-write).
+    let cut = dir.path().join("cut.jsonl");
+    std::fs::write(&cut, &text[..text.len() - 500]).unwrap();
+    let r = mmviz(&[
+        "replay",
+        cut.to_str().unwrap(),
+        "--asciicast",
+        &out("cut.cast"),
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stderr.contains("truncated at line 4"), "{r:?}");
+    assert!(check_cast(Path::new(&out("cut.cast")), 120, 40) >= 1);
+    // No terminal and no --asciicast: a usage error pointing at --asciicast.
+    let r = mmviz(&["replay", good.to_str().unwrap()]);
+    assert_eq!(r.code(), 2, "{r:?}");
+    assert!(r.stderr.contains("--asciicast"), "{r:?}");
+}

@@ -70,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         cold: a.cold,
         hz: 10,
         compare: None,
+        write: None,
     })?;
     let area = Rect::new(0, 0, w, h);
     let mut app = App::waiting(theme);

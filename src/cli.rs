@@ -53,6 +53,13 @@ pub struct TuiArgs {
     /// Default: $MMVIZ_THEME, else mono when NO_COLOR is set, else dark
     #[arg(long, value_parser = ["dark", "light", "projector", "mono"])]
     pub theme: Option<String>,
+    /// Write to a scratch copy of FILE (its first 1 GiB; FILE is never written):
+    /// shared (MAP_SHARED) or private (MAP_PRIVATE, copy-on-write)
+    #[arg(long)]
+    pub write: Option<String>,
+    /// Share of accesses that store, 0..1 (with --write)
+    #[arg(long, default_value_t = 1.0, requires = "write")]
+    pub write_share: f64,
 }
 
 /// Options shared by `run`, `bench` and the TUI.

@@ -60,7 +60,7 @@ pub fn residency_report(t: &Target) -> Result<ResidencyReport> {
             .cells(0, pages, ppc, &mut cells)
             .map_err(|e| runtime(t, e))?;
         let mut s = String::with_capacity(cells.len());
-        for (i, (c, _)) in cells.iter().enumerate() {
+        for (i, (c, _, _)) in cells.iter().enumerate() {
             let n = (pages - i as u64 * ppc).min(ppc);
             let c = c.unwrap_or(0);
             s.push(if c == 0 {

@@ -31,7 +31,7 @@ pub struct MappedSource<'a> {
 /// Reusable buffers, so sampling at 10 Hz allocates nothing after the first tick.
 #[derive(Default)]
 pub struct GridScratch {
-    cache: Vec<(Option<u64>, Option<u64>)>,
+    cache: Vec<crate::residency::CellCache>,
     runs: Vec<PresentRun>,
     /// When set, page-cache counts are refreshed progressively: each sample spends at most
     /// this long on cachestat and continues where the previous one stopped (cachestat walks
@@ -55,7 +55,7 @@ impl GridScratch {
 #[derive(Default)]
 struct Progressive {
     key: (u64, u64, u64),
-    counts: Vec<(Option<u64>, Option<u64>)>,
+    counts: Vec<crate::residency::CellCache>,
     next: usize,
     /// Cells sampled at least once since the view changed.
     filled: usize,
@@ -72,19 +72,19 @@ fn progressive_cells(
     n: u64,
     budget: std::time::Duration,
     prog: &mut Progressive,
-    out: &mut Vec<(Option<u64>, Option<u64>)>,
+    out: &mut Vec<crate::residency::CellCache>,
 ) -> io::Result<u64> {
     let key = (start, end, ppc);
     if prog.key != key || prog.counts.len() != n as usize {
         prog.key = key;
         prog.counts.clear();
-        prog.counts.resize(n as usize, (None, None));
+        prog.counts.resize(n as usize, (None, None, None));
         prog.next = 0;
         prog.filled = 0;
     }
     if !probe.visible() {
         out.clear();
-        out.resize(n as usize, (None, None));
+        out.resize(n as usize, (None, None, None));
         return Ok(0);
     }
     let t0 = std::time::Instant::now();
@@ -93,7 +93,7 @@ fn progressive_cells(
         let s = start + i as u64 * ppc;
         let e = (s + ppc).min(end);
         let r = probe.range(s, e)?.unwrap_or_default();
-        prog.counts[i] = (Some(r.cached), r.dirty);
+        prog.counts[i] = (Some(r.cached), r.dirty, r.writeback);
         prog.next = (i + 1) % n as usize;
         prog.filled = (prog.filled + 1).min(n as usize);
         if t0.elapsed() >= budget {
@@ -142,11 +142,12 @@ pub fn sample(
         .map(|i| {
             let s = start + i * ppc;
             let e = (s + ppc).min(end);
-            let (cached, dirty) = scratch.cache[i as usize];
+            let (cached, dirty, writeback) = scratch.cache[i as usize];
             CellCounts {
                 pages: e - s,
                 cached,
                 dirty,
+                writeback,
                 ..Default::default()
             }
         })

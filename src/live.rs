@@ -33,7 +33,29 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
     // Validate the file and the options before the screen switches to the alternate buffer,
     // so bad input is a plain one-line error.
     let t = Target::open(&path)?;
-    let (spec, advice) = pattern_spec(&a.workload, t.size, &t.path)?;
+    let write = match a.write.as_deref() {
+        None => None,
+        Some(m) => {
+            let mode: crate::worker::WriteMode = m.parse().map_err(AppError::usage)?;
+            if !(0.0..=1.0).contains(&a.write_share) {
+                return Err(AppError::usage(format!(
+                    "--write-share {} is not between 0 and 1",
+                    a.write_share
+                )));
+            }
+            Some(session::SessionWrite {
+                mode,
+                share: a.write_share,
+            })
+        }
+    };
+    // With --write the worker maps the scratch copy, which holds at most the first 1 GiB.
+    let size = if write.is_some() {
+        t.size.min(crate::scratch::COPY_LIMIT)
+    } else {
+        t.size
+    };
+    let (spec, advice) = pattern_spec(&a.workload, size, &t.path)?;
     drop(t);
     let rate = match a.rate.as_deref() {
         None => Some(DEFAULT_TUI_RATE),
@@ -61,6 +83,7 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
         cold: a.cold,
         hz: a.hz,
         compare,
+        write,
     })?;
     let (ui_tx, ui_rx, tee) = match recorder {
         Some(r) => {

@@ -32,6 +32,10 @@ pub struct RangeStat {
     pub recently_evicted: Option<u64>,
 }
 
+/// One cell's page-cache counts: (cached, dirty, writeback); dirty and writeback are None with
+/// the mincore source, which cannot tell them.
+pub type CellCache = (Option<u64>, Option<u64>, Option<u64>);
+
 /// Answers "which pages of this file are in the page cache".
 pub struct CacheProbe {
     file: File,
@@ -164,20 +168,20 @@ impl CacheProbe {
         (self.source == CacheSource::Cachestat).then_some(v)
     }
 
-    /// Cached and dirty counts of the cells `[start + i*ppc, start + (i+1)*ppc) ∩ [.., end)`,
-    /// appended to `out` (cleared first). Hidden: every entry is `(None, None)`.
+    /// Cached, dirty and writeback counts of the cells `[start + i*ppc, start + (i+1)*ppc) ∩
+    /// [.., end)`, appended to `out` (cleared first). Hidden: every entry is `(None, None, None)`.
     pub fn cells(
         &mut self,
         start: u64,
         end: u64,
         ppc: u64,
-        out: &mut Vec<(Option<u64>, Option<u64>)>,
+        out: &mut Vec<CellCache>,
     ) -> io::Result<()> {
         out.clear();
         let ppc = ppc.max(1);
         let ncells = (end.saturating_sub(start)).div_ceil(ppc);
         if !self.visible {
-            out.resize(ncells as usize, (None, None));
+            out.resize(ncells as usize, (None, None, None));
             return Ok(());
         }
         match self.source {
@@ -186,11 +190,11 @@ impl CacheProbe {
                     let s = start + i * ppc;
                     let e = (s + ppc).min(end);
                     let r = self.range(s, e)?.unwrap_or_default();
-                    out.push((Some(r.cached), r.dirty));
+                    out.push((Some(r.cached), r.dirty, r.writeback));
                 }
             }
             CacheSource::Mincore => {
-                out.resize(ncells as usize, (Some(0), None));
+                out.resize(ncells as usize, (Some(0), None, None));
                 let mut counts = vec![0u64; ncells as usize];
                 self.for_each_page(start, end, |p, res| {
                     if res {
@@ -271,7 +275,7 @@ mod tests {
         let nb: Vec<_> = cb.iter().map(|c| c.0).collect();
         assert_eq!(na, nb);
         assert!(
-            cb.iter().all(|c| c.1.is_none()),
+            cb.iter().all(|c| c.1.is_none() && c.2.is_none()),
             "mincore cannot tell dirty"
         );
     }

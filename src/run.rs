@@ -140,7 +140,7 @@ pub struct WriteOutcome {
 }
 
 /// A /proc/sys/vm value.
-fn vm_sysctl(name: &str) -> Option<u64> {
+pub fn vm_sysctl(name: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/sys/vm/{name}"))
         .ok()
         .and_then(|s| s.trim().parse().ok())

@@ -42,6 +42,26 @@ pub struct FileInfo {
     /// replaced or deleted), in a sentence, with what `r` will do about it.
     #[serde(default)]
     pub notice: Option<String>,
+    /// Write mode: `path` is a scratch copy of `write.source` (the user's file, never written).
+    #[serde(default)]
+    pub write: Option<WriteInfo>,
+}
+
+/// The live view's write mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WriteInfo {
+    pub mode: crate::worker::WriteMode,
+    /// Share of accesses that store.
+    pub share: f64,
+    /// The scratch copy the worker writes (escaped for the terminal).
+    pub scratch: String,
+    /// The user's file it was copied from (escaped for the terminal).
+    pub source: String,
+    /// The kernel's flusher clock, read from /proc/sys/vm at the start: dirty pages older
+    /// than `dirty_expire` are written back by the flusher, which wakes every
+    /// `dirty_writeback` (centiseconds; None where /proc/sys does not say).
+    pub dirty_expire_centisecs: Option<u64>,
+    pub dirty_writeback_centisecs: Option<u64>,
 }
 
 /// Where page-cache state comes from.
@@ -203,6 +223,9 @@ pub struct CellCounts {
     /// Pages in the page cache (including the mapped ones).
     pub cached: Option<u64>,
     pub dirty: Option<u64>,
+    /// Pages under writeback (being written to disk now); None where the kernel cannot tell.
+    #[serde(default)]
+    pub writeback: Option<u64>,
     /// Pages present in the worker's page table as file pages.
     pub mapped: Option<u64>,
     /// Pages present in the worker's page table as private (anonymous) copies.
@@ -274,6 +297,8 @@ pub struct GridData {
 pub struct Totals {
     pub cached: Option<u64>,
     pub dirty: Option<u64>,
+    #[serde(default)]
+    pub writeback: Option<u64>,
     pub mapped: Option<u64>,
     pub private: Option<u64>,
     pub touched: u64,
@@ -543,6 +568,10 @@ pub enum Command {
     },
     /// Esc while the TLB measurement runs.
     CancelTlb,
+    /// Write mode: msync the worker's mapping, MS_SYNC (`sync`) or MS_ASYNC.
+    Msync {
+        sync: bool,
+    },
     /// The page range the grid shows and how many cells it has room for.
     SetView {
         start_page: u64,

@@ -176,6 +176,7 @@ pub fn main(a: &WatchArgs) -> Result<u8> {
         cold: a.cold,
         hz: hz_for(a.interval),
         compare: None,
+        write: None,
     })?;
     // One cell over the whole file: totals only (there is no screen to fill).
     let _ = tx.send(Command::SetView {

@@ -581,3 +581,165 @@ fn page_inspector_with_a_typed_offset() {
     t.keys(&["q"]);
     t.wait(10, "exit status", |s| s.contains("EXIT=0"));
 }
+
+/// `mmviz*` files in `dir` (the scratch copies the viewer made).
+fn scratch_copies(dir: &std::path::Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(d) => d
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("mmviz-scratch-"))
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn write_mode_names_its_scratch_copy_msyncs_and_removes_it_on_sigterm_and_after_sigkill() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let file = scratch("e2e-write-user.bin", "8MiB");
+    let before = std::fs::read(&file).unwrap();
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-write-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let sdir = cache.join("scratch");
+    let cmd = format!(
+        "env MMVIZ_DEMO_DIR={} {} {} --write shared --rate 5000; echo EXIT=$?; sleep 60",
+        cache.display(),
+        env!("CARGO_BIN_EXE_mmviz"),
+        file.display()
+    );
+    let viewer = || -> u32 {
+        let pids: Vec<u32> = pids_with("e2e-write-user.bin")
+            .into_iter()
+            .filter(|&p| {
+                procfs::process::Process::new(p as i32)
+                    .and_then(|p| p.cmdline())
+                    .is_ok_and(|c| {
+                        c.iter().any(|a| a == "--write") && !c.iter().any(|a| a == "__worker")
+                    })
+            })
+            .collect();
+        assert_eq!(pids.len(), 1, "the viewer process: {pids:?}");
+        pids[0]
+    };
+
+    // SIGTERM: the copy is removed on the way out.
+    let t = Tmux::start("write-term", &cmd);
+    t.wait(30, "the write-mode header", |s| {
+        s.contains("(your file is never written)") && s.contains("dirty")
+    });
+    let copies = scratch_copies(&sdir);
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    t.keys(&["s"]);
+    t.wait(10, "the MS_SYNC answer", |s| {
+        s.contains("msync(MS_SYNC) took")
+    });
+    kill("-TERM", viewer());
+    t.wait(10, "exit status 143", |s| s.contains("EXIT=143"));
+    assert!(
+        !copies[0].exists(),
+        "{} removed on SIGTERM",
+        copies[0].display()
+    );
+    drop(t);
+
+    // SIGKILL leaves the copy behind (nothing runs in a killed process); its lock died with
+    // it, so the next start sweeps it.
+    let t = Tmux::start("write-kill", &cmd);
+    t.wait(30, "the write-mode header", |s| {
+        s.contains("(your file is never written)")
+    });
+    let left = scratch_copies(&sdir);
+    assert_eq!(left.len(), 1, "{left:?}");
+    kill("-KILL", viewer());
+    t.wait(10, "exit status 137", |s| s.contains("EXIT=137"));
+    wait_gone(left[0].file_name().unwrap().to_str().unwrap());
+    drop(t);
+    let t = Tmux::start("write-again", &cmd);
+    t.wait(30, "the write-mode header", |s| {
+        s.contains("(your file is never written)")
+    });
+    assert!(
+        !left[0].exists(),
+        "{} swept at the next start",
+        left[0].display()
+    );
+    t.keys(&["q"]);
+    t.wait(10, "exit status 0", |s| s.contains("EXIT=0"));
+    assert!(
+        scratch_copies(&sdir).is_empty(),
+        "{:?}",
+        scratch_copies(&sdir)
+    );
+    assert!(
+        std::fs::read(&file).unwrap() == before,
+        "the user's file is byte-identical"
+    );
+}
+
+#[test]
+fn live_write_mode_opens_the_users_file_read_only() {
+    let have = |p: &str| {
+        Command::new(p)
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !Tmux::available() || !have("strace") {
+        eprintln!("skipped: tmux or strace is not installed (.ci/run installs them)");
+        return;
+    }
+    let file = scratch("e2e-write-ro.bin", "4MiB");
+    let before = std::fs::read(&file).unwrap();
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-write-ro-cache");
+    for mode in ["shared", "private"] {
+        let log = cache.join(format!("open-{mode}.txt"));
+        std::fs::create_dir_all(&cache).unwrap();
+        let cmd = format!(
+            "env MMVIZ_DEMO_DIR={} strace -f -e trace=open,openat,openat2,creat,truncate -o {} \
+             {} {} --write {mode} --rate 5000; echo EXIT=$?; sleep 60",
+            cache.display(),
+            log.display(),
+            env!("CARGO_BIN_EXE_mmviz"),
+            file.display()
+        );
+        let t = Tmux::start(&format!("write-ro-{mode}"), &cmd);
+        // No msync key here: under strace every syscall of the worker is a tracing stop, and
+        // the session's "stopped / continued" notes can overwrite the answer on screen.
+        t.wait(30, "the write-mode header", |s| {
+            s.contains("(your file is never written)")
+        });
+        t.keys(&["q"]);
+        t.wait(10, "exit status 0", |s| s.contains("EXIT=0"));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let name = format!("\"{}\"", file.display());
+        let opens: Vec<&str> = text.lines().filter(|l| l.contains(&name)).collect();
+        assert!(
+            !opens.is_empty(),
+            "strace saw no open of the user's file:\n{text}"
+        );
+        for l in &opens {
+            assert!(l.contains("O_RDONLY"), "{l}");
+            for bad in ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "truncate("] {
+                assert!(!l.contains(bad), "{mode}: {l}");
+            }
+        }
+        // The scratch copy, by contrast, is opened for writing (so the check can see flags).
+        assert!(
+            text.lines()
+                .any(|l| l.contains("mmviz-scratch-") && l.contains("O_RDWR")),
+            "{text}"
+        );
+    }
+    assert!(
+        std::fs::read(&file).unwrap() == before,
+        "the user's file is byte-identical"
+    );
+}

@@ -257,6 +257,7 @@ fn esc_in_the_live_session_cancels_the_comparison_and_its_child() {
         cold: false,
         hz: 20,
         compare: Some(mmviz::live::compare_for_tui),
+        write: None,
     })
     .expect("session starts");
     tx.send(Cmd::SetView {
@@ -338,6 +339,7 @@ fn warm_key_on_a_1tib_sparse_file_is_refused_before_reading() {
         cold: false,
         hz: 20,
         compare: None,
+        write: None,
     })
     .expect("session starts");
     tx.send(Cmd::SetView {

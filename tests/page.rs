@@ -285,6 +285,7 @@ fn session_inspects_the_cursor_page_and_reads_only_on_request() {
         cold: true,
         hz: 20,
         compare: None,
+        write: None,
     })
     .expect("session starts");
     let wait = |what: &str, f: &dyn Fn(&Snapshot) -> bool| -> Snapshot {

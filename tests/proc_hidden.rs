@@ -30,6 +30,7 @@ fn hidden_worker_proc_keeps_the_cache_grid_and_says_why() {
         cold: false,
         hz: 20,
         compare: None,
+        write: None,
     })
     .expect("session starts");
     tx.send(Command::SetView {

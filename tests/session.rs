@@ -60,6 +60,7 @@ fn session_runs_evicts_switches_and_pauses() {
         cold: true,
         hz: 20,
         compare: None,
+        write: None,
     })
     .expect("session starts");
     tx.send(Command::SetView {
@@ -123,6 +124,7 @@ fn session_reports_a_dead_worker_and_restarts() {
         cold: false,
         hz: 20,
         compare: None,
+        write: None,
     })
     .unwrap();
     wait_for(&rx, 20, "running", |s| {

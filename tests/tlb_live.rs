@@ -47,6 +47,7 @@ fn start(
         cold: false,
         hz: 20,
         compare: None,
+        write: None,
     })
     .expect("session starts")
 }
@@ -250,6 +251,7 @@ fn huge_case(advice: Advice) -> Option<u64> {
         cold: true,
         hz: 20,
         compare: None,
+        write: None,
     })
     .expect("session starts");
     // 256 cells of 16 pages: 32 cells per 2 MiB, so a PMD covers whole cells.

@@ -60,6 +60,7 @@ impl Live {
             cold,
             hz: 20,
             compare: None,
+            write: None,
         })
         .expect("session starts");
         // The whole file in one grid, so grid totals are whole-file totals.

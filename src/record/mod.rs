@@ -39,6 +39,7 @@ pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
                 pages: acc.pages + c.pages,
                 cached: sum(acc.cached, c.cached),
                 dirty: sum(acc.dirty, c.dirty),
+                writeback: sum(acc.writeback, c.writeback),
                 mapped: sum(acc.mapped, c.mapped),
                 private: sum(acc.private, c.private),
                 touched: acc.touched + c.touched,

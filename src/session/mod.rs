@@ -11,6 +11,7 @@
 
 mod actions;
 mod compare_job;
+mod durability;
 mod interval;
 mod provenance;
 mod sample;
@@ -72,6 +73,16 @@ pub struct SessionOptions {
     pub hz: u32,
     /// Runs the mmap-vs-read comparison (the `c` key); None: not available.
     pub compare: Option<CompareFn>,
+    /// Write mode: the session maps a scratch copy of `path` writable (never `path` itself).
+    pub write: Option<SessionWrite>,
+}
+
+/// How the live session writes: always to a scratch copy it makes and removes itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SessionWrite {
+    pub mode: crate::worker::WriteMode,
+    /// Share of accesses that store, 0.0..=1.0.
+    pub share: f64,
 }
 
 /// What the `c` key asks the comparison to measure.
@@ -118,10 +129,27 @@ pub fn faster(rate: Option<u64>) -> Option<u64> {
 pub fn spawn(
     opts: SessionOptions,
 ) -> Result<(Sender<Command>, Receiver<Snapshot>, JoinHandle<()>)> {
-    let target = Target::open(&opts.path)?;
+    let (target, scratch) = match opts.write {
+        None => (Target::open(&opts.path)?, None),
+        Some(w) => {
+            let (t, s) = scratch_target(&opts.path)?;
+            (t, Some((s, w)))
+        }
+    };
     let (ctx, crx) = mpsc::channel::<Command>();
     let (stx, srx) = mpsc::channel::<Snapshot>();
     let mut s = Session::new(opts, target)?;
+    if let Some((sf, w)) = scratch {
+        s.file.write = Some(WriteInfo {
+            mode: w.mode,
+            share: w.share,
+            scratch: crate::inspect::escape_path(&sf.path.display().to_string()),
+            source: crate::inspect::escape_path(&s.opts.path.display().to_string()),
+            dirty_expire_centisecs: crate::run::vm_sysctl("dirty_expire_centisecs"),
+            dirty_writeback_centisecs: crate::run::vm_sysctl("dirty_writeback_centisecs"),
+        });
+        s.write_scratch = Some(sf);
+    }
     let h = std::thread::Builder::new()
         .name("mmviz-session".into())
         .spawn(move || s.run(crx, stx))
@@ -129,8 +157,33 @@ pub fn spawn(
     Ok((ctx, srx, h))
 }
 
+/// Opens the user's file read-only, copies it (its first 1 GiB) into a fresh scratch file and
+/// opens that as the session's target. The user's descriptor is dropped here: nothing in the
+/// session can write through it.
+fn scratch_target(path: &std::path::Path) -> Result<(Target, crate::scratch::ScratchFile)> {
+    let user = Target::open(path)?;
+    let dir = crate::scratch::pick_dir()?;
+    // Leftovers of killed sessions (their lock is free) go first.
+    let _ = crate::scratch::sweep(&dir.path);
+    let sf = crate::scratch::ScratchFile::copy_of(&dir, &user.file, user.size).map_err(|e| {
+        AppError::runtime(format!(
+            "cannot make a scratch copy of {} in {}: {}",
+            user.path.display(),
+            dir.path.display(),
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    let t = Target::open(&sf.path)?;
+    Ok((t, sf))
+}
+
 struct Session {
     opts: SessionOptions,
+    /// Write mode: the scratch copy the worker writes (locked; removed when the session ends,
+    /// which the UI makes happen on quit and on every ending signal).
+    write_scratch: Option<crate::scratch::ScratchFile>,
+    /// An `s` / `S` msync sent to the worker and not answered yet.
+    msync_pending: Option<durability::PendingMsync>,
     target: Target,
     probe: CacheProbe,
     file: FileInfo,
@@ -157,8 +210,8 @@ struct Session {
     scratch: GridScratch,
     /// Coarse whole-file cells for the totals while the grid shows only part of the file.
     whole_scratch: GridScratch,
-    /// The latest complete whole-file (cached, dirty) from `whole_scratch`.
-    whole_cached: Option<(Option<u64>, Option<u64>)>,
+    /// The latest complete whole-file (cached, dirty, writeback) from `whole_scratch`.
+    whole_cached: Option<crate::residency::CellCache>,
     /// The latest whole-file (mapped, private) walk and when it was taken.
     whole_mapped: Option<(Instant, MappedPrivate)>,
     tlb: TlbInfo,
@@ -211,6 +264,8 @@ impl Session {
             },
             watch: FileWatch::new(&target),
             opts,
+            write_scratch: None,
+            msync_pending: None,
             target,
             probe,
             file,
@@ -418,6 +473,7 @@ impl Session {
                     self.say(m);
                 }
             }
+            Command::Msync { sync } => self.msync(sync),
             Command::Quit => {}
         }
     }
@@ -453,6 +509,7 @@ fn coalesce(batch: Vec<Command>) -> Vec<Command> {
                 | Command::SetView { .. }
                 | Command::Inspect { .. }
                 | Command::SetPattern { .. }
+                | Command::Msync { .. }
         )
     };
     let toggles = batch.iter().filter(|c| **c == Command::TogglePause).count();
@@ -495,6 +552,7 @@ fn file_info(t: &Target, pages: u64, is_demo: bool) -> FileInfo {
         is_demo,
         allocated_bytes: t.file.metadata().ok().map(|m| m.blocks() * 512),
         notice: None,
+        write: None,
     }
 }
 

@@ -236,8 +236,8 @@ impl Session {
         let sum = |f: fn(&CellCounts) -> Option<u64>| -> Option<u64> {
             grid.cells.iter().map(f).sum::<Option<u64>>()
         };
-        let (cached, dirty) = if whole {
-            (sum(|c| c.cached), sum(|c| c.dirty))
+        let (cached, dirty, writeback) = if whole {
+            (sum(|c| c.cached), sum(|c| c.dirty), sum(|c| c.writeback))
         } else {
             // Coarse cells over the whole file, refreshed within a budget; the totals show the
             // latest complete pass (every pass on files whose cache is small).
@@ -256,10 +256,10 @@ impl Session {
                     let s = |f: fn(&CellCounts) -> Option<u64>| -> Option<u64> {
                         g.cells.iter().map(f).sum::<Option<u64>>()
                     };
-                    self.whole_cached = Some((s(|c| c.cached), s(|c| c.dirty)));
+                    self.whole_cached = Some((s(|c| c.cached), s(|c| c.dirty), s(|c| c.writeback)));
                 }
             }
-            self.whole_cached.unwrap_or((None, None))
+            self.whole_cached.unwrap_or((None, None, None))
         };
         let (mapped, private) = if whole {
             (sum(|c| c.mapped), sum(|c| c.private))
@@ -298,6 +298,7 @@ impl Session {
         Totals {
             cached,
             dirty,
+            writeback,
             mapped,
             private,
             touched,

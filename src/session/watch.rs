@@ -117,7 +117,9 @@ impl Session {
                 let probe = CacheProbe::new(&t.file, t.size, &t.fs)
                     .map_err(|e| format!("{name}: {}", io_reason(&e)))?;
                 self.stop_worker();
+                let write = self.file.write.take();
                 self.file = super::file_info(&t, probe.pages(), self.opts.is_demo);
+                self.file.write = write;
                 self.caps.cache_source = probe.source();
                 self.caps.cache_state_visible = probe.visible();
                 self.caps.cache_note = probe.note().map(str::to_string);

@@ -43,7 +43,12 @@ impl Session {
         self.stopped = None;
         self.progress = Progress::default();
         self.expected_state = None;
-        let h = match WorkerHandle::spawn(&self.target.path, Duration::from_secs(10)) {
+        let wopts = crate::worker::WorkerOptions {
+            write: self.opts.write.map(|w| w.mode),
+            write_share: self.opts.write.map_or(1.0, |w| w.share),
+            ..Default::default()
+        };
+        let h = match WorkerHandle::spawn_with(&self.target.path, &wopts, Duration::from_secs(10)) {
             Ok(h) => h,
             Err(e) => {
                 let m = format!("could not start the worker: {e}");
@@ -55,8 +60,9 @@ impl Session {
         let pid = h.pid();
         let pagemap = match crate::features::worker_proc(|| PagemapReader::open(pid)) {
             Ok(mut r) => {
-                // The worker maps the file read-only and shared: no private copies.
-                r.set_file_bit(false);
+                // A read-only or MAP_SHARED mapping holds no private copies; a MAP_PRIVATE
+                // writer does, and they are what its grid shows.
+                r.set_file_bit(wopts.write == Some(crate::worker::WriteMode::Private));
                 // PMD-mapped (huge) pages per cell: PAGEMAP_SCAN only.
                 r.set_huge(true);
                 self.caps.pagemap = r.source();
@@ -94,6 +100,8 @@ impl Session {
     }
 
     pub(super) fn stop_worker(&mut self) {
+        // An msync in flight is answered by this worker or never.
+        self.msync_pending = None;
         if let Some(mut w) = self.worker.take() {
             // A stopped (SIGSTOP) worker cannot read its stop control: kill it at once so
             // quitting stays fast.
@@ -266,6 +274,12 @@ impl Session {
                     what,
                     error: Some(e),
                 } => self.say(format!("{what} failed: {e}")),
+                Report::Msynced {
+                    sync,
+                    ns,
+                    periodic: false,
+                    error,
+                } => self.on_msynced(sync, ns, error),
                 _ => {}
             }
         }
@@ -300,6 +314,7 @@ impl Session {
     }
 
     pub(super) fn on_worker_closed(&mut self) {
+        self.msync_pending = None;
         if let Some(mut w) = self.worker.take() {
             let d = w.handle.death();
             self.say(format!(

@@ -257,6 +257,8 @@ impl App {
             // The event loop suspends on Ctrl-Z before keys reach the App.
             Action::Suspend => None,
             Action::CycleCompareCache => Some(Command::CycleCompareCache),
+            Action::MsyncSync => Some(Command::Msync { sync: true }),
+            Action::MsyncAsync => Some(Command::Msync { sync: false }),
             Action::OpenLog => {
                 self.log = true;
                 self.log_scroll = 0;

@@ -94,6 +94,7 @@ pub fn fixture_snapshot() -> Snapshot {
             is_demo: false,
             allocated_bytes: Some(PAGES * 4096),
             notice: None,
+            write: None,
         },
         caps: Capabilities {
             cache_source: CacheSource::Cachestat,
@@ -116,6 +117,7 @@ pub fn fixture_snapshot() -> Snapshot {
         totals: Totals {
             cached: Some(cached),
             dirty: Some(0),
+            writeback: Some(0),
             mapped: Some(POS),
             private: Some(0),
             touched: POS,

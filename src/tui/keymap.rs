@@ -74,6 +74,9 @@ pub enum Action {
     Suspend,
     /// `C`: the comparison's cache mode (cold, warm, as-is).
     CycleCompareCache,
+    /// `s` / `S`: msync(MS_SYNC) / msync(MS_ASYNC) of the worker's mapping (write mode).
+    MsyncSync,
+    MsyncAsync,
     /// `m`: the message log overlay.
     OpenLog,
     /// Scrolling the open overlay (help or log).
@@ -336,6 +339,20 @@ progress, then ns per access, the ratio and the knee (t again or Esc cancels)",
         "the comparison's cache state: cold (evicted before every repeat, the default), \
 warm (read in before every repeat), as-is (whatever the cache holds when c is pressed); the \
 result names the state used, and says \"about equal\" when the repeats' ranges overlap",
+    ),
+    row(
+        "s  S",
+        "write mode: msync MS_SYNC / MS_ASYNC (time, pages written back)",
+        &[
+            (K::Char('s'), A::MsyncSync, W),
+            (K::Char('S'), A::MsyncAsync, W),
+        ],
+    )
+    .long(
+        "write mode (--write shared|private): msync(MS_SYNC) / msync(MS_ASYNC) over the \
+worker's mapping, in the worker; the footer shows the call's time, the dirty pages before and \
+after (cachestat) and the cost per page written back (on Linux MS_ASYNC starts no I/O: the \
+counts say what it did)",
     ),
     row(
         "m",

@@ -705,6 +705,57 @@ mod tests {
     }
 
     #[test]
+    fn screen_write_shared_dirty() {
+        // Write mode, MAP_SHARED: the written (mapped) pages are dirty, a few are under
+        // writeback; header, legend, cells and the faults panel all say so.
+        let write = |app: &mut App| {
+            let s = &mut app.snapshot;
+            s.file.path =
+                "/home/teacher/.cache/mmviz/scratch/mmviz-scratch-4242-00c0ffee.bin".into();
+            s.file.write = Some(crate::snapshot::WriteInfo {
+                mode: crate::worker::WriteMode::Shared,
+                share: 1.0,
+                scratch: s.file.path.clone(),
+                source: "/home/teacher/mmviz/data.bin".into(),
+                dirty_expire_centisecs: Some(3000),
+                dirty_writeback_centisecs: Some(500),
+            });
+            s.message = Some(
+                "msync(MS_ASYNC) took 2.9 µs in the worker; dirty pages 19,312 -> 19,312 \
+                 (cachestat), 0 written back"
+                    .into(),
+            );
+        };
+        let dirty = |app: &mut App| {
+            let (mut d, mut wb) = (0, 0);
+            let n = app.snapshot.grid.cells.len();
+            for (i, c) in app.snapshot.grid.cells.iter_mut().enumerate() {
+                c.writeback = Some(0);
+                let m = c.mapped.unwrap_or(0);
+                if m > 0 && i % 3 != 0 {
+                    c.dirty = Some(m);
+                    d += m;
+                }
+                if m > 0 && i == n / 8 {
+                    c.writeback = Some(1);
+                    wb += 1;
+                }
+            }
+            app.snapshot.totals.dirty = Some(d);
+            app.snapshot.totals.writeback = Some(wb);
+        };
+        let t = screen_with(80, 24, write, dirty);
+        let small = t.backend().to_string();
+        // The promise survives the projector's 80x24.
+        assert!(small.contains("(your file is never written)"), "{small}");
+        let t = screen_with(120, 40, write, dirty);
+        let text = t.backend().to_string();
+        assert!(text.contains("(your file is never written)"), "{text}");
+        assert!(text.contains("dirty"), "{text}");
+        insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
     fn help_overlay_80x24() {
         let t = screen(80, 24, |app| app.help = true);
         let text = t.backend().to_string();

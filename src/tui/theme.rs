@@ -40,6 +40,10 @@ pub struct Theme {
     pub private: Style,
     /// PMD-mapped (2 MiB huge mapping) cells.
     pub huge: Style,
+    /// Dirty: written in the page cache, not yet on disk.
+    pub dirty: Style,
+    /// Under writeback: being written to disk now.
+    pub writeback: Style,
     pub front: Style,
     pub hidden: Style,
     /// The grid glyphs.
@@ -89,7 +93,11 @@ pub const COLOR: Theme = Theme {
     private: Style::new()
         .fg(Color::LightYellow)
         .add_modifier(Modifier::BOLD),
-    huge: Style::new()
+    huge: Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+    dirty: Style::new()
+        .fg(Color::LightMagenta)
+        .add_modifier(Modifier::BOLD),
+    writeback: Style::new()
         .fg(Color::LightCyan)
         .add_modifier(Modifier::BOLD),
     front: Style::new()
@@ -135,6 +143,8 @@ pub const LIGHT: Theme = Theme {
     uncached: fg(Color::Gray),
     private: bold(Color::Red),
     huge: bold(Color::Blue),
+    dirty: bold(Color::Magenta),
+    writeback: bold(Color::Blue),
     front: bold(Color::Red),
     hidden: fg(Color::Gray),
     glyphs: Glyphs::Shades,
@@ -179,6 +189,8 @@ pub const PROJECTOR: Theme = Theme {
     uncached: bold(Color::Gray),
     private: bold(Color::LightYellow),
     huge: bold(Color::LightCyan),
+    dirty: bold(Color::LightMagenta),
+    writeback: bold(Color::LightCyan),
     front: bold(Color::LightRed),
     hidden: bold(Color::Gray),
     glyphs: Glyphs::Shapes,
@@ -213,6 +225,10 @@ pub const MONO: Theme = Theme {
     uncached: Style::new().add_modifier(Modifier::DIM),
     private: Style::new().add_modifier(Modifier::BOLD),
     huge: Style::new().add_modifier(Modifier::BOLD),
+    dirty: Style::new().add_modifier(Modifier::BOLD),
+    writeback: Style::new()
+        .add_modifier(Modifier::BOLD)
+        .add_modifier(Modifier::UNDERLINED),
     front: Style::new().add_modifier(Modifier::BOLD),
     hidden: Style::new().add_modifier(Modifier::DIM),
     glyphs: Glyphs::Shades,
@@ -289,6 +305,8 @@ impl Theme {
             CellState::Mapped => self.mapped,
             CellState::Private => self.private,
             CellState::HugeMapped => self.huge,
+            CellState::Dirty => self.dirty,
+            CellState::Writeback => self.writeback,
             CellState::Front => self.front,
             CellState::Hidden => self.hidden,
             CellState::PastEnd => self.error,
@@ -317,6 +335,10 @@ pub enum CellState {
     HugeMapped,
     /// Some pages are private (copy-on-write) copies.
     Private,
+    /// Some pages are dirty in the page cache (written, not yet on disk): cachestat nr_dirty.
+    Dirty,
+    /// Some pages are under writeback (being written to disk now): cachestat nr_writeback.
+    Writeback,
     /// Accessed in the latest batches: the moving front of the workload.
     Front,
     /// The kernel hides the page-cache state and nothing is mapped here.
@@ -329,15 +351,19 @@ pub enum CellState {
 
 impl CellState {
     /// Every state, in legend order.
-    pub const ALL: [CellState; 12] = [
+    /// The write states come right after the front: they appear only in write mode, where
+    /// they are the news, and a one-line legend cut at the panel's edge keeps them.
+    pub const ALL: [CellState; 14] = [
         CellState::Front,
+        CellState::Private,
+        CellState::Writeback,
+        CellState::Dirty,
         CellState::HugeMapped,
         CellState::Mapped,
         CellState::PartlyMapped,
         CellState::CachedTouched,
         CellState::Ghost,
         CellState::NotCached,
-        CellState::Private,
         CellState::Hidden,
         CellState::PastEnd,
         CellState::Unsampled,
@@ -356,6 +382,8 @@ impl CellState {
             CellState::Mapped => '█',
             CellState::Private => 'P',
             CellState::HugeMapped => 'H',
+            CellState::Dirty => 'D',
+            CellState::Writeback => 'W',
             CellState::Front => '●',
             CellState::Hidden => '?',
             CellState::PastEnd => '×',
@@ -375,6 +403,8 @@ impl CellState {
             CellState::Mapped => '█',
             CellState::Private => 'P',
             CellState::HugeMapped => 'H',
+            CellState::Dirty => 'D',
+            CellState::Writeback => 'W',
             CellState::Front => '●',
             CellState::Hidden => '?',
             CellState::PastEnd => 'X',
@@ -393,6 +423,8 @@ impl CellState {
             CellState::Mapped => "mapped",
             CellState::Private => "private copy",
             CellState::HugeMapped => "huge (2 MiB PMD) mapping",
+            CellState::Dirty => "dirty (not on disk yet)",
+            CellState::Writeback => "writeback (to disk now)",
             CellState::Front => "just touched",
             CellState::Hidden => "cache state hidden",
             CellState::PastEnd => "past the new end (touch = SIGBUS)",
@@ -400,8 +432,10 @@ impl CellState {
         }
     }
 
-    /// Classifies a cell. The front wins (it is what moves), then private copies, then the
-    /// mapped share; otherwise the page-cache share, and `Hidden` when the kernel hides it.
+    /// Classifies a cell. The front wins (it is what moves), then private copies, then pages
+    /// under writeback, then dirty pages (a written page is mapped too: its durability is the
+    /// news), then the mapped share; otherwise the page-cache share, and `Hidden` when the
+    /// kernel hides it.
     /// Never guesses: with the cache hidden, an unmapped cell is `Hidden`, not "not cached".
     pub fn of(c: &CellCounts) -> CellState {
         if c.pages == 0 {
@@ -412,6 +446,12 @@ impl CellState {
         }
         if c.private.unwrap_or(0) > 0 {
             return CellState::Private;
+        }
+        if c.writeback.unwrap_or(0) > 0 {
+            return CellState::Writeback;
+        }
+        if c.dirty.unwrap_or(0) > 0 {
+            return CellState::Dirty;
         }
         if c.huge.is_some_and(|h| h > 0 && h * 2 >= c.pages) {
             return CellState::HugeMapped;
@@ -536,6 +576,22 @@ mod tests {
             ..cell(64, Some(64), Some(63), 64)
         };
         assert_eq!(CellState::of(&private), CellState::Private);
+        let dirty = CellCounts {
+            dirty: Some(3),
+            writeback: Some(0),
+            ..cell(64, Some(64), Some(64), 64)
+        };
+        assert_eq!(CellState::of(&dirty), CellState::Dirty);
+        let wb = CellCounts {
+            writeback: Some(1),
+            ..dirty
+        };
+        assert_eq!(CellState::of(&wb), CellState::Writeback);
+        // The front still wins: it is what moves.
+        assert_eq!(
+            CellState::of(&CellCounts { recent: 1, ..wb }),
+            CellState::Front
+        );
     }
 
     #[test]

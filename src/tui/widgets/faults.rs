@@ -157,6 +157,56 @@ impl Widget for Faults<'_> {
                 ),
             ),
         ];
+        // Writes: dirty and writeback pages (cachestat), private copies (pagemap), and while
+        // pages are dirty the kernel's own clock for writing them back without msync.
+        let wr = s.file.write.as_ref();
+        if wr.is_some() || tot.dirty.unwrap_or(0) + tot.writeback.unwrap_or(0) > 0 {
+            let dirty_val = |v: Option<u64>| match (visible, v) {
+                (false, _) => hidden(),
+                (true, Some(n)) => count(n),
+                (true, None) => "n/a (mincore)".to_string(),
+            };
+            lines.push((1, kv("dirty", dirty_val(tot.dirty), w, t, t.value)));
+            lines.push((2, kv("writeback", dirty_val(tot.writeback), w, t, t.value)));
+            if wr.is_some_and(|x| x.mode == crate::worker::WriteMode::Private) {
+                lines.push((
+                    1,
+                    kv(
+                        "private copies",
+                        tot.private.map_or("?".into(), count),
+                        w,
+                        t,
+                        t.value,
+                    ),
+                ));
+            }
+            if tot.dirty.unwrap_or(0) > 0 {
+                let secs = |c: Option<u64>| {
+                    c.map_or("?".to_string(), |c| format!("{:.1} s", c as f64 / 100.0))
+                };
+                let (exp, every) = (
+                    wr.and_then(|x| x.dirty_expire_centisecs),
+                    wr.and_then(|x| x.dirty_writeback_centisecs),
+                );
+                let clock = if wr.is_some() {
+                    format!(
+                        "flusher (vm.dirty_*_centisecs): writes back pages once dirty for {}, \
+                         wakes every {}",
+                        secs(exp),
+                        secs(every)
+                    )
+                } else {
+                    "dirty pages: the kernel's flusher writes them back on its own clock"
+                        .to_string()
+                };
+                for l in wrap(&clock, w) {
+                    lines.push((2, Line::styled(l, t.dim)));
+                }
+                if wr.is_some() {
+                    lines.push((3, Line::styled("s: msync MS_SYNC  S: MS_ASYNC", t.dim)));
+                }
+            }
+        }
         if let Some(n) = &f.major_note {
             for l in wrap(n, w).into_iter().rev() {
                 lines.insert(4, (1, Line::styled(l, t.warn)));

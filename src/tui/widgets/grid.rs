@@ -45,6 +45,14 @@ struct Rows {
 fn legend_states(s: &Snapshot) -> Vec<CellState> {
     let any_private = s.grid.cells.iter().any(|c| c.private.unwrap_or(0) > 0);
     let any_huge = s.grid.cells.iter().any(|c| c.huge.unwrap_or(0) > 0);
+    // Dirty and writeback only where the kernel can tell them (cachestat), and in write mode
+    // or when some are there: a read-only view has no use for them.
+    let can_dirty = s.grid.cells.iter().any(|c| c.dirty.is_some());
+    let writes = s.file.write.is_some()
+        || s.grid
+            .cells
+            .iter()
+            .any(|c| c.dirty.unwrap_or(0) + c.writeback.unwrap_or(0) > 0);
     let hidden = !s.caps.cache_state_visible;
     CellState::ALL
         .into_iter()
@@ -54,6 +62,9 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
             CellState::Unsampled => s.grid.unsampled > 0,
             CellState::Private => any_private,
             CellState::HugeMapped => any_huge,
+            CellState::Dirty => can_dirty && writes,
+            // Writeback is brief on most disks: in the legend while some is there.
+            CellState::Writeback => s.grid.cells.iter().any(|c| c.writeback.unwrap_or(0) > 0),
             CellState::Hidden => hidden,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
             _ => true,
@@ -107,6 +118,8 @@ fn short_label(st: CellState) -> &'static str {
         CellState::NotCached => "uncached",
         CellState::Private => "private",
         CellState::HugeMapped => "huge",
+        CellState::Dirty => "dirty",
+        CellState::Writeback => "wback",
         CellState::Hidden => "hidden",
         CellState::PastEnd => "SIGBUS",
         CellState::Unsampled => "unsampled",

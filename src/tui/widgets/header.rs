@@ -16,9 +16,50 @@ pub struct Header<'a> {
 }
 
 impl Header<'_> {
-    /// Rows it needs: file, run, capabilities, and one per warning (at most three).
+    /// Rows it needs: file, run, capabilities, the write mode, and one per warning (at most
+    /// three).
     pub fn height(snapshot: &Snapshot) -> u16 {
-        3 + warnings(snapshot).len().min(MAX_WARNINGS) as u16
+        3 + snapshot.file.write.is_some() as u16 + warnings(snapshot).len().min(MAX_WARNINGS) as u16
+    }
+
+    /// Write mode: which file is written (a scratch copy) and that the user's file is not.
+    fn write_line(&self, width: usize) -> Option<Line<'static>> {
+        let (w, t) = (self.snapshot.file.write.as_ref()?, self.theme);
+        let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+        let how = match w.mode {
+            crate::worker::WriteMode::Shared => "MAP_SHARED",
+            crate::worker::WriteMode::Private => "MAP_PRIVATE, copy-on-write",
+        };
+        let scratch = crate::output::escape_controls(&name(&w.scratch)).to_string();
+        let source = crate::output::escape_controls(&w.source).to_string();
+        let tail = format!("  {how}, {:.0}% stores", w.share * 100.0);
+        const NEVER: &str = " (your file is never written)";
+        // The promise stays whole on narrow screens: the source path gives way first (it
+        // keeps its file name), and the mapping details go when they do not fit.
+        let fixed = 3 + "writing to scratch copy ".len() + " of ".len() + NEVER.len();
+        let room = width.saturating_sub(fixed);
+        let (ns, nf) = (scratch.chars().count(), source.chars().count());
+        let with_tail = ns + nf + tail.chars().count() <= room;
+        // Both names share the room (each keeps its end: the file name), at least 8 each.
+        let (ws, wf) = if ns + nf <= room {
+            (ns, nf)
+        } else {
+            let half = (room / 2).max(8);
+            let ws = ns.min(half).max(room.saturating_sub(nf)).max(8);
+            (ws, room.saturating_sub(ws).max(8))
+        };
+        let mut spans = vec![
+            Span::styled(" ✎ ", t.warn),
+            Span::styled("writing to scratch copy ", t.label),
+            Span::styled(truncate_left(&scratch, ws), t.value),
+            Span::styled(" of ", t.label),
+            Span::styled(truncate_left(&source, wf), t.value),
+            Span::styled(NEVER, t.good),
+        ];
+        if with_tail {
+            spans.push(Span::styled(tail, t.dim));
+        }
+        Some(Line::from(spans))
     }
 
     fn file_line(&self, width: usize) -> Line<'static> {
@@ -187,6 +228,7 @@ impl Widget for Header<'_> {
             self.run_line(),
             self.caps_line(),
         ];
+        lines.extend(self.write_line(area.width as usize));
         for w in warnings(self.snapshot).into_iter().take(MAX_WARNINGS) {
             lines.push(Line::from(vec![
                 Span::styled(" ⚠ ", self.theme.warn),
@@ -266,6 +308,45 @@ mod tests {
         ] {
             assert!(out.contains(want), "{want:?} missing in\n{out}");
         }
+    }
+
+    #[test]
+    fn write_mode_names_the_scratch_copy_and_the_untouched_file() {
+        let mut s = fixture_snapshot();
+        s.file.path = "/c/scratch/mmviz-scratch-1-00ab.bin".into();
+        s.file.write = Some(crate::snapshot::WriteInfo {
+            mode: crate::worker::WriteMode::Shared,
+            share: 1.0,
+            scratch: s.file.path.clone(),
+            source: "/home/t/data.bin".into(),
+            dirty_expire_centisecs: Some(3000),
+            dirty_writeback_centisecs: Some(500),
+        });
+        assert_eq!(Header::height(&s), 4);
+        let out = show(&s, 160);
+        assert!(
+            out.contains(
+                "writing to scratch copy mmviz-scratch-1-00ab.bin of /home/t/data.bin \
+                 (your file is never written)  MAP_SHARED, 100% stores"
+            ),
+            "{out}"
+        );
+        // Narrow: the source path gives way (its file name stays), the promise does not.
+        s.file.write.as_mut().unwrap().source = format!("/{}/data.bin", "deep/".repeat(20));
+        let out = show(&s, 100);
+        let row = out.lines().nth(3).unwrap();
+        assert!(
+            row.contains("data.bin (your file is never written)"),
+            "{out}"
+        );
+        // 80 columns: both names shortened from the left, the sentence whole.
+        let out = show(&s, 80);
+        let row = out.lines().nth(3).unwrap();
+        assert!(
+            row.contains("writing to scratch copy …")
+                && row.contains("(your file is never written)"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -300,6 +300,7 @@ mod tests {
             pages: 1,
             cached: Some(cached),
             dirty: Some(0),
+            writeback: Some(0),
             mapped: Some(mapped),
             private: Some(0),
             touched,

@@ -1,97 +1,12 @@
 //! End-to-end: the real binary in a real terminal (tmux), driven by keys, read back from the
 //! screen. A private tmux socket, killed on drop; every wait polls against a deadline.
 
+mod common;
+
+use common::tmux::Tmux;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
-    fn start(name: &str, cmd: &str) -> Tmux {
-        Tmux::start_sized(name, cmd, 120, 40)
-    }
-
-    fn start_sized(name: &str, cmd: &str, w: u16, h: u16) -> Tmux {
-        let (w, h) = (w.to_string(), h.to_string());
-        let socket = format!("mmviz-e2e-{}-{name}", std::process::id());
-        let st = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                &w,
-                "-y",
-                &h,
-            ])
-            .arg(cmd)
-            .env_remove("TMUX")
-            .status()
-            .expect("tmux runs");
-        assert!(st.success(), "tmux new-session failed");
-        Tmux { socket }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let st = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys"])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn capture(&self) -> String {
-        let o = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn display(&self, fmt: &str) -> String {
-        let o = Command::new("tmux")
-            .args(["-L", &self.socket, "display-message", "-p", fmt])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    }
-
-    /// Polls the screen until `f` holds; panics with the last screen after `secs`.
-    fn wait(&self, secs: u64, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let t0 = Instant::now();
-        let mut last = String::new();
-        while t0.elapsed() < Duration::from_secs(secs) {
-            last = self.capture();
-            if f(&last) {
-                return last;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}; screen:\n{last}");
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
 
 fn scratch(name: &str, size: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
@@ -236,10 +151,12 @@ fn pids_with(needle: &str) -> Vec<u32> {
     };
     all.flatten()
         .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
-        // Only mmviz processes (viewer and worker): tmux and the shell mention the file too.
+        // Only this build's mmviz processes (viewer and worker): tmux and the shell mention the
+        // file too, and another checkout's test run may use the same file names.
         .filter(|p| {
             p.cmdline().is_ok_and(|c| {
-                c.first().is_some_and(|a0| a0.ends_with("/mmviz"))
+                c.first()
+                    .is_some_and(|a0| a0 == env!("CARGO_BIN_EXE_mmviz"))
                     && c.iter().any(|a| a.contains(needle))
             })
         })

@@ -4,86 +4,10 @@
 
 mod common;
 
+use common::tmux::Tmux;
 use common::{mmviz, scratch_dir};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
-    fn start(name: &str, cmd: &str) -> Tmux {
-        let socket = format!("mmviz-e2e-{}-{name}", std::process::id());
-        let st = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "120",
-                "-y",
-                "40",
-            ])
-            .arg(cmd)
-            .env_remove("TMUX")
-            .status()
-            .expect("tmux runs");
-        assert!(st.success(), "tmux new-session failed");
-        Tmux { socket }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let st = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys"])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn capture(&self) -> String {
-        let o = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// Polls the screen until `f` holds; panics with the last screen after `secs`.
-    fn wait(&self, secs: u64, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let t0 = Instant::now();
-        let mut last = String::new();
-        while t0.elapsed() < Duration::from_secs(secs) {
-            last = self.capture();
-            if f(&last) {
-                return last;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}; screen:\n{last}");
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
 
 fn lines(p: &Path) -> Vec<Value> {
     std::fs::read_to_string(p)

@@ -5,6 +5,8 @@
 //! Each test file includes this with `mod common;` and uses a subset, hence the allow.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -7,15 +7,15 @@
 
 mod common;
 
+use common::live::Live;
+
 use mmviz::advice::Advice;
 use mmviz::patterns::{PatternIter, PatternKind};
-use mmviz::session::{self, SessionOptions};
+use mmviz::session::SessionOptions;
 use mmviz::snapshot::{Command, RunState, Snapshot};
 use mmviz::worker::PatternSpec;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const PS: u64 = 4096;
@@ -36,101 +36,23 @@ fn gen(dir: &Path, name: &str, mib: u64) -> PathBuf {
     p
 }
 
-struct Live {
-    tx: Sender<Command>,
-    rx: Receiver<Snapshot>,
-    handle: Option<JoinHandle<()>>,
-    last: Option<Snapshot>,
-    cells: u64,
-}
-
-impl Live {
-    fn start(path: &Path, kind: PatternKind, rate: u64, cold: bool) -> Live {
-        std::env::set_var("MMVIZ_EXE", common::BIN);
-        let (tx, rx, handle) = session::spawn(SessionOptions {
-            path: path.to_path_buf(),
-            is_demo: false,
-            spec: PatternSpec {
-                kind,
-                seed: 7,
-                ..Default::default()
-            },
-            advice: Advice::Normal,
-            rate: Some(rate),
-            cold,
-            hz: 20,
-            compare: None,
-            write: None,
-        })
-        .expect("session starts");
-        // The whole file in one grid, so grid totals are whole-file totals.
-        tx.send(Command::SetView {
-            start_page: 0,
-            end_page: u64::MAX,
-            cells: 512,
-        })
-        .unwrap();
-        Live {
-            tx,
-            rx,
-            handle: Some(handle),
-            last: None,
-            cells: 512,
-        }
-    }
-
-    fn send(&self, c: Command) {
-        self.tx.send(c).unwrap();
-    }
-
-    fn wait(&mut self, what: &str, f: impl Fn(&Snapshot) -> bool) -> Snapshot {
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(30) {
-            if let Ok(s) = self.rx.recv_timeout(Duration::from_millis(200)) {
-                if f(&s) {
-                    self.last = Some(s.clone());
-                    return s;
-                }
-                self.last = Some(s);
-            }
-        }
-        panic!(
-            "timed out waiting for {what}; last snapshot: {:#?}",
-            self.last
-        );
-    }
-
-    /// Pauses the worker and returns a snapshot sampled after the pause took effect. A paused
-    /// session sends a snapshot only when something changed, so the view is nudged (one cell
-    /// more or less, still the whole file) to ask for a fresh sample.
-    fn paused(&mut self) -> Snapshot {
-        self.send(Command::TogglePause);
-        self.wait("paused", |s| s.worker.state == RunState::Paused);
-        std::thread::sleep(Duration::from_millis(150));
-        // 512 and 480 cells differ in pages per cell for every file size used here.
-        self.cells = if self.cells == 512 { 480 } else { 512 };
-        let cells = self.cells;
-        self.send(Command::SetView {
-            start_page: 0,
-            end_page: u64::MAX,
-            cells,
-        });
-        self.wait("a sample after the pause", move |s| {
-            let (ppc, n) = mmviz::grid::geometry(0, s.file.pages, cells);
-            s.grid.pages_per_cell == ppc
-                && s.grid.cells.len() as u64 == n
-                && s.worker.state == RunState::Paused
-        })
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Command::Quit);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
+/// A session on `path` running `kind` at `rate` accesses/s, evicted first when `cold`.
+fn start(path: &Path, kind: PatternKind, rate: u64, cold: bool) -> Live {
+    Live::spawn(SessionOptions {
+        path: path.to_path_buf(),
+        is_demo: false,
+        spec: PatternSpec {
+            kind,
+            seed: 7,
+            ..Default::default()
+        },
+        advice: Advice::Normal,
+        rate: Some(rate),
+        cold,
+        hz: 20,
+        compare: None,
+        write: None,
+    })
 }
 
 /// Cached pages of the whole file according to fincore (None: fincore missing).
@@ -206,7 +128,7 @@ fn every_number_matches_an_independent_witness_on_a_warm_file() {
     // Just written: every page is in the page cache before the session starts.
     let path = gen(dir.path(), "warm.bin", 64);
     let size = 64 << 20;
-    let mut live = Live::start(&path, PatternKind::Random, 20_000, false);
+    let mut live = start(&path, PatternKind::Random, 20_000, false);
     live.wait("random accesses", |s| s.worker.accesses > 3_000);
     let s = live.paused();
     let pid = s.worker.pid.expect("a worker");
@@ -258,7 +180,7 @@ fn every_number_matches_an_independent_witness_on_a_warm_file() {
 fn ghosts_appear_only_where_the_kernel_read_ahead_and_warm_pages_are_cached_only() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "cold.bin", 64);
-    let mut live = Live::start(&path, PatternKind::Sequential, 5_000, true);
+    let mut live = start(&path, PatternKind::Sequential, 5_000, true);
     live.wait("a sequential front", |s| {
         s.worker.accesses > 1_000 && s.faults.interval.cached_at_start == Some(0)
     });
@@ -300,7 +222,7 @@ fn ghosts_appear_only_where_the_kernel_read_ahead_and_warm_pages_are_cached_only
 fn evict_resets_every_derived_figure_together_and_blames_no_one_falsely() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "evict.bin", 32);
-    let mut live = Live::start(&path, PatternKind::Random, 20_000, false);
+    let mut live = start(&path, PatternKind::Random, 20_000, false);
     live.send(Command::CycleAdvice); // random: one page per fault, the worker keeps faulting
     live.wait("faulting", |s| {
         s.worker.accesses > 2_000 && s.totals.mapped > Some(0)
@@ -361,7 +283,7 @@ fn evict_resets_every_derived_figure_together_and_blames_no_one_falsely() {
 fn pattern_switch_is_clean_restart_keeps_pause_and_step_runs_one_access() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "switch.bin", 8);
-    let mut live = Live::start(&path, PatternKind::Stride, 100_000, false);
+    let mut live = start(&path, PatternKind::Stride, 100_000, false);
     live.wait("stride mapped much", |s| {
         s.totals.mapped.unwrap_or(0) > 1000
     });
@@ -405,7 +327,7 @@ fn pattern_switch_is_clean_restart_keeps_pause_and_step_runs_one_access() {
 fn a_file_shrinking_under_the_mapping_is_shown_at_its_new_size_with_the_lost_tail() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "shrink.bin", 8);
-    let mut live = Live::start(&path, PatternKind::Random, 5, false);
+    let mut live = start(&path, PatternKind::Random, 5, false);
     live.wait("running", |s| s.worker.state == RunState::Running);
     std::fs::OpenOptions::new()
         .write(true)
@@ -452,7 +374,7 @@ fn a_replaced_file_is_said_and_r_reopens_everything_together() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "replaced.bin", 8);
     let other = gen(dir.path(), "other.bin", 2);
-    let mut live = Live::start(&path, PatternKind::Sequential, 500, false);
+    let mut live = start(&path, PatternKind::Sequential, 500, false);
     live.wait("running", |s| s.worker.state == RunState::Running);
     std::fs::rename(&other, &path).unwrap();
     let s = live.wait("replacement noticed", |s| {
@@ -485,7 +407,7 @@ fn a_replaced_file_is_said_and_r_reopens_everything_together() {
 fn a_growing_file_is_noticed_and_r_remaps_it() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "grow.bin", 2);
-    let mut live = Live::start(&path, PatternKind::Random, 50, false);
+    let mut live = start(&path, PatternKind::Random, 50, false);
     live.wait("running", |s| s.worker.state == RunState::Running);
     std::fs::OpenOptions::new()
         .write(true)
@@ -507,7 +429,7 @@ fn a_growing_file_is_noticed_and_r_remaps_it() {
 fn a_stopped_worker_is_said_and_quitting_stays_fast() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "stopped.bin", 2);
-    let mut live = Live::start(&path, PatternKind::Random, 2_000, false);
+    let mut live = start(&path, PatternKind::Random, 2_000, false);
     let s = live.wait("running", |s| {
         s.worker.state == RunState::Running && s.worker.accesses > 0
     });
@@ -543,7 +465,7 @@ fn a_stopped_worker_is_said_and_quitting_stays_fast() {
 fn the_inspector_says_when_a_page_was_first_touched_and_what_that_access_cost() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "first.bin", 2);
-    let mut live = Live::start(&path, PatternKind::Sequential, 5, true);
+    let mut live = start(&path, PatternKind::Sequential, 5, true);
     live.send(Command::Inspect {
         page: Some(0),
         read: false,
@@ -563,7 +485,7 @@ fn a_typed_offset_shows_the_files_own_bytes_there() {
     let dir = common::scratch_dir();
     let path = gen(dir.path(), "offset.bin", 4);
     let bytes = std::fs::read(&path).unwrap();
-    let mut live = Live::start(&path, PatternKind::Sequential, 1, false);
+    let mut live = start(&path, PatternKind::Sequential, 1, false);
     live.paused();
     // Cached (just written): the bytes at the offset itself, not at its page's start.
     let off = 4096 * 3 + 1000;

@@ -8,17 +8,16 @@
 
 mod common;
 
+use common::live::Live;
+
 use mmviz::advice::Advice;
 use mmviz::patterns::PatternKind;
-use mmviz::session::{self, SessionOptions, SessionWrite};
-use mmviz::snapshot::{Command, RunState, Snapshot};
+use mmviz::session::{SessionOptions, SessionWrite};
+use mmviz::snapshot::{Command, Snapshot};
 use mmviz::worker::{PatternSpec, WriteMode};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::OnceLock;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 const PS: u64 = 4096;
 
@@ -106,109 +105,24 @@ fn smaps_anonymous(pid: u32, path: &Path) -> u64 {
     kb * 1024 / PS
 }
 
-struct Live {
-    tx: Sender<Command>,
-    rx: Receiver<Snapshot>,
-    handle: Option<JoinHandle<()>>,
-    last: Option<Snapshot>,
-    cells: u64,
-}
-
-impl Live {
-    fn start(path: &Path, mode: WriteMode) -> Live {
-        cache_dir();
-        let (tx, rx, handle) = session::spawn(SessionOptions {
-            path: path.to_path_buf(),
-            is_demo: false,
-            spec: PatternSpec {
-                kind: PatternKind::Sequential,
-                seed: 7,
-                ..Default::default()
-            },
-            advice: Advice::Normal,
-            rate: Some(20_000),
-            cold: false,
-            hz: 20,
-            compare: None,
-            write: Some(SessionWrite { mode, share: 1.0 }),
-        })
-        .expect("session starts");
-        tx.send(Command::SetView {
-            start_page: 0,
-            end_page: u64::MAX,
-            cells: 512,
-        })
-        .unwrap();
-        Live {
-            tx,
-            rx,
-            handle: Some(handle),
-            last: None,
-            cells: 512,
-        }
-    }
-
-    fn send(&self, c: Command) {
-        self.tx.send(c).unwrap();
-    }
-
-    fn wait(&mut self, what: &str, f: impl Fn(&Snapshot) -> bool) -> Snapshot {
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(30) {
-            if let Ok(s) = self.rx.recv_timeout(Duration::from_millis(200)) {
-                if f(&s) {
-                    self.last = Some(s.clone());
-                    return s;
-                }
-                self.last = Some(s);
-            }
-        }
-        panic!(
-            "timed out waiting for {what}; last snapshot: {:#?}",
-            self.last
-        );
-    }
-
-    /// A fresh whole-file sample (the view is nudged, one cell more or less, to ask for it).
-    fn fresh(&mut self) -> Snapshot {
-        self.cells = if self.cells == 512 { 480 } else { 512 };
-        let cells = self.cells;
-        self.send(Command::SetView {
-            start_page: 0,
-            end_page: u64::MAX,
-            cells,
-        });
-        self.wait("a fresh sample", move |s| {
-            let (ppc, n) = mmviz::grid::geometry(0, s.file.pages, cells);
-            s.grid.pages_per_cell == ppc && s.grid.cells.len() as u64 == n
-        })
-    }
-
-    fn pause(&mut self) -> Snapshot {
-        self.send(Command::TogglePause);
-        self.wait("paused", |s| s.worker.state == RunState::Paused);
-        std::thread::sleep(Duration::from_millis(150));
-        let s = self.fresh();
-        assert_eq!(s.worker.state, RunState::Paused);
-        s
-    }
-
-    /// Quits and waits for the session thread (which drops the scratch copy).
-    fn end(mut self) {
-        let _ = self.tx.send(Command::Quit);
-        if let Some(h) = self.handle.take() {
-            h.join().expect("session thread");
-        }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Command::Quit);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
+/// A session writing to a scratch copy of `path` in `mode`.
+fn start(path: &Path, mode: WriteMode) -> Live {
+    cache_dir();
+    Live::spawn(SessionOptions {
+        path: path.to_path_buf(),
+        is_demo: false,
+        spec: PatternSpec {
+            kind: PatternKind::Sequential,
+            seed: 7,
+            ..Default::default()
+        },
+        advice: Advice::Normal,
+        rate: Some(20_000),
+        cold: false,
+        hz: 20,
+        compare: None,
+        write: Some(SessionWrite { mode, share: 1.0 }),
+    })
 }
 
 /// The scratch copy the session writes: named in the snapshot, under the cache directory,
@@ -235,11 +149,11 @@ fn scratch_of(s: &Snapshot, user: &Path) -> PathBuf {
 fn shared_writes_dirty_pages_and_s_writes_them_back() {
     let user = user_file("shared-user.bin", 4);
     let bytes = std::fs::read(&user).unwrap();
-    let mut live = Live::start(&user, WriteMode::Shared);
+    let mut live = start(&user, WriteMode::Shared);
     let s = live.wait("dirty pages", |s| s.totals.dirty.unwrap_or(0) > 64);
     let scratch = scratch_of(&s, &user);
 
-    let s = live.pause();
+    let s = live.paused();
     let (_, dirty, wb) = cachestat(&scratch);
     assert!(dirty > 0, "cachestat sees dirty pages after shared writes");
     // Both read the same page cache at (about) the same instant, the worker paused: only the
@@ -303,10 +217,10 @@ fn shared_writes_dirty_pages_and_s_writes_them_back() {
 fn private_writes_make_private_copies_and_no_dirty_page() {
     let user = user_file("private-user.bin", 4);
     let bytes = std::fs::read(&user).unwrap();
-    let mut live = Live::start(&user, WriteMode::Private);
+    let mut live = start(&user, WriteMode::Private);
     let s = live.wait("private copies", |s| s.totals.private.unwrap_or(0) > 64);
     let scratch = scratch_of(&s, &user);
-    let s = live.pause();
+    let s = live.paused();
     let pid = s.worker.pid.expect("worker pid");
     let private = s.totals.private.unwrap();
     let anon = smaps_anonymous(pid, &scratch);

@@ -7,11 +7,11 @@
 //! default 100000). The file lives under target/ (a disk filesystem, evictable) and is deleted
 //! afterwards. Exits 1 if a warm figure disagrees by more than 15%.
 
-use mmviz::cache::Fill;
 use mmviz::compare::{compare_detailed, CacheMode, CompareOptions, Method};
-use mmviz::patterns::PatternKind;
-use mmviz::snapshot::MethodResult;
-use mmviz::worker::PatternSpec;
+use mmviz::kernel::cache::Fill;
+use mmviz::session::snapshot::MethodResult;
+use mmviz::workload::patterns::PatternKind;
+use mmviz::workload::worker::PatternSpec;
 use std::fs::File;
 use std::hint::black_box;
 use std::io::{BufReader, Read, Write};
@@ -416,7 +416,7 @@ fn main() {
     // First touch: the same offsets twice through one mapping of the cached file. Pass 1 pays
     // a minor fault per newly touched page group; pass 2 finds the page tables filled.
     {
-        let mut c = mmviz::counters::ProcCounters::open(None).unwrap();
+        let mut c = mmviz::kernel::counters::ProcCounters::open(None).unwrap();
         // SAFETY: as above.
         let map = unsafe { memmap2::MmapOptions::new().len(size as usize).map(&file) }.unwrap();
         for pass in 1..=2 {

@@ -9,9 +9,9 @@
 //! Files go under `CARGO_TARGET_TMPDIR` (on disk, not a tmpfs) and are deleted at the end.
 
 use memmap2::Mmap;
-use mmviz::grid::{self, GridScratch, MappedSource};
-use mmviz::pagemap::{PagemapReader, PresentRun};
-use mmviz::residency::CacheProbe;
+use mmviz::kernel::pagemap::{PagemapReader, PresentRun};
+use mmviz::kernel::residency::CacheProbe;
+use mmviz::session::grid::{self, GridScratch, MappedSource};
 use mmviz::units::page_size;
 use std::fs::File;
 use std::path::Path;
@@ -70,7 +70,7 @@ fn mmviz(args: &[&str]) -> std::process::Output {
 }
 
 fn probe_of(file: &File) -> CacheProbe {
-    let fs = mmviz::fsinfo::fs_of(file).unwrap();
+    let fs = mmviz::kernel::fsinfo::fs_of(file).unwrap();
     CacheProbe::new(file, file.metadata().unwrap().len(), &fs).unwrap()
 }
 
@@ -149,7 +149,7 @@ fn main() {
     // (1) A cached, fully mapped 1 GiB file at 4,000 cells: page cache + our page table.
     let gib = File::open(&gib_path).unwrap();
     let gib_pages = GIB / ps;
-    mmviz::cache::warm(&gib, 0, gib_pages, mmviz::cache::Fill::Sequential).unwrap();
+    mmviz::kernel::cache::warm(&gib, 0, gib_pages, mmviz::kernel::cache::Fill::Sequential).unwrap();
     let gmap = map(&gib);
     let mut sum = 0u64;
     for p in 0..gib_pages {

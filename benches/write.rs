@@ -59,24 +59,27 @@ fn clean_and_warm(p: &Path) {
     let f = File::open(p).unwrap();
     // fdatasync works on a read-only descriptor: the copy starts clean, like mmviz's scratch
     // copies; then reading it keeps every page cached.
-    mmviz::sys::fdatasync(f.as_fd()).unwrap();
+    mmviz::kernel::sys::fdatasync(f.as_fd()).unwrap();
     let mut f = f;
     let mut buf = vec![0u8; 1 << 20];
     while f.read(&mut buf).unwrap() > 0 {}
 }
 
 fn dirty_pages(f: &File) -> u64 {
-    mmviz::sys::cachestat(f.as_fd(), 0, 0).unwrap().nr_dirty
+    mmviz::kernel::sys::cachestat(f.as_fd(), 0, 0)
+        .unwrap()
+        .nr_dirty
 }
 
 /// (a) the plain store loop on a fresh shared mapping of a fresh scratch copy of `src`, made
 /// exactly as `run --write` makes its own (pwrite, then fdatasync); ns per access.
 fn plain(src: &Path, seed: u64) -> f64 {
-    let dir = mmviz::scratch::ScratchDir {
+    let dir = mmviz::workload::scratch::ScratchDir {
         path: bench_dir(),
         fs: String::new(),
     };
-    let s = mmviz::scratch::ScratchFile::copy_of(&dir, &File::open(src).unwrap(), SIZE).unwrap();
+    let s = mmviz::workload::scratch::ScratchFile::copy_of(&dir, &File::open(src).unwrap(), SIZE)
+        .unwrap();
     let f = &s.file;
     // SAFETY: this bench's own file; nothing truncates it meanwhile.
     let mut map = unsafe { MmapOptions::new().map_mut(f).unwrap() };
@@ -155,7 +158,7 @@ fn msync_once(p: &Path, step: usize, flags: libc::c_int) -> (u64, u64, u64) {
     }
     let before = dirty_pages(&f);
     let t0 = Instant::now();
-    mmviz::sys::msync(map.as_ptr() as usize, map.len(), flags).unwrap();
+    mmviz::kernel::sys::msync(map.as_ptr() as usize, map.len(), flags).unwrap();
     let ns = t0.elapsed().as_nanos() as u64;
     let after = dirty_pages(&f);
     (before, after, ns)
@@ -255,7 +258,7 @@ fn flusher(p: &Path) {
     let mut first_drop = None;
     let mut saw_writeback = 0u64;
     while t0.elapsed().as_secs() < 60 {
-        let cs = mmviz::sys::cachestat(f.as_fd(), 0, 0).unwrap();
+        let cs = mmviz::kernel::sys::cachestat(f.as_fd(), 0, 0).unwrap();
         saw_writeback = saw_writeback.max(cs.nr_writeback);
         if cs.nr_dirty < start && first_drop.is_none() {
             first_drop = Some(t0.elapsed());

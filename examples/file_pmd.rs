@@ -44,7 +44,7 @@ fn main() {
     }
     std::hint::black_box(sum);
     let after = faults();
-    let h = mmviz::tlb::huge_mapped(0, addr, map.len() as u64).unwrap();
+    let h = mmviz::kernel::tlb::huge_mapped(0, addr, map.len() as u64).unwrap();
     println!(
         "addr {addr:#x} (2 MiB aligned: {}) len {} huge_advice {huge} cold {cold}: minflt {} majflt {} rss {} KiB FilePmdMapped {} KiB",
         addr % (2 << 20) == 0,

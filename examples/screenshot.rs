@@ -9,11 +9,11 @@
 //! that runs the worker (this example is not it).
 
 use clap::Parser;
+use mmviz::cli::run::{parse_rate, pattern_spec};
 use mmviz::cli::WorkloadArgs;
-use mmviz::run::{parse_rate, pattern_spec};
+use mmviz::kernel::target::Target;
+use mmviz::session::snapshot::Command;
 use mmviz::session::{self, SessionOptions};
-use mmviz::snapshot::Command;
-use mmviz::target::Target;
 use mmviz::tui::{svg, App, Theme};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -56,7 +56,7 @@ fn main() -> anyhow::Result<()> {
     let theme = Theme::named(&a.theme).ok_or_else(|| anyhow::anyhow!("no theme {}", a.theme))?;
     let (path, is_demo) = match &a.file {
         Some(p) => (p.clone(), false),
-        None => (mmviz::demo::ensure_demo_file(true)?, true),
+        None => (mmviz::cli::demo::ensure_demo_file(true)?, true),
     };
     let t = Target::open(&path)?;
     let (spec, advice) = pattern_spec(&a.workload, t.size, &t.path)?;

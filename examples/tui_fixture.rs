@@ -1,8 +1,9 @@
 //! The TUI fed with the fixed test snapshot: try the screen, keys and mouse without a
 //! worker. Commands show up as the footer message. `cargo run --example tui_fixture`
 
-use mmviz::snapshot::Command;
-use mmviz::tui::{self, fixture};
+use mmviz::session::fixture;
+use mmviz::session::snapshot::Command;
+use mmviz::tui;
 use std::sync::mpsc;
 use std::time::Duration;
 

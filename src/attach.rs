@@ -4,10 +4,10 @@
 //! report is printed.
 
 use crate::cli::{AttachArgs, ExecArgs};
-use crate::counters::Faults;
 use crate::error::{io_reason, AppError, Result};
+use crate::kernel::counters::Faults;
 use crate::observe::{Chosen, FileRange, Liveness, ObsEvent, Observer, ThreadFaults};
-use crate::snapshot::PagemapSource;
+use crate::session::snapshot::PagemapSource;
 use crate::units::{human_bytes, page_size};
 use serde::Serialize;
 use std::os::fd::AsFd;
@@ -51,7 +51,7 @@ pub struct ExitInfo {
 pub struct ObserveReport {
     pub schema_version: u32,
     /// Kernel, page size, THP, readahead (of the watched file's device) and virtualization.
-    pub machine: crate::machine::Machine,
+    pub machine: crate::kernel::machine::Machine,
     /// "attach" or "exec".
     pub command: &'static str,
     pub pid: u32,
@@ -167,7 +167,7 @@ fn build_report(
     let faults = last.faults;
     ObserveReport {
         schema_version: 1,
-        machine: crate::machine::Machine::detect(w.map(|w| &w.target.file)),
+        machine: crate::kernel::machine::Machine::detect(w.map(|w| &w.target.file)),
         command,
         pid: obs.pid(),
         comm: obs.comm().to_string(),
@@ -266,8 +266,8 @@ pub fn exec(a: &ExecArgs) -> Result<()> {
     // before the spawn, so "before" means before the program's first instruction.
     let before = match &a.file {
         Some(f) => {
-            let t = crate::target::Target::open(f)?;
-            let mut p = crate::residency::CacheProbe::new(&t.file, t.size, &t.fs)
+            let t = crate::kernel::target::Target::open(f)?;
+            let mut p = crate::kernel::residency::CacheProbe::new(&t.file, t.size, &t.fs)
                 .map_err(|e| AppError::runtime(format!("{}: {}", f.display(), io_reason(&e))))?;
             let n = p.pages();
             p.range(0, n).ok().flatten().map(|r| r.cached)

@@ -18,11 +18,11 @@
 //!   states are `None` and nothing is read unless asked for.
 
 use crate::error::{AppError, Result};
-use crate::fsinfo;
-use crate::residency::CacheProbe;
-use crate::snapshot::CacheSource;
-use crate::sys;
-use crate::target::Target;
+use crate::kernel::fsinfo;
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::sys;
+use crate::kernel::target::Target;
+use crate::session::snapshot::CacheSource;
 use crate::units::{page_size, parse_size};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -172,7 +172,7 @@ pub fn parse_offset(s: &str) -> std::result::Result<u64, String> {
 /// `\xNN` escapes, so a file name cannot move the cursor or change colours.
 pub fn escape_path(p: &str) -> String {
     // One helper for every path shown as text (issue 12, defect 9).
-    crate::output::escape_controls(p).into_owned()
+    crate::text::escape_controls(p).into_owned()
 }
 
 /// Inspects pages of one file: its own read-only descriptor (FADV_RANDOM) for the bytes and

@@ -1,46 +1,29 @@
 //! mmviz: make memory-mapped files and demand paging visible.
 //!
-//! Domain modules (everything but `tui`) import no terminal crate; the TUI renders owned
-//! [`snapshot::Snapshot`]s built by the sampler.
+//! The folders are the architecture; every arrow points down:
+//! - [`cli`]: the commands a user types (clap arguments, headless commands, the live view's
+//!   start). Only `cli` knows clap's argument structs.
+//! - [`tui`]: renders owned [`session::snapshot::Snapshot`]s; the only terminal code.
+//! - [`session`]: the live session sampling workloads into snapshots; [`lesson`], [`record`],
+//!   [`observe`] (another program), [`compare`] (mmap vs read()), [`inspect`] (one page).
+//! - [`workload`]: the worker process, access patterns, scratch files, the IPC demo.
+//! - [`kernel`]: syscalls and what the kernel says: page cache, page tables, counters, TLB,
+//!   file systems, address space. Each kernel module owns its result types.
+//! - [`units`], [`error`], [`latency`]: plain helpers every layer uses.
 
-pub mod addrspace;
-pub mod advice;
 pub mod attach;
-pub mod cache;
 pub mod cli;
-pub mod clidoc;
-pub mod commands;
 pub mod compare;
-pub mod counters;
-pub mod demo;
 pub mod error;
-pub mod features;
-pub mod fsinfo;
-pub mod gen;
-pub mod grid;
 pub mod inspect;
-pub mod ipc;
+pub mod kernel;
 pub mod latency;
 pub mod lesson;
-pub mod live;
-pub mod machine;
-pub mod mapping;
 pub mod observe;
-pub mod output;
-pub mod page;
-pub mod pagemap;
-pub mod patterns;
 pub mod record;
-pub mod residency;
-pub mod run;
-pub mod scratch;
 pub mod session;
-pub mod snapshot;
-pub mod sys;
-pub mod target;
-pub mod tlb;
+pub mod text;
 pub mod tlbbench;
 pub mod tui;
 pub mod units;
-pub mod watch;
-pub mod worker;
+pub mod workload;

@@ -1,6 +1,6 @@
 use clap::Parser;
+use mmviz::cli::commands;
 use mmviz::cli::{Cli, Cmd};
-use mmviz::commands;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -9,50 +9,55 @@ fn main() -> ExitCode {
         Some(Cmd::Gen(a)) => commands::gen(a),
         Some(Cmd::Residency(a)) => commands::residency(a),
         Some(Cmd::Evict(a)) => commands::evict(a),
-        Some(Cmd::Run(a)) => mmviz::run::run(a),
+        Some(Cmd::Run(a)) => mmviz::cli::run::run(a),
         Some(Cmd::Worker(a)) => {
             return match a.options() {
-                Ok(o) => ExitCode::from(mmviz::worker::child::main_with(&a.file, &o) as u8),
+                Ok(o) => {
+                    ExitCode::from(mmviz::workload::worker::child::main_with(&a.file, &o) as u8)
+                }
                 Err(e) => {
                     eprintln!("mmviz: {e}");
                     ExitCode::from(2)
                 }
             };
         }
-        Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
+        Some(Cmd::Bench(a)) => mmviz::cli::bench::bench(a),
         Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
         Some(Cmd::Lesson(a)) => mmviz::lesson::main(a),
-        Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
-        Some(Cmd::Ipc(a)) => mmviz::ipc::main(a.duration, a.rate, a.json),
+        Some(Cmd::Tlb(a)) => mmviz::cli::tlb::command(a),
+        Some(Cmd::Ipc(a)) => mmviz::workload::ipc::main(a.duration, a.rate, a.json),
         Some(Cmd::IpcChild(a)) => {
-            return ExitCode::from(
-                mmviz::ipc::child_main(&a.role, &a.file, a.duration_ms, a.rate) as u8,
-            );
+            return ExitCode::from(mmviz::workload::ipc::child_main(
+                &a.role,
+                &a.file,
+                a.duration_ms,
+                a.rate,
+            ) as u8);
         }
-        Some(Cmd::Watch(a)) => match mmviz::watch::main(a) {
+        Some(Cmd::Watch(a)) => match mmviz::cli::watch::main(a) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
         Some(Cmd::Completions(a)) => {
             // Generated into memory first: clap_complete panics on a failed write.
             let mut script = Vec::new();
-            mmviz::clidoc::completions(a.shell, &mut script);
+            mmviz::cli::clidoc::completions(a.shell, &mut script);
             mmviz::outln!("{}", String::from_utf8_lossy(&script).trim_end());
             Ok(())
         }
         Some(Cmd::Manpage) => {
             let mut page = Vec::new();
-            mmviz::clidoc::manpage(&mut page).expect("writing to memory");
+            mmviz::cli::clidoc::manpage(&mut page).expect("writing to memory");
             mmviz::outln!("{}", String::from_utf8_lossy(&page).trim_end());
             Ok(())
         }
-        Some(Cmd::Page(a)) => mmviz::page::page(a),
+        Some(Cmd::Page(a)) => mmviz::cli::page::page(a),
         Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
         Some(Cmd::Exec(a)) => mmviz::attach::exec(a),
         Some(Cmd::CompareChild(a)) => {
-            return ExitCode::from(mmviz::compare::child::main(a) as u8);
+            return ExitCode::from(mmviz::cli::bench::compare_child(a) as u8);
         }
-        None => match mmviz::live::main(&cli.tui, Some(mmviz::live::compare_for_tui)) {
+        None => match mmviz::cli::live::main(&cli.tui, Some(mmviz::cli::live::compare_for_tui)) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
@@ -60,7 +65,7 @@ fn main() -> ExitCode {
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mmviz: {}", mmviz::output::escape_controls(&e.msg));
+            eprintln!("mmviz: {}", mmviz::text::escape_controls(&e.msg));
             ExitCode::from(e.code)
         }
     }

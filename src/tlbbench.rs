@@ -10,7 +10,7 @@
 //! so the CPU cannot overlap the misses: the time per step is the latency of one access.
 
 use crate::error::{AppError, Result};
-use crate::tlb::{self, CounterValues, Counters, TlbGeometry};
+use crate::kernel::tlb::{self, CounterValues, Counters, TlbGeometry};
 use crate::units::human_bytes;
 use memmap2::{Advice, MmapMut};
 use rand::seq::SliceRandom;
@@ -324,7 +324,7 @@ pub fn measure_with(
         )));
     }
     let counters = Counters::open(0);
-    let thp_mode = crate::fsinfo::thp_mode();
+    let thp_mode = crate::kernel::fsinfo::thp_mode();
     let mut rows = Vec::new();
     let mut hw = HardwareTotals::default();
     // One region per page size for the largest working set; smaller working sets use its
@@ -543,40 +543,6 @@ pub fn render_text(r: &Report) -> Vec<String> {
     out
 }
 
-/// `mmviz tlb`.
-pub fn command(a: &crate::cli::TlbArgs) -> Result<()> {
-    use std::io::IsTerminal;
-    let max = crate::units::parse_size(&a.max_working_set)
-        .map_err(|e| AppError::usage(format!("--max-working-set: {e}")))?;
-    if a.runs == 0 {
-        return Err(AppError::usage("--runs must be at least 1"));
-    }
-    let opts = Options {
-        max_working_set: max,
-        runs: a.runs,
-        ..Options::default()
-    };
-    let tell = std::io::stderr().is_terminal();
-    let r = measure(&opts, |ws| {
-        if tell {
-            eprint!("\rmmviz: measuring {:>9} …", human_bytes(ws));
-        }
-    })?;
-    if tell {
-        eprint!("\r\x1b[K");
-    }
-    if a.json {
-        let s = serde_json::to_string_pretty(&r)
-            .map_err(|e| AppError::runtime(format!("json: {e}")))?;
-        crate::outln!("{s}");
-    } else {
-        for l in render_text(&r) {
-            crate::outln!("{l}");
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,7 +618,7 @@ mod tests {
         let mut s = Region::new(4 << 20, false).unwrap();
         build_cycle(s.bytes_mut(), 1024, 1);
         assert_eq!(s.anon_huge(), 0, "MADV_NOHUGEPAGE region has no THP");
-        match crate::fsinfo::thp_mode().as_deref() {
+        match crate::kernel::fsinfo::thp_mode().as_deref() {
             Some("never") | None => assert_eq!(h.anon_huge(), 0),
             _ => assert!(h.anon_huge() >= 2 << 20, "AnonHugePages {}", h.anon_huge()),
         }

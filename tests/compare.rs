@@ -1,10 +1,10 @@
 //! mmap vs read() comparison on the real kernel, with small files under target/ (a real
 //! disk filesystem, so eviction works; /tmp may be tmpfs, which never evicts).
 
-use mmviz::cache::Fill;
 use mmviz::compare::{compare_detailed, CacheMode, CompareOptions, Detailed, Method};
-use mmviz::patterns::PatternKind;
-use mmviz::worker::PatternSpec;
+use mmviz::kernel::cache::Fill;
+use mmviz::workload::patterns::PatternKind;
+use mmviz::workload::worker::PatternSpec;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -159,7 +159,7 @@ fn every_method_reads_the_same_bytes() {
         let mut methods = vec![
             Method::Mmap,
             Method::MmapPopulate,
-            Method::MmapAdvised(mmviz::advice::Advice::Random),
+            Method::MmapAdvised(mmviz::kernel::advice::Advice::Random),
             Method::Pread,
             Method::SeekRead,
             Method::Buffered,

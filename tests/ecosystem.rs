@@ -29,7 +29,7 @@ fn check_machine(v: &serde_json::Value) {
     assert_eq!(m["page_size"], mmviz::units::page_size(), "{v}");
     assert_eq!(
         m["thp_mode"].as_str().map(str::to_string),
-        mmviz::fsinfo::thp_mode()
+        mmviz::kernel::fsinfo::thp_mode()
     );
     assert!(m["virtualization"].is_object(), "{v}");
 }

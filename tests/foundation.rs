@@ -10,10 +10,10 @@ mod common;
 
 use common::{can_evict, mmviz, scratch_dir, skip};
 use memmap2::{Mmap, MmapOptions};
-use mmviz::grid::{self, GridScratch, MappedSource};
-use mmviz::pagemap::{PagemapReader, PresentRun};
-use mmviz::residency::CacheProbe;
-use mmviz::snapshot::{CacheSource, PagemapSource};
+use mmviz::kernel::pagemap::{PagemapReader, PresentRun};
+use mmviz::kernel::residency::CacheProbe;
+use mmviz::session::grid::{self, GridScratch, MappedSource};
+use mmviz::session::snapshot::{CacheSource, PagemapSource};
 use mmviz::units::page_size;
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -42,7 +42,7 @@ fn make_file(dir: &Path, name: &str, pages: u64) -> PathBuf {
 }
 
 fn probe_of(file: &File) -> CacheProbe {
-    let fs = mmviz::fsinfo::fs_of(file).unwrap();
+    let fs = mmviz::kernel::fsinfo::fs_of(file).unwrap();
     let size = file.metadata().unwrap().len();
     CacheProbe::new(file, size, &fs).unwrap()
 }
@@ -51,8 +51,9 @@ fn probe_of(file: &File) -> CacheProbe {
 fn evict_lib(file: &File) -> u64 {
     let mut probe = probe_of(file);
     let pages = probe.pages();
-    let fs = mmviz::fsinfo::fs_of(file).unwrap();
-    let rep = mmviz::cache::evict(file, &mut probe, 0, pages, &[], fs.can_evict, None).unwrap();
+    let fs = mmviz::kernel::fsinfo::fs_of(file).unwrap();
+    let rep =
+        mmviz::kernel::cache::evict(file, &mut probe, 0, pages, &[], fs.can_evict, None).unwrap();
     rep.cached_after.expect("own file: state visible")
 }
 
@@ -384,7 +385,7 @@ fn cachestat_and_mincore_agree_on_a_partially_cached_file() {
 /// `pread`s `(first page, pages)` ranges with POSIX_FADV_RANDOM (so readahead stays small).
 fn read_ranges(file: &File, ranges: &[(u64, u64)]) {
     let ps = page_size();
-    mmviz::sys::fadvise(file.as_fd(), 0, 0, libc::POSIX_FADV_RANDOM).unwrap();
+    mmviz::kernel::sys::fadvise(file.as_fd(), 0, 0, libc::POSIX_FADV_RANDOM).unwrap();
     for &(p, n) in ranges {
         let mut buf = vec![0u8; (n * ps) as usize];
         file.read_exact_at(&mut buf, p * ps).unwrap();

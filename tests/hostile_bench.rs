@@ -6,8 +6,8 @@ mod common;
 
 use common::{mmviz, run_cmd, scratch_dir, BIN, TIMEOUT};
 use mmviz::compare::{compare_detailed, CompareOptions, Method};
-use mmviz::patterns::PatternKind;
-use mmviz::worker::PatternSpec;
+use mmviz::workload::patterns::PatternKind;
+use mmviz::workload::worker::PatternSpec;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,7 +30,7 @@ fn children(pid: u32) -> Vec<u32> {
 /// VmRSS of `pid` in bytes, from /proc/<pid>/status.
 fn rss(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    mmviz::compare::budget::meminfo_field(&s, "VmRSS")
+    mmviz::kernel::meminfo::meminfo_field(&s, "VmRSS")
 }
 
 fn sparse(dir: &Path, name: &str, size: u64) -> std::path::PathBuf {
@@ -148,7 +148,7 @@ fn warm_is_refused_when_the_file_does_not_fit_and_default_counts_are_capped() {
     cmd.arg("bench")
         .arg(&f)
         .args(["--warm", "--repeat", "1"])
-        .env(mmviz::compare::budget::TEST_MEM_AVAILABLE_ENV, "67108864");
+        .env(mmviz::kernel::meminfo::TEST_MEM_AVAILABLE_ENV, "67108864");
     let r = run_cmd(cmd, TIMEOUT);
     assert_eq!(r.code(), 2, "{r:?}");
     assert!(
@@ -162,7 +162,7 @@ fn warm_is_refused_when_the_file_does_not_fit_and_default_counts_are_capped() {
     cmd.arg("bench")
         .arg(&f)
         .args(["--repeat", "1", "--json"])
-        .env(mmviz::compare::budget::TEST_MEM_AVAILABLE_ENV, "67108864");
+        .env(mmviz::kernel::meminfo::TEST_MEM_AVAILABLE_ENV, "67108864");
     let r = run_cmd(cmd, TIMEOUT);
     assert_eq!(r.code(), 0, "{r:?}");
     let v = r.json();
@@ -239,8 +239,8 @@ fn cancelling_a_running_comparison_kills_its_child_at_once() {
 
 #[test]
 fn esc_in_the_live_session_cancels_the_comparison_and_its_child() {
+    use mmviz::session::snapshot::{Command as Cmd, ComparisonState};
     use mmviz::session::{self, SessionOptions};
-    use mmviz::snapshot::{Command as Cmd, ComparisonState};
     std::env::set_var("MMVIZ_EXE", BIN);
     let dir = scratch_dir();
     let f = dir.path().join("live.bin");
@@ -252,11 +252,11 @@ fn esc_in_the_live_session_cancels_the_comparison_and_its_child() {
             kind: PatternKind::Random,
             ..PatternSpec::default()
         },
-        advice: mmviz::advice::Advice::Normal,
+        advice: mmviz::kernel::advice::Advice::Normal,
         rate: Some(1000),
         cold: false,
         hz: 20,
-        compare: Some(mmviz::live::compare_for_tui),
+        compare: Some(mmviz::cli::live::compare_for_tui),
         write: None,
     })
     .expect("session starts");
@@ -322,8 +322,8 @@ fn esc_in_the_live_session_cancels_the_comparison_and_its_child() {
 
 #[test]
 fn warm_key_on_a_1tib_sparse_file_is_refused_before_reading() {
+    use mmviz::session::snapshot::Command as Cmd;
     use mmviz::session::{self, SessionOptions};
-    use mmviz::snapshot::Command as Cmd;
     std::env::set_var("MMVIZ_EXE", BIN);
     let dir = scratch_dir();
     let f = sparse(dir.path(), "warm.bin", 1 << 40);
@@ -334,7 +334,7 @@ fn warm_key_on_a_1tib_sparse_file_is_refused_before_reading() {
             kind: PatternKind::Random,
             ..PatternSpec::default()
         },
-        advice: mmviz::advice::Advice::Random,
+        advice: mmviz::kernel::advice::Advice::Random,
         rate: Some(100),
         cold: false,
         hz: 20,

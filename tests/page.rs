@@ -31,9 +31,9 @@ fn make_file(dir: &Path) -> PathBuf {
 /// Cached pages of the whole file (cachestat through the library's probe).
 fn cached(path: &Path) -> u64 {
     let f = File::open(path).unwrap();
-    let fs = mmviz::fsinfo::fs_of(&f).unwrap();
+    let fs = mmviz::kernel::fsinfo::fs_of(&f).unwrap();
     let size = f.metadata().unwrap().len();
-    let mut p = mmviz::residency::CacheProbe::new(&f, size, &fs).unwrap();
+    let mut p = mmviz::kernel::residency::CacheProbe::new(&f, size, &fs).unwrap();
     let n = p.pages();
     p.range(0, n).unwrap().expect("visible to the owner").cached
 }
@@ -270,7 +270,7 @@ fn control_characters_in_paths_are_escaped() {
 /// The live view's path: `Command::Inspect` to the session, the answer in the snapshot.
 #[test]
 fn session_inspects_the_cursor_page_and_reads_only_on_request() {
-    use mmviz::snapshot::{Command, Snapshot};
+    use mmviz::session::snapshot::{Command, Snapshot};
     use std::time::{Duration, Instant};
     let Some((_d, path)) = setup("session_inspects_the_cursor_page") else {
         return;
@@ -279,8 +279,8 @@ fn session_inspects_the_cursor_page_and_reads_only_on_request() {
     let (tx, rx, handle) = mmviz::session::spawn(mmviz::session::SessionOptions {
         path: path.clone(),
         is_demo: false,
-        spec: mmviz::worker::PatternSpec::default(),
-        advice: mmviz::advice::Advice::Random,
+        spec: mmviz::workload::worker::PatternSpec::default(),
+        advice: mmviz::kernel::advice::Advice::Random,
         rate: Some(1),
         cold: true,
         hz: 20,
@@ -313,8 +313,9 @@ fn session_inspects_the_cursor_page_and_reads_only_on_request() {
     assert_eq!(r.cached, Some(false), "{r:?}");
     assert!(r.bytes.is_none(), "{r:?}");
     let f = File::open(&path).unwrap();
-    let fs = mmviz::fsinfo::fs_of(&f).unwrap();
-    let mut probe = mmviz::residency::CacheProbe::new(&f, (PAGES * 4096) as u64, &fs).unwrap();
+    let fs = mmviz::kernel::fsinfo::fs_of(&f).unwrap();
+    let mut probe =
+        mmviz::kernel::residency::CacheProbe::new(&f, (PAGES * 4096) as u64, &fs).unwrap();
     assert_eq!(probe.range(last, last + 1).unwrap().unwrap().cached, 0);
 
     // Enter: read it on purpose; the report says it is cached now and shows the bytes.

@@ -5,7 +5,7 @@
 mod common;
 
 use memmap2::MmapOptions;
-use mmviz::pagemap::{count_in, PagemapReader, PresentRun};
+use mmviz::kernel::pagemap::{count_in, PagemapReader, PresentRun};
 use mmviz::units::page_size;
 use std::fs::OpenOptions;
 

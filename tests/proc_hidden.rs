@@ -2,17 +2,17 @@
 //! with a test-only variable in its own test binary (the variable is process-wide): the
 //! session says so, and the grid still shows page-cache state.
 
-use mmviz::advice::Advice;
+use mmviz::kernel::advice::Advice;
+use mmviz::session::snapshot::{Command, PagemapSource, RunState};
 use mmviz::session::{self, SessionOptions};
-use mmviz::snapshot::{Command, PagemapSource, RunState};
-use mmviz::worker::PatternSpec;
+use mmviz::workload::worker::PatternSpec;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[test]
 fn hidden_worker_proc_keeps_the_cache_grid_and_says_why() {
     std::env::set_var("MMVIZ_EXE", env!("CARGO_BIN_EXE_mmviz"));
-    std::env::set_var(mmviz::features::TEST_HIDE_WORKER_PROC_ENV, "1");
+    std::env::set_var(mmviz::kernel::features::TEST_HIDE_WORKER_PROC_ENV, "1");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proc-hidden");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("h.bin");

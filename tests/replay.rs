@@ -143,7 +143,7 @@ fn bad_recordings_exit_2_and_truncated_ones_replay_with_a_warning() {
     let dir = scratch_dir();
     let good = dir.path().join("good.jsonl");
     // A recording made by the library's recorder from the built-in fixture screen.
-    let snap = serde_json::to_value(mmviz::tui::fixture::fixture_snapshot()).unwrap();
+    let snap = serde_json::to_value(mmviz::session::fixture::fixture_snapshot()).unwrap();
     let header = r#"{"type":"header","format":"mmviz-recording","version":1,"mmviz":"0.1.0","file":"d.bin","started_unix_ms":0}"#;
     let mut text = format!("{header}\n");
     for i in 0..3 {

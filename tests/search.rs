@@ -6,8 +6,8 @@
 mod common;
 
 use common::{can_evict, fincore_pages, mmviz, scratch_dir, skip};
-use mmviz::patterns::bsearch::{self, key_of, RECORD_SIZE};
-use mmviz::patterns::{PatternIter, PatternKind, PatternParams};
+use mmviz::workload::patterns::bsearch::{self, key_of, RECORD_SIZE};
+use mmviz::workload::patterns::{PatternIter, PatternKind, PatternParams};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 

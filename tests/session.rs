@@ -1,10 +1,10 @@
 //! The live session against the real kernel, without a terminal: commands in, snapshots out.
 
-use mmviz::advice::Advice;
-use mmviz::patterns::PatternKind;
+use mmviz::kernel::advice::Advice;
+use mmviz::session::snapshot::{Command, RunState, Snapshot};
 use mmviz::session::{self, SessionOptions};
-use mmviz::snapshot::{Command, RunState, Snapshot};
-use mmviz::worker::PatternSpec;
+use mmviz::workload::patterns::PatternKind;
+use mmviz::workload::worker::PatternSpec;
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};

@@ -4,8 +4,10 @@
 mod common;
 
 use common::mmviz;
-use mmviz::advice::Advice;
-use mmviz::worker::{Control, Event, Limit, PatternSpec, Report, WorkerHandle, WorkerState};
+use mmviz::kernel::advice::Advice;
+use mmviz::workload::worker::{
+    Control, Event, Limit, PatternSpec, Report, WorkerHandle, WorkerState,
+};
 
 #[test]
 fn tlb_json_has_the_documented_shape() {
@@ -92,7 +94,7 @@ fn kernel_version() -> Option<(u32, u32)> {
 
 /// Runs one sequential pass of `file` in a worker with `advice`, then reads the worker's smaps
 /// over its mapping (addr and len from its hello).
-fn pass_and_smaps(file: &std::path::Path, advice: Advice) -> mmviz::tlb::HugeMapped {
+fn pass_and_smaps(file: &std::path::Path, advice: Advice) -> mmviz::kernel::tlb::HugeMapped {
     use std::time::{Duration, Instant};
     let mut h = WorkerHandle::spawn(file, Duration::from_secs(10)).expect("spawn worker");
     let d = Duration::from_secs(20);
@@ -125,7 +127,8 @@ fn pass_and_smaps(file: &std::path::Path, advice: Advice) -> mmviz::tlb::HugeMap
         &h,
         &|r| matches!(r, Report::Progress(p) if p.state == WorkerState::Finished),
     );
-    let got = mmviz::tlb::huge_mapped(h.pid(), h.map.addr, h.map.len).expect("worker smaps");
+    let got =
+        mmviz::kernel::tlb::huge_mapped(h.pid(), h.map.addr, h.map.len).expect("worker smaps");
     h.stop(d);
     got
 }
@@ -137,8 +140,8 @@ fn hugepage_advice_pmd_maps_a_cold_file_on_ext4() {
     let f = dir.path().join("pmd.bin");
     let g = mmviz(&["gen", f.to_str().unwrap(), "--size", "16MiB"]);
     assert_eq!(g.code(), 0, "{g:?}");
-    let fs = mmviz::fsinfo::fs_of(&std::fs::File::open(&f).unwrap()).unwrap();
-    let thp = mmviz::fsinfo::thp_mode();
+    let fs = mmviz::kernel::fsinfo::fs_of(&std::fs::File::open(&f).unwrap()).unwrap();
+    let thp = mmviz::kernel::fsinfo::thp_mode();
     // Measured on Linux 6.18 ext4 (THP madvise): ext4 has large folios since 6.16.
     if fs.name != "ext4" || kernel_version() < Some((6, 16)) || thp.as_deref() == Some("never") {
         common::skip(
@@ -163,11 +166,11 @@ fn hugepage_advice_pmd_maps_a_cold_file_on_ext4() {
     let e = mmviz(&["evict", f.to_str().unwrap(), "--json"]);
     assert_eq!(e.code(), 0, "{e:?}");
     let file = std::fs::File::open(&f).unwrap();
-    mmviz::cache::warm(
+    mmviz::kernel::cache::warm(
         &file,
         0,
         (16 << 20) / mmviz::units::page_size(),
-        mmviz::cache::Fill::Random,
+        mmviz::kernel::cache::Fill::Random,
     )
     .unwrap();
     let h = pass_and_smaps(&f, Advice::Hugepage);

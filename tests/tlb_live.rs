@@ -5,11 +5,11 @@
 
 mod common;
 
-use mmviz::advice::Advice;
-use mmviz::patterns::PatternKind;
+use mmviz::kernel::advice::Advice;
+use mmviz::session::snapshot::{Command, RunState, Snapshot, TlbMeasureState};
 use mmviz::session::{self, SessionOptions};
-use mmviz::snapshot::{Command, RunState, Snapshot, TlbMeasureState};
-use mmviz::worker::PatternSpec;
+use mmviz::workload::patterns::PatternKind;
+use mmviz::workload::worker::PatternSpec;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -119,7 +119,7 @@ fn t_measures_with_the_worker_paused_then_resumes() {
             assert!((x - w.ns_4k / w.ns_huge).abs() < 1e-9, "{w:?}");
         }
     }
-    assert_eq!(r.thp_mode, mmviz::fsinfo::thp_mode());
+    assert_eq!(r.thp_mode, mmviz::kernel::fsinfo::thp_mode());
     assert!(!r.hardware_counters.is_empty());
     // The worker resumes and accesses again.
     let after = wait(&rx, "the worker running again", |s| {
@@ -203,7 +203,7 @@ fn huge_cells_are_where_smaps_says_the_file_is_pmd_mapped() {
     }
     // Without the advice (THP madvise) the same cold sweep maps 4 KiB PTEs only: no H cell.
     if let Some(pmd) = huge_case(Advice::Normal) {
-        if mmviz::fsinfo::thp_mode().as_deref() == Some("madvise") {
+        if mmviz::kernel::fsinfo::thp_mode().as_deref() == Some("madvise") {
             assert_eq!(pmd, 0);
         }
     }
@@ -219,8 +219,8 @@ fn huge_case(advice: Advice) -> Option<u64> {
         .status()
         .unwrap();
     assert!(st.success());
-    let fs = mmviz::fsinfo::fs_of(&std::fs::File::open(&p).unwrap()).unwrap();
-    let thp = mmviz::fsinfo::thp_mode();
+    let fs = mmviz::kernel::fsinfo::fs_of(&std::fs::File::open(&p).unwrap()).unwrap();
+    let thp = mmviz::kernel::fsinfo::thp_mode();
     if let Err(why) = common::can_evict(&p) {
         common::skip("huge_cells_are_where_smaps_says", &why);
         return None;
@@ -284,7 +284,10 @@ fn huge_case(advice: Advice) -> Option<u64> {
         before, after,
         "PMD mappings changed while paused (khugepaged?)"
     );
-    assert_eq!(s.caps.pagemap, mmviz::snapshot::PagemapSource::Scan);
+    assert_eq!(
+        s.caps.pagemap,
+        mmviz::session::snapshot::PagemapSource::Scan
+    );
     assert_eq!(s.grid.pages_per_cell, 16);
     let huge: Vec<u64> = s
         .grid

@@ -9,11 +9,11 @@ mod common;
 
 use common::live::Live;
 
-use mmviz::advice::Advice;
-use mmviz::patterns::{PatternIter, PatternKind};
+use mmviz::kernel::advice::Advice;
+use mmviz::session::snapshot::{Command, RunState, Snapshot};
 use mmviz::session::SessionOptions;
-use mmviz::snapshot::{Command, RunState, Snapshot};
-use mmviz::worker::PatternSpec;
+use mmviz::workload::patterns::{PatternIter, PatternKind};
+use mmviz::workload::worker::PatternSpec;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -252,12 +252,12 @@ fn evict_resets_every_derived_figure_together_and_blames_no_one_falsely() {
 
     // Now a real second mapper: evict must name it, and only it.
     std::env::set_var("MMVIZ_EXE", common::BIN);
-    let mut other =
-        mmviz::worker::WorkerHandle::spawn(&path, Duration::from_secs(10)).expect("second worker");
+    let mut other = mmviz::workload::worker::WorkerHandle::spawn(&path, Duration::from_secs(10))
+        .expect("second worker");
     other
-        .send(&mmviz::worker::Control::Configure {
+        .send(&mmviz::workload::worker::Control::Configure {
             pattern: PatternSpec::default(),
-            limit: mmviz::worker::Limit::OnePass,
+            limit: mmviz::workload::worker::Limit::OnePass,
             rate: None,
             paused: false,
             report_ms: 20,

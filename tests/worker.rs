@@ -5,9 +5,9 @@
 //! disk filesystem, so eviction works; /tmp may be tmpfs). Every child process runs under a
 //! deadline and is killed on drop, so a regression can fail a test but never hang CI.
 
-use mmviz::pagemap::PagemapReader;
-use mmviz::patterns::{PatternIter, PatternKind};
-use mmviz::worker::{
+use mmviz::kernel::pagemap::PagemapReader;
+use mmviz::workload::patterns::{PatternIter, PatternKind};
+use mmviz::workload::worker::{
     Control, Event, Limit, PatternSpec, Progress, Report, WorkerHandle, WorkerState,
 };
 use serde_json::Value;
@@ -622,12 +622,12 @@ fn protocol_step_pause_resume_rate_advise_drop_stop() {
     wait_for(&h, d, |r| is_progress(r, |p| p.rate == Some(1000)));
 
     h.send(&Control::Advise {
-        advice: mmviz::advice::Advice::Random,
+        advice: mmviz::kernel::advice::Advice::Random,
     })
     .unwrap();
     assert_ack_ok(&wait_for(&h, d, |r| is_ack(r, "advise")));
     let p = progress(wait_for(&h, d, |r| is_progress(r, |_| true)));
-    assert_eq!(p.advice, mmviz::advice::Advice::Random);
+    assert_eq!(p.advice, mmviz::kernel::advice::Advice::Random);
 
     // DropMapping zaps the page table (so the parent could evict) and the touched set.
     h.send(&Control::DropMapping).unwrap();

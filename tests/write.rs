@@ -170,7 +170,7 @@ fn smaps_anon_kb(pid: u32, path: &Path) -> u64 {
 
 #[test]
 fn private_writes_make_copies_and_leave_the_file_unchanged() {
-    use mmviz::worker::*;
+    use mmviz::workload::worker::*;
     let dir = common::scratch_dir();
     let f = user_file(dir.path(), "user.bin", "8MiB");
     let before = std::fs::read(&f).unwrap();
@@ -187,13 +187,13 @@ fn private_writes_make_copies_and_leave_the_file_unchanged() {
     // The scratch copy itself stays unchanged too (checked while it exists), with smaps as
     // the second witness.
     std::env::set_var("MMVIZ_EXE", BIN);
-    let sd = mmviz::scratch::ScratchDir {
+    let sd = mmviz::workload::scratch::ScratchDir {
         path: dir.path().join("scratch"),
         fs: String::new(),
     };
     std::fs::create_dir_all(&sd.path).unwrap();
     let src = std::fs::File::open(&f).unwrap();
-    let s = mmviz::scratch::ScratchFile::copy_of(&sd, &src, 8 << 20).unwrap();
+    let s = mmviz::workload::scratch::ScratchFile::copy_of(&sd, &src, 8 << 20).unwrap();
     let opts = WorkerOptions {
         write: Some(WriteMode::Private),
         ..WorkerOptions::default()
@@ -582,7 +582,7 @@ fn tmpfs_dir() -> Option<tempfile::TempDir> {
         .prefix("mmviz-test-")
         .tempdir_in("/dev/shm")
         .ok()?;
-    let fs = mmviz::fsinfo::fs_of(&std::fs::File::open(t.path()).ok()?).ok()?;
+    let fs = mmviz::kernel::fsinfo::fs_of(&std::fs::File::open(t.path()).ok()?).ok()?;
     (fs.name == "tmpfs").then_some(t)
 }
 
@@ -689,14 +689,14 @@ fn worker_refuses_to_map_a_non_scratch_file_writable() {
 
 #[test]
 fn worker_write_controls_answer_and_validate() {
-    use mmviz::worker::*;
+    use mmviz::workload::worker::*;
     std::env::set_var("MMVIZ_EXE", BIN);
     let dir = common::scratch_dir();
-    let sd = mmviz::scratch::ScratchDir {
+    let sd = mmviz::workload::scratch::ScratchDir {
         path: dir.path().to_path_buf(),
         fs: String::new(),
     };
-    let s = mmviz::scratch::ScratchFile::sparse(&sd, 1 << 20).unwrap();
+    let s = mmviz::workload::scratch::ScratchFile::sparse(&sd, 1 << 20).unwrap();
     let next = |h: &WorkerHandle, pred: &dyn Fn(&Report) -> bool| -> Report {
         let t0 = Instant::now();
         loop {

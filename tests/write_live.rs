@@ -10,11 +10,11 @@ mod common;
 
 use common::live::Live;
 
-use mmviz::advice::Advice;
-use mmviz::patterns::PatternKind;
+use mmviz::kernel::advice::Advice;
+use mmviz::session::snapshot::{Command, Snapshot};
 use mmviz::session::{SessionOptions, SessionWrite};
-use mmviz::snapshot::{Command, Snapshot};
-use mmviz::worker::{PatternSpec, WriteMode};
+use mmviz::workload::patterns::PatternKind;
+use mmviz::workload::worker::{PatternSpec, WriteMode};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

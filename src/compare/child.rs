@@ -7,16 +7,24 @@
 
 use super::budget;
 use super::methods::{self, Measured, Method};
-use crate::cli::CompareChildArgs;
 use crate::error::io_reason;
-use crate::worker::PatternSpec;
+use crate::workload::worker::PatternSpec;
 use std::fs::File;
 
+/// What one child measures: a method, the pattern (or why its arguments were bad) and the
+/// number of accesses.
+pub struct ChildRequest<'a> {
+    pub file: &'a std::path::Path,
+    pub method: &'a str,
+    pub spec: std::result::Result<PatternSpec, String>,
+    pub accesses: u64,
+}
+
 /// Exit status: 0 with the JSON line printed, 1 with one line on stderr, 2 on bad arguments.
-pub fn main(a: &CompareChildArgs) -> i32 {
+pub fn main(a: &ChildRequest) -> i32 {
     // A child left behind by a killed parent would keep reading the file and skew whatever
     // runs next.
-    crate::sys::die_with_parent();
+    crate::kernel::sys::die_with_parent();
     match run(a) {
         Ok(m) => match serde_json::to_string(&m) {
             Ok(s) => {
@@ -35,23 +43,13 @@ pub fn main(a: &CompareChildArgs) -> i32 {
     }
 }
 
-fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
+fn run(a: &ChildRequest) -> Result<Measured, (i32, String)> {
     let bad = |e: String| (2, e);
     let method: Method = a.method.parse().map_err(bad)?;
-    let w = &a.workload;
-    let spec = PatternSpec {
-        kind: w.pattern.parse().map_err(bad)?,
-        seed: w.seed,
-        access_size: w.access_size,
-        stride_pages: w.stride,
-        hot_fraction: w.hot_fraction,
-        hot_share: w.hot_share,
-        regex: w.regex.clone(),
-        max_matches: w.max_matches,
-    };
+    let spec = a.spec.clone().map_err(bad)?;
     // Plain O_RDONLY: the parent validated the file; we never write it.
     let file =
-        File::open(&a.file).map_err(|e| (1, format!("{}: {}", a.file.display(), io_reason(&e))))?;
+        File::open(a.file).map_err(|e| (1, format!("{}: {}", a.file.display(), io_reason(&e))))?;
     let size = file
         .metadata()
         .map_err(|e| (1, format!("{}: {}", a.file.display(), io_reason(&e))))?
@@ -59,7 +57,7 @@ fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
     // The last line of defence after the parent's memory plan (budget.rs): a runaway
     // allocation or mapping fails with ENOMEM instead of taking the machine's memory.
     let limit = budget::child_address_space(vm_size(), method, spec.access_size, size);
-    crate::sys::set_address_space_limit(limit)
+    crate::kernel::sys::set_address_space_limit(limit)
         .map_err(|e| (1, format!("setrlimit(RLIMIT_AS): {}", io_reason(&e))))?;
     let mut m = methods::run(method, &file, &spec, a.accesses).map_err(|e| {
         (
@@ -68,7 +66,7 @@ fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
         )
     })?;
     // Read back from the kernel, so the parent and the tests see the limit that applied.
-    m.address_space_limit = crate::sys::address_space_limit().ok().flatten();
+    m.address_space_limit = crate::kernel::sys::address_space_limit().ok().flatten();
     Ok(m)
 }
 
@@ -76,6 +74,6 @@ fn run(a: &CompareChildArgs) -> Result<Measured, (i32, String)> {
 fn vm_size() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| budget::meminfo_field(&s, "VmSize"))
+        .and_then(|s| crate::kernel::meminfo::meminfo_field(&s, "VmSize"))
         .unwrap_or(64 << 20)
 }

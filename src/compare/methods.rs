@@ -8,10 +8,10 @@
 //! access: no allocation, no logging, no bookkeeping beyond a syscall counter increment next
 //! to each syscall (one register add beside a ~100 ns kernel entry).
 
-use crate::advice::Advice;
-use crate::counters::{mono_ns, Faults, ProcCounters};
-use crate::patterns::{PatternIter, PatternKind, PatternParams};
-use crate::worker::PatternSpec;
+use crate::kernel::advice::Advice;
+use crate::kernel::counters::{mono_ns, Faults, ProcCounters};
+use crate::workload::patterns::{PatternIter, PatternKind, PatternParams};
+use crate::workload::worker::PatternSpec;
 use memmap2::{Mmap, MmapOptions};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -562,7 +562,7 @@ fn grep_run(
     file_size: u64,
     page_size: u64,
 ) -> io::Result<Measured> {
-    use crate::patterns::grep::{compile, Grep};
+    use crate::workload::patterns::grep::{compile, Grep};
     let bad = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
     let re = compile(
         spec.regex

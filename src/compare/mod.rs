@@ -15,19 +15,16 @@ pub mod methods;
 mod orchestrate;
 pub mod verdict;
 
-use crate::advice::Advice;
-use crate::cache::Fill;
-use crate::cli::BenchArgs;
-use crate::error::{AppError, Result};
-use crate::patterns::PatternKind;
-use crate::run::pattern_spec;
-use crate::snapshot::{ComparisonResult, MethodResult};
+use crate::error::Result;
+use crate::kernel::advice::Advice;
+use crate::kernel::cache::Fill;
+use crate::session::snapshot::{ComparisonResult, MethodResult};
 use crate::units::human_bytes;
-use crate::worker::PatternSpec;
+use crate::workload::patterns::PatternKind;
+use crate::workload::worker::PatternSpec;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use methods::Method;
@@ -149,94 +146,9 @@ pub struct BenchReport {
     pub verdict: String,
     pub why: String,
     /// Kernel, page size, THP, readahead and virtualization of the machine.
-    pub machine: crate::machine::Machine,
+    pub machine: crate::kernel::machine::Machine,
     /// Methods skipped or counts capped to stay within memory, and why.
     pub notes: Vec<String>,
-}
-
-/// Turns `mmviz bench` arguments into options (usage errors exit 2).
-pub fn options_from_args(a: &BenchArgs, file_size: u64) -> Result<CompareOptions> {
-    let (spec, advice) = pattern_spec(&a.workload, file_size, &a.file)?;
-    let fill = match a.fill.to_ascii_lowercase().as_str() {
-        "sequential" => Fill::Sequential,
-        "random" => Fill::Random,
-        other => {
-            return Err(AppError::usage(format!(
-                "--fill '{other}' is not sequential or random"
-            )))
-        }
-    };
-    let mut o = CompareOptions::new(&a.file, spec);
-    o.advice = advice;
-    o.accesses = a.accesses;
-    o.repeat = a.repeat;
-    o.cache = if a.cold {
-        CacheMode::Cold
-    } else if a.warm {
-        CacheMode::Warm(fill)
-    } else {
-        CacheMode::AsIs
-    };
-    Ok(o)
-}
-
-/// `mmviz bench`.
-pub fn bench(a: &BenchArgs) -> Result<()> {
-    // Validates the file first, so bad input is reported the same way as other commands.
-    let t = crate::target::Target::open(&a.file)?;
-    let opts = options_from_args(a, t.size)?;
-    let machine = crate::machine::Machine::detect(Some(&t.file));
-    drop(t);
-    let signals = crate::error::StopSignals::register()?;
-    let interrupted = Arc::clone(&signals.stop);
-    // Progress only for a person watching; never in JSON mode or into a pipe or log.
-    let quiet = a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut progress = |f: f64, what: &str| {
-        if !quiet {
-            eprint!("\r\x1b[K{:3.0}% {what}", f * 100.0);
-        }
-    };
-    let res = compare_detailed(&opts, &mut progress, &interrupted);
-    if !quiet {
-        eprint!("\r\x1b[K");
-    }
-    let d = res.map_err(|e| signals.explain(e))?;
-    let report = BenchReport {
-        schema_version: 1,
-        pattern: d.result.pattern,
-        cache: d.result.cache.clone(),
-        fill: match opts.cache {
-            CacheMode::Warm(f) => Some(f),
-            _ => None,
-        },
-        accesses: d.result.accesses,
-        access_size: d.result.access_size,
-        file_size: d.file_size,
-        repeat: opts.repeat,
-        results: d
-            .result
-            .results
-            .iter()
-            .zip(&d.checksums)
-            .map(|(r, &c)| BenchMethod {
-                result: r.clone(),
-                checksum: c,
-            })
-            .collect(),
-        verdict: d.result.verdict.clone(),
-        why: d.result.why.clone(),
-        machine,
-        notes: d.result.notes.clone(),
-    };
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(AppError::runtime)?
-        );
-    } else {
-        print!("{}", text(&report, &crate::output::path(&a.file)));
-    }
-    Ok(())
 }
 
 fn opt(v: Option<u64>) -> String {

@@ -5,13 +5,14 @@ use super::budget;
 use super::methods::{self, Measured, Method};
 use super::verdict::{median_index, median_min_max, verdict};
 use super::{CacheMode, CompareOptions, Detailed};
-use crate::cache::{self, Fill};
 use crate::error::{io_reason, AppError, Result};
-use crate::residency::CacheProbe;
-use crate::snapshot::{ComparisonResult, MethodResult};
-use crate::target::Target;
+use crate::kernel::cache::{self, Fill};
+use crate::kernel::meminfo;
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::target::Target;
+use crate::session::snapshot::{ComparisonResult, MethodResult};
 use crate::units::{human_bytes, page_size};
-use crate::worker::PatternSpec;
+use crate::workload::worker::PatternSpec;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -75,11 +76,11 @@ pub(super) fn run(
     let default = methods::default_accesses(spec, t.size, ps);
     let rt = |e: String| AppError::runtime(format!("{}: {e}", t.path.display()));
     // Memory bounds before anything fills the cache (see budget.rs).
-    let available = budget::mem_available();
-    let ra = crate::fsinfo::read_ahead_kb(&t.file).unwrap_or(128) << 10;
+    let available = meminfo::mem_available();
+    let ra = crate::kernel::fsinfo::read_ahead_kb(&t.file).unwrap_or(128) << 10;
     let (methods, accesses, notes, need) = match available {
         Some(avail) => {
-            let limit = budget::limit_of(avail);
+            let limit = meminfo::limit_of(avail);
             if let CacheMode::Warm(_) = opts.cache {
                 if t.size > limit {
                     return Err(AppError::bad_input(
@@ -159,8 +160,8 @@ pub(super) fn run(
             }
             // Memory may have shrunk since the plan (other programs, earlier methods'
             // mapped pages): check again before a step that can fill the cache.
-            if let (Some(need), Some(now)) = (&need, budget::mem_available()) {
-                if need[i] > budget::limit_of(now) {
+            if let (Some(need), Some(now)) = (&need, meminfo::mem_available()) {
+                if need[i] > meminfo::limit_of(now) {
                     return Err(rt(format!(
                         "stopped before {m}: it may bring {} into memory and only {} is \
                          available now (MemAvailable)",

@@ -1,8 +1,8 @@
 //! Summaries of the repeats and the one-line verdict with its "why".
 
 use super::methods::is_streaming;
-use crate::patterns::PatternKind;
-use crate::snapshot::MethodResult;
+use crate::session::snapshot::MethodResult;
+use crate::workload::patterns::PatternKind;
 
 /// Median, min and max. The median of an even count is the mean of the two middle values.
 /// None for an empty slice; NaNs sort last (they never come from a finished run).

@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn checks_read_the_real_snapshot_json() {
-        let s = serde_json::to_value(crate::tui::fixture::fixture_snapshot()).unwrap();
+        let s = serde_json::to_value(crate::session::fixture::fixture_snapshot()).unwrap();
         let c = Check::parse("faults.major_total >= 1").unwrap();
         assert!(
             matches!(c.eval(&s), Verdict::Pass { .. }),

@@ -20,8 +20,8 @@
 //! ```
 
 use super::check::Check;
-use crate::advice::Advice;
-use crate::patterns::PatternKind;
+use crate::kernel::advice::Advice;
+use crate::workload::patterns::PatternKind;
 use serde::Deserialize;
 use std::path::Path;
 use toml::Spanned;
@@ -143,8 +143,8 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
     if raw.steps.is_empty() {
         return Err(format!("{file}: the lesson has no [[step]]"));
     }
-    let known =
-        serde_json::to_value(crate::tui::fixture::fixture_snapshot()).map_err(|e| e.to_string())?;
+    let known = serde_json::to_value(crate::session::fixture::fixture_snapshot())
+        .map_err(|e| e.to_string())?;
     let mut steps = Vec::new();
     for s in raw.steps {
         let n = s.narrative.get_ref().trim().lines().count();
@@ -220,7 +220,9 @@ fn validate_action(a: &Action) -> Result<(), String> {
             let k: PatternKind = pattern.parse()?;
             match (k, regex) {
                 (PatternKind::Grep, None) => Err("pattern grep needs a regex".into()),
-                (PatternKind::Grep, Some(r)) => crate::patterns::grep::compile(r).map(|_| ()),
+                (PatternKind::Grep, Some(r)) => {
+                    crate::workload::patterns::grep::compile(r).map(|_| ())
+                }
                 (_, Some(_)) => Err("regex applies only to pattern grep".into()),
                 _ => Ok(()),
             }

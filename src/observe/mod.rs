@@ -16,11 +16,11 @@
 
 pub mod procfs;
 
-use crate::counters::Faults;
-use crate::pagemap::{PagemapReader, PresentRun};
-use crate::residency::CacheProbe;
-use crate::snapshot::PagemapSource;
-use crate::target::Target;
+use crate::kernel::counters::Faults;
+use crate::kernel::pagemap::{PagemapReader, PresentRun};
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::target::Target;
+use crate::session::snapshot::PagemapSource;
 use crate::units::page_size;
 use procfs::{parse_maps, parse_stat_fields, MapLine, StatFields};
 use serde::Serialize;
@@ -158,7 +158,7 @@ pub fn normalize_runs(runs: &mut Vec<PresentRun>) {
 }
 
 /// Present runs of the file's pages `start..end` (run indexes relative to `start`, the
-/// convention of [`crate::grid`]), combining every range that maps them by file offset.
+/// convention of [`crate::session::grid`]), combining every range that maps them by file offset.
 /// Pages at or past `file_pages` are never reported (the kernel unmaps them on truncate).
 pub fn file_present_runs(
     reader: &mut PagemapReader,
@@ -695,7 +695,8 @@ impl Observer {
         }
         match res {
             Ok(true) => {
-                let (file, private) = crate::pagemap::count_in(&self.runs, 0, u64::MAX, &mut 0);
+                let (file, private) =
+                    crate::kernel::pagemap::count_in(&self.runs, 0, u64::MAX, &mut 0);
                 self.last.mapped = Some(file);
                 self.last.private = Some(private);
                 self.last_mapped_ms = Some(at_ms);

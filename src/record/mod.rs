@@ -19,7 +19,7 @@ mod reader;
 
 pub use reader::{Frame, Recording};
 
-use crate::snapshot::{CellCounts, GridData};
+use crate::session::snapshot::{CellCounts, GridData};
 
 /// A recorded grid fitted to `fits` cells (a smaller terminal than the recording's): runs of
 /// `k` consecutive cells merged into one by summing their counts (a count unknown in any of
@@ -67,7 +67,7 @@ pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
 }
 
 use crate::error::{io_reason, AppError, Result};
-use crate::snapshot::{Command, Snapshot};
+use crate::session::snapshot::{Command, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -274,7 +274,7 @@ impl TeeHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
 
     #[test]
     fn fit_grid_merges_cells_and_keeps_every_page() {

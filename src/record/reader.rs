@@ -4,7 +4,7 @@
 
 use super::{Entry, Header, FORMAT, VERSION};
 use crate::error::{AppError, Result};
-use crate::snapshot::Snapshot;
+use crate::session::snapshot::Snapshot;
 use serde::Deserialize;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -188,7 +188,7 @@ impl Recording {
 mod tests {
     use super::super::Recorder;
     use super::*;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use std::io::Write;
 
     fn record(dir: &Path, n: u64) -> PathBuf {

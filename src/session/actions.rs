@@ -3,12 +3,12 @@
 //! that was not checked here.
 
 use super::Session;
-use crate::advice::Advice;
-use crate::cache::{self, Fill};
-use crate::patterns::PatternKind;
-use crate::snapshot::ComparisonState;
+use crate::kernel::advice::Advice;
+use crate::kernel::cache::{self, Fill};
+use crate::session::snapshot::ComparisonState;
 use crate::units::{human_bytes, page_size};
-use crate::worker::{Control, Progress, WorkerState};
+use crate::workload::patterns::PatternKind;
+use crate::workload::worker::{Control, Progress, WorkerState};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 

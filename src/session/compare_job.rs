@@ -4,8 +4,8 @@
 //! (the comparison evicted or filled the cache: its effects are not the workload's).
 
 use super::{CompareRequest, Session};
-use crate::snapshot::{ComparisonResult, ComparisonState};
-use crate::worker::Control;
+use crate::session::snapshot::{ComparisonResult, ComparisonState};
+use crate::workload::worker::Control;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 //! kernel did rather than what the man page promises.
 
 use super::Session;
-use crate::residency::RangeStat;
-use crate::worker::{Control, WorkerState};
+use crate::kernel::residency::RangeStat;
+use crate::workload::worker::{Control, WorkerState};
 use std::time::Instant;
 
 /// An msync asked of the worker, not answered yet.
@@ -87,7 +87,8 @@ impl Session {
         debug_assert_eq!(sync, p.sync);
         let pages = self.probe.pages();
         let after = self.probe.range(0, pages).ok().flatten();
-        let private = self.opts.write.map(|w| w.mode) == Some(crate::worker::WriteMode::Private);
+        let private =
+            self.opts.write.map(|w| w.mode) == Some(crate::workload::worker::WriteMode::Private);
         let counts = match (p.before.and_then(|b| b.dirty), after.and_then(|a| a.dirty)) {
             (Some(b), Some(a)) => {
                 let gone = b.saturating_sub(a);

@@ -1,8 +1,8 @@
 //! Every derived figure over one explicit interval: totals and ratios since the last reset
 //! (all reset together), rates over the last second.
 
-use crate::counters::Faults;
-use crate::snapshot::{FaultStats, Interval};
+use crate::kernel::counters::Faults;
+use crate::session::snapshot::{FaultStats, Interval};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 

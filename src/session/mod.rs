@@ -12,23 +12,26 @@
 mod actions;
 mod compare_job;
 mod durability;
+pub mod fixture;
+pub mod grid;
 mod interval;
 mod provenance;
 mod sample;
+pub mod snapshot;
 mod tlb_job;
 mod watch;
 mod workload;
 
-use crate::advice::Advice;
 use crate::error::{AppError, Result};
-use crate::fsinfo;
-use crate::grid::GridScratch;
-use crate::residency::CacheProbe;
-use crate::snapshot::*;
-use crate::target::Target;
-use crate::tlb;
+use crate::kernel::advice::Advice;
+use crate::kernel::fsinfo;
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::target::Target;
+use crate::kernel::tlb;
+use crate::session::grid::GridScratch;
+use crate::session::snapshot::*;
 use crate::units::page_size;
-use crate::worker::{PatternSpec, Progress, WorkerState};
+use crate::workload::worker::{PatternSpec, Progress, WorkerState};
 use roaring::RoaringTreemap;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -80,7 +83,7 @@ pub struct SessionOptions {
 /// How the live session writes: always to a scratch copy it makes and removes itself.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SessionWrite {
-    pub mode: crate::worker::WriteMode,
+    pub mode: crate::workload::worker::WriteMode,
     /// Share of accesses that store, 0.0..=1.0.
     pub share: f64,
 }
@@ -145,8 +148,10 @@ pub fn spawn(
             share: w.share,
             scratch: crate::inspect::escape_path(&sf.path.display().to_string()),
             source: crate::inspect::escape_path(&s.opts.path.display().to_string()),
-            dirty_expire_centisecs: crate::run::vm_sysctl("dirty_expire_centisecs"),
-            dirty_writeback_centisecs: crate::run::vm_sysctl("dirty_writeback_centisecs"),
+            dirty_expire_centisecs: crate::kernel::machine::vm_sysctl("dirty_expire_centisecs"),
+            dirty_writeback_centisecs: crate::kernel::machine::vm_sysctl(
+                "dirty_writeback_centisecs",
+            ),
         });
         s.write_scratch = Some(sf);
     }
@@ -160,19 +165,23 @@ pub fn spawn(
 /// Opens the user's file read-only, copies it (its first 1 GiB) into a fresh scratch file and
 /// opens that as the session's target. The user's descriptor is dropped here: nothing in the
 /// session can write through it.
-fn scratch_target(path: &std::path::Path) -> Result<(Target, crate::scratch::ScratchFile)> {
+fn scratch_target(
+    path: &std::path::Path,
+) -> Result<(Target, crate::workload::scratch::ScratchFile)> {
     let user = Target::open(path)?;
-    let dir = crate::scratch::pick_dir()?;
+    let dir = crate::workload::scratch::pick_dir()?;
     // Leftovers of killed sessions (their lock is free) go first.
-    let _ = crate::scratch::sweep(&dir.path);
-    let sf = crate::scratch::ScratchFile::copy_of(&dir, &user.file, user.size).map_err(|e| {
-        AppError::runtime(format!(
-            "cannot make a scratch copy of {} in {}: {}",
-            user.path.display(),
-            dir.path.display(),
-            crate::error::io_reason(&e)
-        ))
-    })?;
+    let _ = crate::workload::scratch::sweep(&dir.path);
+    let sf = crate::workload::scratch::ScratchFile::copy_of(&dir, &user.file, user.size).map_err(
+        |e| {
+            AppError::runtime(format!(
+                "cannot make a scratch copy of {} in {}: {}",
+                user.path.display(),
+                dir.path.display(),
+                crate::error::io_reason(&e)
+            ))
+        },
+    )?;
     let t = Target::open(&sf.path)?;
     Ok((t, sf))
 }
@@ -181,7 +190,7 @@ struct Session {
     opts: SessionOptions,
     /// Write mode: the scratch copy the worker writes (locked; removed when the session ends,
     /// which the UI makes happen on quit and on every ending signal).
-    write_scratch: Option<crate::scratch::ScratchFile>,
+    write_scratch: Option<crate::workload::scratch::ScratchFile>,
     /// An `s` / `S` msync sent to the worker and not answered yet.
     msync_pending: Option<durability::PendingMsync>,
     target: Target,
@@ -211,16 +220,16 @@ struct Session {
     /// Coarse whole-file cells for the totals while the grid shows only part of the file.
     whole_scratch: GridScratch,
     /// The latest complete whole-file (cached, dirty, writeback) from `whole_scratch`.
-    whole_cached: Option<crate::residency::CellCache>,
+    whole_cached: Option<crate::kernel::residency::CellCache>,
     /// The latest whole-file (mapped, private) walk and when it was taken.
     whole_mapped: Option<(Instant, MappedPrivate)>,
     tlb: TlbInfo,
-    last_dtlb: Option<(crate::tlb::CounterValues, u64)>,
+    last_dtlb: Option<(crate::kernel::tlb::CounterValues, u64)>,
     /// The worker's cumulative latency histogram and fault deltas at the last latency view.
     last_latency: Option<(
         Instant,
         crate::latency::LatencyHist,
-        crate::counters::Faults,
+        crate::kernel::counters::Faults,
     )>,
     last_tick: Instant,
     comparison: ComparisonState,
@@ -403,9 +412,9 @@ impl Session {
                     self.progress.state,
                     WorkerState::Running | WorkerState::Idle
                 ) {
-                    crate::worker::Control::Pause
+                    crate::workload::worker::Control::Pause
                 } else {
-                    crate::worker::Control::Resume
+                    crate::workload::worker::Control::Resume
                 };
                 self.send(c);
             }
@@ -416,7 +425,7 @@ impl Session {
                 } else {
                     faster(self.rate)
                 };
-                self.send(crate::worker::Control::SetRate { rate: self.rate });
+                self.send(crate::workload::worker::Control::SetRate { rate: self.rate });
                 let m = match self.rate {
                     Some(r) => format!("rate: {r} accesses/s"),
                     None => "rate: max (unlimited)".into(),
@@ -424,8 +433,8 @@ impl Session {
                 self.say(m);
             }
             Command::Evict => self.evict(),
-            Command::Warm => self.warm(crate::cache::Fill::Sequential),
-            Command::WarmRandom => self.warm(crate::cache::Fill::Random),
+            Command::Warm => self.warm(crate::kernel::cache::Fill::Sequential),
+            Command::WarmRandom => self.warm(crate::kernel::cache::Fill::Random),
             Command::CycleAdvice => self.cycle_advice(),
             Command::Reset => self.restart(),
             Command::Compare if self.tlb_job.is_some() => {

@@ -8,7 +8,7 @@
 //! (24 GiB of RAM = 6.3 M pages, under 1 MiB as dense runs), found by halving partly cached
 //! ranges with cachestat and looking at single pages (mincore) only in small ones.
 
-use crate::residency::CacheProbe;
+use crate::kernel::residency::CacheProbe;
 use roaring::RoaringTreemap;
 use std::io;
 use std::time::Instant;
@@ -149,11 +149,11 @@ mod tests {
             f.write_all_at(&[1u8], pg * ps).unwrap();
         }
         (&f).flush().unwrap();
-        let fs = crate::fsinfo::fs_of(&f).unwrap();
+        let fs = crate::kernel::fsinfo::fs_of(&f).unwrap();
         if !fs.can_evict {
             return;
         }
-        crate::sys::fdatasync(f.as_fd()).unwrap();
+        crate::kernel::sys::fdatasync(f.as_fd()).unwrap();
         let mut probe = CacheProbe::new(&f, pages * ps, &fs).unwrap();
         let mut pv = Provenance::default();
         pv.capture(&mut probe, pages).unwrap();

@@ -2,10 +2,10 @@
 //! scan), whole-file totals, the interval's derived figures, and the file's changes.
 
 use super::Session;
-use crate::grid::{self, MappedSource};
-use crate::snapshot::*;
+use crate::session::grid::{self, MappedSource};
+use crate::session::snapshot::*;
 use crate::units::{human_bytes, page_size};
-use crate::worker::WorkerState;
+use crate::workload::worker::WorkerState;
 use std::time::{Duration, Instant};
 
 /// How often the whole-file mapped total is re-walked while the grid shows part of the file.
@@ -139,7 +139,7 @@ impl Session {
             let v = c.read();
             if let Some((pv, pa)) = self.last_dtlb {
                 let da = self.progress.accesses.saturating_sub(pa);
-                self.tlb.hardware = Some(crate::tlb::rates(&pv, &v, dt, da));
+                self.tlb.hardware = Some(crate::kernel::tlb::rates(&pv, &v, dt, da));
             }
             self.last_dtlb = Some((v, self.progress.accesses));
         }
@@ -170,14 +170,15 @@ impl Session {
         // Only while running: a paused or finished worker touched nothing "last interval".
         let running = self.progress.state == WorkerState::Running;
         self.tlb.estimate = (running && self.progress.interval_pages > 0).then(|| {
-            crate::tlb::reach_estimate(
+            crate::kernel::tlb::reach_estimate(
                 &self.tlb.geometry,
                 self.progress.interval_pages,
                 self.progress.interval_regions,
             )
         });
         self.tlb.huge = self.worker.as_ref().and_then(|w| {
-            crate::tlb::huge_mapped(w.handle.pid(), w.handle.map.addr, w.handle.map.len).ok()
+            crate::kernel::tlb::huge_mapped(w.handle.pid(), w.handle.map.addr, w.handle.map.len)
+                .ok()
         });
         self.check_memory(totals.cached);
         self.finish_pending(totals.cached);
@@ -281,7 +282,8 @@ impl Session {
                     let mut runs = Vec::new();
                     match r.present_runs(addr, mp, ps, &mut runs) {
                         Ok(()) => {
-                            let (f, p) = crate::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
+                            let (f, p) =
+                                crate::kernel::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
                             self.whole_mapped = Some((Instant::now(), (Some(f), Some(p))));
                             (Some(f), Some(p))
                         }

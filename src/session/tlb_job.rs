@@ -7,9 +7,9 @@
 //! further to what fits in a quarter of MemAvailable.
 
 use super::Session;
-use crate::snapshot::{TlbMeasureResult, TlbMeasureRow, TlbMeasureState};
-use crate::worker::Control;
-use crate::worker::WorkerState;
+use crate::session::snapshot::{TlbMeasureResult, TlbMeasureRow, TlbMeasureState};
+use crate::workload::worker::Control;
+use crate::workload::worker::WorkerState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;

@@ -5,9 +5,9 @@
 
 use super::Session;
 use crate::error::io_reason;
-use crate::residency::CacheProbe;
-use crate::target::Target;
-use crate::tlb;
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::target::Target;
+use crate::kernel::tlb;
 use crate::units::{human_bytes, page_size};
 use std::os::unix::fs::MetadataExt;
 

@@ -2,12 +2,12 @@
 //! starts, quiesces, restarts and stops it, and folds its reports into the touched set.
 
 use super::Session;
-use crate::counters::ProcCounters;
-use crate::pagemap::PagemapReader;
-use crate::snapshot::PagemapSource;
-use crate::tlb::{self, Counters};
+use crate::kernel::counters::ProcCounters;
+use crate::kernel::pagemap::PagemapReader;
+use crate::kernel::tlb::{self, Counters};
+use crate::session::snapshot::PagemapSource;
 use crate::units::page_size;
-use crate::worker::{Control, Event, Limit, Progress, Report, WorkerHandle, WorkerState};
+use crate::workload::worker::{Control, Event, Limit, Progress, Report, WorkerHandle, WorkerState};
 use std::time::{Duration, Instant};
 
 /// How long a state asked for is kept against older reports.
@@ -43,7 +43,7 @@ impl Session {
         self.stopped = None;
         self.progress = Progress::default();
         self.expected_state = None;
-        let wopts = crate::worker::WorkerOptions {
+        let wopts = crate::workload::worker::WorkerOptions {
             write: self.opts.write.map(|w| w.mode),
             write_share: self.opts.write.map_or(1.0, |w| w.share),
             ..Default::default()
@@ -58,11 +58,11 @@ impl Session {
             }
         };
         let pid = h.pid();
-        let pagemap = match crate::features::worker_proc(|| PagemapReader::open(pid)) {
+        let pagemap = match crate::kernel::features::worker_proc(|| PagemapReader::open(pid)) {
             Ok(mut r) => {
                 // A read-only or MAP_SHARED mapping holds no private copies; a MAP_PRIVATE
                 // writer does, and they are what its grid shows.
-                r.set_file_bit(wopts.write == Some(crate::worker::WriteMode::Private));
+                r.set_file_bit(wopts.write == Some(crate::workload::worker::WriteMode::Private));
                 // PMD-mapped (huge) pages per cell: PAGEMAP_SCAN only.
                 r.set_huge(true);
                 self.caps.pagemap = r.source();
@@ -76,19 +76,18 @@ impl Session {
                 None
             }
         };
-        let (info, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
-        self.tlb = info;
+        let (probe, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
+        self.tlb = crate::session::snapshot::TlbInfo::from_probe(probe);
         self.last_dtlb = None;
         self.last_latency = None;
-        self.tlb.latency = None;
-        let counters = crate::features::worker_proc(|| ProcCounters::open(Some(pid))).ok();
+        let counters = crate::kernel::features::worker_proc(|| ProcCounters::open(Some(pid))).ok();
         self.worker = Some(Workload {
             handle: h,
             counters,
             pagemap,
             dtlb,
         });
-        if self.advice != crate::advice::Advice::Normal {
+        if self.advice != crate::kernel::advice::Advice::Normal {
             self.send(Control::Advise {
                 advice: self.advice,
             });
@@ -217,7 +216,7 @@ impl Session {
         // At slow rates a batch is a few accesses: record when each page was first touched
         // and what its batch cost, for the page inspector.
         if p.last_batch_accesses > 0
-            && p.last_batch_accesses <= crate::snapshot::FIRST_TOUCH_BATCH
+            && p.last_batch_accesses <= crate::session::snapshot::FIRST_TOUCH_BATCH
             && self.first_touch.len() < super::FIRST_TOUCH_KEPT
         {
             let t_ms = self.started.elapsed().as_millis() as u64;
@@ -226,7 +225,7 @@ impl Session {
                 for page in s..(s + l).min(s + 64) {
                     self.first_touch
                         .entry(page)
-                        .or_insert(crate::snapshot::FirstTouch {
+                        .or_insert(crate::session::snapshot::FirstTouch {
                             page,
                             t_ms,
                             access,

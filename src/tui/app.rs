@@ -3,8 +3,8 @@
 
 use super::keymap::{self, Action, Key, Mode};
 use super::theme::Theme;
-use crate::patterns::PatternKind;
-use crate::snapshot::{Command, Snapshot};
+use crate::session::snapshot::{Command, Snapshot};
+use crate::workload::patterns::PatternKind;
 use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
@@ -206,7 +206,7 @@ impl App {
         // where Esc leaves the cursor first).
         let comparing = matches!(
             self.snapshot.comparison,
-            crate::snapshot::ComparisonState::Running { .. }
+            crate::session::snapshot::ComparisonState::Running { .. }
         );
         let mut layers: Vec<Mode> = Vec::with_capacity(3);
         if self.help {
@@ -220,7 +220,7 @@ impl App {
         }
         let measuring = matches!(
             self.snapshot.tlb.measurement,
-            crate::snapshot::TlbMeasureState::Running { .. }
+            crate::session::snapshot::TlbMeasureState::Running { .. }
         );
         if measuring && base == Mode::Normal {
             layers.push(Mode::MeasuringTlb);
@@ -565,9 +565,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patterns::PatternKind;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
+    use crate::workload::patterns::PatternKind;
     use crossterm::event::{KeyCode, KeyModifiers};
 
     fn key(c: KeyCode) -> KeyEvent {
@@ -637,7 +637,7 @@ mod tests {
     #[test]
     fn esc_cancels_a_running_comparison_before_it_quits() {
         let mut app = app_with_pages(10);
-        app.snapshot.comparison = crate::snapshot::ComparisonState::Running {
+        app.snapshot.comparison = crate::session::snapshot::ComparisonState::Running {
             progress: 0.3,
             method: "pread".into(),
         };
@@ -646,7 +646,7 @@ mod tests {
             vec![Command::CancelCompare]
         );
         assert_eq!(app.quit, None);
-        app.snapshot.comparison = crate::snapshot::ComparisonState::Idle;
+        app.snapshot.comparison = crate::session::snapshot::ComparisonState::Idle;
         assert_eq!(app.handle_key(key(KeyCode::Esc)), vec![Command::Quit]);
     }
 

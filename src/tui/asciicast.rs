@@ -154,7 +154,7 @@ fn color(c: Color, bg: bool) -> String {
 mod tests {
     use super::*;
     use crate::record::Recorder;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
 
     #[test]
     fn cast_is_asciicast_v2() {

@@ -52,7 +52,7 @@ impl Key {
 /// What a key does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// Pattern N (the digit is the key: `1`..`7` in [`crate::patterns::PatternKind::ALL`]).
+    /// Pattern N (the digit is the key: `1`..`7` in [`crate::workload::patterns::PatternKind::ALL`]).
     Pattern,
     TogglePause,
     Step,
@@ -569,7 +569,10 @@ mod tests {
         for (k, a, _) in KEYMAP.iter().flat_map(|r| r.bindings.iter()) {
             if *a == Action::Pattern {
                 let Key::Char(c) = k else { panic!("{k:?}") };
-                assert!(crate::patterns::PatternKind::from_key(*c).is_some(), "{c}");
+                assert!(
+                    crate::workload::patterns::PatternKind::from_key(*c).is_some(),
+                    "{c}"
+                );
             }
         }
     }

@@ -8,7 +8,6 @@
 pub mod app;
 pub mod asciicast;
 #[doc(hidden)]
-pub mod fixture;
 pub mod format;
 pub mod keymap;
 pub mod replay;
@@ -19,7 +18,7 @@ pub mod widgets;
 pub use app::{App, ExitKind, View};
 pub use theme::Theme;
 
-use crate::snapshot::{Command, Snapshot};
+use crate::session::snapshot::{Command, Snapshot};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
@@ -59,7 +58,7 @@ pub struct Areas {
 
 /// The latency panel for one interval's histogram.
 fn latency_widget<'a>(
-    l: &'a crate::snapshot::LatencyView,
+    l: &'a crate::session::snapshot::LatencyView,
     theme: &'a Theme,
     compact: bool,
 ) -> widgets::latency::Latency<'a> {
@@ -120,7 +119,7 @@ impl App {
         let room = side.height.saturating_sub(FAULTS_MIN);
         // While the `t` measurement runs or shows its result, the TLB panel is what the
         // user asked for: it comes right after the counters, the others take what is left.
-        let measuring = s.tlb.measurement != crate::snapshot::TlbMeasureState::Idle;
+        let measuring = s.tlb.measurement != crate::session::snapshot::TlbMeasureState::Idle;
         // Each try: per panel (latency, tlb, comparison) None = hidden, Some(compact).
         type Try = (Option<bool>, Option<bool>, Option<bool>);
         const F: Option<bool> = Some(false);
@@ -405,7 +404,7 @@ fn enter_screen(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> 
 fn suspend(terminal: &mut ratatui::DefaultTerminal, signals: &Signals) -> std::io::Result<()> {
     leave_screen();
     signals.resumed.store(false, Ordering::SeqCst);
-    crate::sys::stop_self();
+    crate::kernel::sys::stop_self();
     // Here after SIGCONT.
     signals.resumed.store(false, Ordering::SeqCst);
     enter_screen(terminal)
@@ -427,7 +426,7 @@ fn spawn_hangup_watchdog(commands: Sender<Command>) {
         .name("tty-watchdog".into())
         .spawn(move || loop {
             std::thread::sleep(Duration::from_millis(250));
-            if crate::sys::hung_up(std::io::stdin().as_fd()) {
+            if crate::kernel::sys::hung_up(std::io::stdin().as_fd()) {
                 let _ = commands.send(Command::Quit);
                 std::thread::sleep(Duration::from_millis(300));
                 std::process::exit(129);
@@ -469,7 +468,7 @@ pub fn run_with_theme(
         // The terminal went away without a SIGHUP reaching us (e.g. its emulator was killed
         // and we were not in the foreground group): a hung-up tty reads as EOF forever and
         // crossterm would spin on it. Leave as if hung up.
-        if crate::sys::hung_up(std::io::stdin().as_fd()) {
+        if crate::kernel::sys::hung_up(std::io::stdin().as_fd()) {
             let _ = commands.send(Command::Quit);
             return Ok(ExitKind::HungUp);
         }
@@ -559,8 +558,8 @@ pub fn run_with_theme(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::RunState;
-    use fixture::{fixture_grid, fixture_snapshot};
+    use crate::session::fixture::{fixture_grid, fixture_snapshot};
+    use crate::session::snapshot::RunState;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
     use theme::COLOR;
@@ -635,7 +634,7 @@ mod tests {
 
     #[test]
     fn t_key_and_the_measurement_on_screen() {
-        use crate::snapshot::TlbMeasureState;
+        use crate::session::snapshot::TlbMeasureState;
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
         let mut app = App::new(fixture_snapshot(), &COLOR);
@@ -712,8 +711,8 @@ mod tests {
             let s = &mut app.snapshot;
             s.file.path =
                 "/home/teacher/.cache/mmviz/scratch/mmviz-scratch-4242-00c0ffee.bin".into();
-            s.file.write = Some(crate::snapshot::WriteInfo {
-                mode: crate::worker::WriteMode::Shared,
+            s.file.write = Some(crate::session::snapshot::WriteInfo {
+                mode: crate::workload::worker::WriteMode::Shared,
                 share: 1.0,
                 scratch: s.file.path.clone(),
                 source: "/home/teacher/mmviz/data.bin".into(),

@@ -10,7 +10,7 @@ use super::theme::Theme;
 use crate::cli::ReplayArgs;
 use crate::error::{AppError, Result};
 use crate::record::{self, Recording};
-use crate::snapshot::Snapshot;
+use crate::session::snapshot::Snapshot;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -294,7 +294,7 @@ fn play(rec: &mut Recording) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::record::Recorder;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;

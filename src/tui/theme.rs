@@ -7,7 +7,7 @@
 //! non-empty, see <https://no-color.org>: mono) > dark. Page states stay distinguishable
 //! without colour because each state has its own glyph; colour only reinforces it.
 
-use crate::snapshot::CellCounts;
+use crate::session::snapshot::CellCounts;
 use ratatui::style::{Color, Modifier, Style};
 
 /// Styles for every element on screen.
@@ -707,8 +707,8 @@ mod tests {
     }
 
     fn screen_and_grid(theme: &'static Theme) -> (ratatui::buffer::Buffer, ratatui::layout::Rect) {
-        use crate::snapshot::Command;
-        use crate::tui::fixture::{fixture_grid, fixture_snapshot};
+        use crate::session::fixture::{fixture_grid, fixture_snapshot};
+        use crate::session::snapshot::Command;
         use crate::tui::App;
         use ratatui::layout::Rect;
         let mut app = App::new(fixture_snapshot(), theme);

@@ -1,8 +1,8 @@
 //! The live session without a terminal, for tests: commands in, snapshots out, the whole file
 //! in one grid (so grid totals are whole-file totals), every wait under a deadline.
 
+use mmviz::session::snapshot::{Command, RunState, Snapshot};
 use mmviz::session::{self, SessionOptions};
-use mmviz::snapshot::{Command, RunState, Snapshot};
 use std::sync::mpsc::{Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -69,7 +69,7 @@ impl Live {
             cells,
         });
         self.wait("a fresh sample", move |s| {
-            let (ppc, n) = mmviz::grid::geometry(0, s.file.pages, cells);
+            let (ppc, n) = mmviz::session::grid::geometry(0, s.file.pages, cells);
             s.grid.pages_per_cell == ppc && s.grid.cells.len() as u64 == n
         })
     }

@@ -105,7 +105,8 @@ pub fn mmviz<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
 /// to skip (tmpfs and ramfs keep every page; network and FUSE filesystems are unreliable).
 pub fn can_evict(path: &Path) -> Result<(), String> {
     let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let fs = mmviz::fsinfo::fs_of(&f).map_err(|e| format!("fstatfs {}: {e}", path.display()))?;
+    let fs =
+        mmviz::kernel::fsinfo::fs_of(&f).map_err(|e| format!("fstatfs {}: {e}", path.display()))?;
     if fs.can_evict {
         Ok(())
     } else {
@@ -153,7 +154,7 @@ pub fn have(prog: &str) -> bool {
 
 /// The effective user id of the test process.
 pub fn euid() -> u32 {
-    mmviz::sys::geteuid()
+    mmviz::kernel::sys::geteuid()
 }
 
 /// A directory an unprivileged user (`nobody`) can reach, holding a copy of the binary:

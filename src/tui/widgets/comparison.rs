@@ -1,6 +1,6 @@
 //! mmap vs read(): one bar per method (ns per access: shorter is faster), verdict and why.
 
-use crate::snapshot::ComparisonState;
+use crate::session::snapshot::ComparisonState;
 use crate::tui::format::{count, nanos, wrap};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -14,7 +14,7 @@ pub struct Comparison<'a> {
     /// Short screens: drop the explanation lines.
     pub compact: bool,
     /// The cache state the next comparison starts from (`C` changes it).
-    pub cache: crate::snapshot::CompareCache,
+    pub cache: crate::session::snapshot::CompareCache,
 }
 
 /// A bar of `frac` (0..=1) of `width` columns, in eighths for smooth lengths.
@@ -152,7 +152,7 @@ impl Widget for Comparison<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
     use crate::tui::widgets::testing::{render, text};
 
@@ -161,7 +161,7 @@ mod tests {
             state,
             theme: &COLOR,
             compact: false,
-            cache: crate::snapshot::CompareCache::Cold,
+            cache: crate::session::snapshot::CompareCache::Cold,
         };
         let h = c.height(w);
         text(&render(c, w, h))

@@ -1,6 +1,6 @@
 //! Fault counters, what they brought in, and why faults are not pages.
 
-use crate::snapshot::Snapshot;
+use crate::session::snapshot::Snapshot;
 use crate::tui::format::{count, rate, ratio, wrap};
 use crate::tui::theme::Theme;
 use crate::units::human_bytes;
@@ -168,7 +168,7 @@ impl Widget for Faults<'_> {
             };
             lines.push((1, kv("dirty", dirty_val(tot.dirty), w, t, t.value)));
             lines.push((2, kv("writeback", dirty_val(tot.writeback), w, t, t.value)));
-            if wr.is_some_and(|x| x.mode == crate::worker::WriteMode::Private) {
+            if wr.is_some_and(|x| x.mode == crate::workload::worker::WriteMode::Private) {
                 lines.push((
                     1,
                     kv(
@@ -268,7 +268,7 @@ impl Widget for Faults<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
     use crate::tui::widgets::testing::{render, text};
 

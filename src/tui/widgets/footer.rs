@@ -1,7 +1,7 @@
 //! The footer: the latest event worth a line (wrapped, never cut: a longer one ends with a
 //! pointer to the message log), then the most useful keys that fit whole.
 
-use crate::snapshot::Snapshot;
+use crate::session::snapshot::Snapshot;
 use crate::tui::format::wrap;
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -41,7 +41,7 @@ impl Footer<'_> {
             return Vec::new();
         };
         let w = (width as usize).saturating_sub(2);
-        let mut lines = wrap(&crate::output::escape_controls(m), w);
+        let mut lines = wrap(&crate::text::escape_controls(m), w);
         if lines.len() > MESSAGE_ROWS {
             lines.truncate(MESSAGE_ROWS);
             let last = lines.last_mut().expect("non-empty");
@@ -97,7 +97,7 @@ impl Widget for Footer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
     use crate::tui::widgets::testing::{render, text};
 

@@ -1,7 +1,7 @@
 //! The page grid: one terminal cell per run of pages, its glyph the mix of states of those
 //! pages, with a caption (what range, how many pages per cell) and a legend that teaches.
 
-use crate::snapshot::{CellCounts, Snapshot};
+use crate::session::snapshot::{CellCounts, Snapshot};
 use crate::tui::format::{count, wrap};
 use crate::tui::theme::{CellState, Theme};
 use crate::units::human_bytes;
@@ -353,7 +353,7 @@ impl Widget for Grid<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture::{fixture_grid, fixture_snapshot};
+    use crate::session::fixture::{fixture_grid, fixture_snapshot};
     use crate::tui::theme::{COLOR, MONO};
     use crate::tui::widgets::testing::{render, text};
 

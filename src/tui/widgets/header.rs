@@ -1,7 +1,7 @@
 //! The header: what file, on what filesystem and kernel settings, what the workload does, and
 //! what this machine can and cannot show.
 
-use crate::snapshot::{PagemapSource, RunState, Snapshot};
+use crate::session::snapshot::{PagemapSource, RunState, Snapshot};
 use crate::tui::format::{count, truncate_left};
 use crate::tui::theme::Theme;
 use crate::units::human_bytes;
@@ -27,11 +27,11 @@ impl Header<'_> {
         let (w, t) = (self.snapshot.file.write.as_ref()?, self.theme);
         let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
         let how = match w.mode {
-            crate::worker::WriteMode::Shared => "MAP_SHARED",
-            crate::worker::WriteMode::Private => "MAP_PRIVATE, copy-on-write",
+            crate::workload::worker::WriteMode::Shared => "MAP_SHARED",
+            crate::workload::worker::WriteMode::Private => "MAP_PRIVATE, copy-on-write",
         };
-        let scratch = crate::output::escape_controls(&name(&w.scratch)).to_string();
-        let source = crate::output::escape_controls(&w.source).to_string();
+        let scratch = crate::text::escape_controls(&name(&w.scratch)).to_string();
+        let source = crate::text::escape_controls(&w.source).to_string();
         let tail = format!("  {how}, {:.0}% stores", w.share * 100.0);
         const NEVER: &str = " (your file is never written)";
         // The promise stays whole on narrow screens: the source path gives way first (it
@@ -99,7 +99,7 @@ impl Header<'_> {
         let mut spans = vec![
             Span::styled(" mmviz ", t.title),
             Span::styled(
-                truncate_left(&crate::output::escape_controls(&f.path), budget),
+                truncate_left(&crate::text::escape_controls(&f.path), budget),
                 t.value,
             ),
         ];
@@ -122,7 +122,7 @@ impl Header<'_> {
             RunState::Dead { reason } => (
                 format!(
                     "✖ worker died: {} (r restarts)",
-                    crate::output::escape_controls(reason)
+                    crate::text::escape_controls(reason)
                 ),
                 t.error,
             ),
@@ -154,8 +154,8 @@ impl Header<'_> {
         let mut spans = vec![Span::styled(" page cache: ", t.label)];
         if c.cache_state_visible {
             let src = match c.cache_source {
-                crate::snapshot::CacheSource::Cachestat => "cachestat",
-                crate::snapshot::CacheSource::Mincore => "mincore",
+                crate::session::snapshot::CacheSource::Cachestat => "cachestat",
+                crate::session::snapshot::CacheSource::Mincore => "mincore",
             };
             spans.push(Span::styled(src, t.value));
             if let Some(n) = &c.cache_note {
@@ -248,7 +248,7 @@ impl Widget for Header<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
     use crate::tui::widgets::testing::{render, text};
 
@@ -314,8 +314,8 @@ mod tests {
     fn write_mode_names_the_scratch_copy_and_the_untouched_file() {
         let mut s = fixture_snapshot();
         s.file.path = "/c/scratch/mmviz-scratch-1-00ab.bin".into();
-        s.file.write = Some(crate::snapshot::WriteInfo {
-            mode: crate::worker::WriteMode::Shared,
+        s.file.write = Some(crate::session::snapshot::WriteInfo {
+            mode: crate::workload::worker::WriteMode::Shared,
             share: 1.0,
             scratch: s.file.path.clone(),
             source: "/home/t/data.bin".into(),

@@ -3,7 +3,7 @@
 //! changed); at coarser zoom, the cell's page range and counts.
 
 use crate::inspect::{dump_rows, PageReport, ReadOutcome};
-use crate::snapshot::CellCounts;
+use crate::session::snapshot::CellCounts;
 use crate::tui::format::{count, wrap};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -22,7 +22,7 @@ pub struct Inspector<'a> {
     /// False when the kernel hides page-cache state (cache counts are then not shown).
     pub cache_visible: bool,
     /// When the workload first touched the page in this interval, if it was recorded.
-    pub first_touch: Option<&'a crate::snapshot::FirstTouch>,
+    pub first_touch: Option<&'a crate::session::snapshot::FirstTouch>,
     /// The worker's pid (the one process whose page table is read).
     pub worker_pid: Option<u32>,
     /// The offset being typed (`o`), and why the last one was refused.
@@ -314,7 +314,7 @@ mod tests {
     fn first_touch_says_when_and_what_that_access_cost() {
         let r = report();
         let c = cell(1, 1, 1);
-        let f = crate::snapshot::FirstTouch {
+        let f = crate::session::snapshot::FirstTouch {
             page: 1234,
             t_ms: 61_250,
             access: 12,

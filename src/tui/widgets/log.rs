@@ -1,7 +1,7 @@
 //! The message log overlay (`m`): every event the session said, in full and wrapped, with
 //! the time since the start; the newest at the bottom.
 
-use crate::snapshot::LogEntry;
+use crate::session::snapshot::LogEntry;
 use crate::tui::format::wrap;
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -40,7 +40,7 @@ impl Widget for Log<'_> {
         let text_w = inner_w.saturating_sub(9);
         let mut rows: Vec<Line> = Vec::new();
         for e in self.events {
-            for (i, l) in wrap(&crate::output::escape_controls(&e.text), text_w)
+            for (i, l) in wrap(&crate::text::escape_controls(&e.text), text_w)
                 .into_iter()
                 .enumerate()
             {

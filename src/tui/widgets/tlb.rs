@@ -1,7 +1,7 @@
 //! TLB facts: hardware counters where the machine has them, an honest "unsupported" otherwise.
 
-use crate::snapshot::{TlbInfo, TlbMeasureState};
-use crate::tlb::GEOMETRY_NOT_REPORTED;
+use crate::kernel::tlb::GEOMETRY_NOT_REPORTED;
+use crate::session::snapshot::{TlbInfo, TlbMeasureState};
 use crate::tui::format::{count, nanos, rate, wrap};
 use crate::tui::theme::Theme;
 use crate::units::human_bytes;
@@ -313,10 +313,10 @@ impl Widget for Tlb<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tlb::{
+    use crate::kernel::tlb::{
         decode_amd, rates, reach_estimate, CounterValues, HardwareRates, HugeMapped, TlbGeometry,
     };
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
     use crate::tui::widgets::testing::{render, text};
 
@@ -450,7 +450,7 @@ mod tests {
             hist.record(ns);
         }
         let tlb = TlbInfo {
-            latency: Some(crate::snapshot::LatencyView {
+            latency: Some(crate::session::snapshot::LatencyView {
                 hist,
                 minor: 1,
                 major: 0,
@@ -537,8 +537,8 @@ mod tests {
         );
     }
 
-    fn measured() -> crate::snapshot::TlbMeasureResult {
-        use crate::snapshot::{TlbMeasureResult, TlbMeasureRow};
+    fn measured() -> crate::session::snapshot::TlbMeasureResult {
+        use crate::session::snapshot::{TlbMeasureResult, TlbMeasureRow};
         let row = |mib: u64, a: f64, b: f64, huge: bool| TlbMeasureRow {
             working_set_bytes: mib << 20,
             ns_4k: a,

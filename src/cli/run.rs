@@ -1,16 +1,16 @@
 //! `mmviz run`: one pattern in a worker process, measured, reported as text or JSON.
 
-use crate::advice::Advice;
-use crate::cache;
 use crate::cli::{RunArgs, WorkloadArgs};
-use crate::counters::mono_ns;
 use crate::error::{io_reason, AppError, Result};
-use crate::pagemap::PagemapReader;
-use crate::patterns::PatternKind;
-use crate::residency::CacheProbe;
-use crate::target::Target;
+use crate::kernel::advice::Advice;
+use crate::kernel::cache;
+use crate::kernel::counters::mono_ns;
+use crate::kernel::pagemap::PagemapReader;
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::target::Target;
 use crate::units::{human_bytes, page_size};
-use crate::worker::{
+use crate::workload::patterns::PatternKind;
+use crate::workload::worker::{
     Control, Event, Limit, PatternSpec, Progress, Report, WorkerHandle, WorkerOptions, WorkerState,
     WriteMode,
 };
@@ -48,7 +48,7 @@ pub struct RunReport {
     /// Pages present in the worker's page table, sampled before it unmaps.
     pub mapped_after: Option<u64>,
     /// How the page table was read: scan (PAGEMAP_SCAN) or pread; null when unreadable.
-    pub mapped_source: Option<crate::snapshot::PagemapSource>,
+    pub mapped_source: Option<crate::session::snapshot::PagemapSource>,
     pub private_after: Option<u64>,
     pub touched_pages: u64,
     /// (cached_after - cached_before) / major_faults: readahead per major fault.
@@ -68,9 +68,9 @@ pub struct RunReport {
     pub matches: Option<u64>,
     /// Grep only: the first matches, `[{offset, line_number, line}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_matches: Option<Vec<crate::patterns::grep::GrepMatch>>,
+    pub first_matches: Option<Vec<crate::workload::patterns::grep::GrepMatch>>,
     /// Kernel, page size, THP, readahead and virtualization of the machine.
-    pub machine: crate::machine::Machine,
+    pub machine: crate::kernel::machine::Machine,
     /// Log2 histogram of the timed accesses (1 in `latency_sampled_every`), ns, with the
     /// clock-pair cost (`latency_timer_overhead_ns`) subtracted.
     pub latency_histogram: Vec<crate::latency::Bucket>,
@@ -137,13 +137,6 @@ pub struct WriteOutcome {
     /// every `dirty_writeback`.
     pub dirty_expire_centisecs: Option<u64>,
     pub dirty_writeback_centisecs: Option<u64>,
-}
-
-/// A /proc/sys/vm value.
-pub fn vm_sysctl(name: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/sys/vm/{name}"))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
 }
 
 /// What `run --write` does with msync.
@@ -249,7 +242,7 @@ pub fn pattern_spec(
         seed: w.seed,
         // A bsearch probe reads the record's 8-byte key, whatever --access-size says.
         access_size: if kind == PatternKind::Bsearch {
-            crate::patterns::bsearch::KEY_SIZE
+            crate::workload::patterns::bsearch::KEY_SIZE
         } else {
             w.access_size
         },
@@ -266,7 +259,7 @@ pub fn pattern_spec(
             ))
         }
         (PatternKind::Grep, Some(re)) => {
-            crate::patterns::grep::compile(re).map_err(AppError::usage)?;
+            crate::workload::patterns::grep::compile(re).map_err(AppError::usage)?;
         }
         (_, Some(_)) => {
             return Err(AppError::usage("--regex applies only to --pattern grep"));
@@ -316,7 +309,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .transpose()?;
     // With --write the worker maps a scratch copy; `user` stays the read-only source.
     let copy_size = if write.is_some() {
-        user.size.min(crate::scratch::COPY_LIMIT)
+        user.size.min(crate::workload::scratch::COPY_LIMIT)
     } else {
         user.size
     };
@@ -353,10 +346,10 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let t = match write {
         None => user,
         Some(_) => {
-            let dir = crate::scratch::pick_dir()?;
-            let _ = crate::scratch::sweep(&dir.path);
-            let s =
-                crate::scratch::ScratchFile::copy_of(&dir, &user.file, user.size).map_err(|e| {
+            let dir = crate::workload::scratch::pick_dir()?;
+            let _ = crate::workload::scratch::sweep(&dir.path);
+            let s = crate::workload::scratch::ScratchFile::copy_of(&dir, &user.file, user.size)
+                .map_err(|e| {
                     AppError::runtime(format!(
                         "cannot make a scratch copy of {} in {}: {}",
                         user.path.display(),
@@ -533,7 +526,7 @@ pub fn execute_with(
             let mp = w.map.len.div_ceil(ps);
             match r.present_runs(w.map.addr, mp, ps, &mut runs) {
                 Ok(()) if w.map.addr != 0 || mp == 0 => {
-                    let (f, p) = crate::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
+                    let (f, p) = crate::kernel::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
                     (Some(f), Some(p))
                 }
                 _ => (None, None),
@@ -583,8 +576,10 @@ pub fn execute_with(
                     .filter(|&p| p > 0)
                     .map(|p| msync_ns as f64 / p as f64),
                 msync_error,
-                dirty_expire_centisecs: vm_sysctl("dirty_expire_centisecs"),
-                dirty_writeback_centisecs: vm_sysctl("dirty_writeback_centisecs"),
+                dirty_expire_centisecs: crate::kernel::machine::vm_sysctl("dirty_expire_centisecs"),
+                dirty_writeback_centisecs: crate::kernel::machine::vm_sysctl(
+                    "dirty_writeback_centisecs",
+                ),
             })
         }
         _ => None,
@@ -597,7 +592,7 @@ pub fn execute_with(
     );
     let faults = last.faults;
     Ok(RunReport {
-        machine: crate::machine::Machine::detect(Some(&t.file)),
+        machine: crate::kernel::machine::Machine::detect(Some(&t.file)),
         schema_version: 1,
         path: t.path.display().to_string(),
         pattern: spec.kind,
@@ -690,16 +685,16 @@ fn msync_now(
 
 /// The worker's address space and descriptor as /proc shows them right now.
 fn process_view(pid: u32, path: &std::path::Path, limit: Option<u64>) -> ProcessView {
-    let st = crate::addrspace::vm_status(pid).ok();
-    let id = crate::addrspace::file_id(path).ok();
+    let st = crate::kernel::addrspace::vm_status(pid).ok();
+    let id = crate::kernel::addrspace::file_id(path).ok();
     ProcessView {
         address_space_limit: limit,
         vm_size: st.map(|s| s.vm_size),
         vm_rss: st.map(|s| s.vm_rss),
         rss_file: st.map(|s| s.rss_file),
         rss_anon: st.map(|s| s.rss_anon),
-        fd_open: id.and_then(|id| crate::addrspace::fd_holds(pid, id).ok()),
-        mapping_in_maps: id.and_then(|id| crate::addrspace::maps_holds(pid, id).ok()),
+        fd_open: id.and_then(|id| crate::kernel::addrspace::fd_holds(pid, id).ok()),
+        mapping_in_maps: id.and_then(|id| crate::kernel::addrspace::maps_holds(pid, id).ok()),
     }
 }
 
@@ -712,7 +707,7 @@ fn print_text(r: &RunReport) {
         "{} {} over {} ({} pages), advice {}{}",
         r.pattern,
         if r.cold { "cold" } else { "as-is" },
-        crate::output::escape_controls(&r.path),
+        crate::text::escape_controls(&r.path),
         r.pages,
         r.advice,
         r.rate.map(|x| format!(", {x}/s")).unwrap_or_default()

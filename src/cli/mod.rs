@@ -1,4 +1,18 @@
-//! Command-line interface (a stable contract: users and scripts rely on it).
+//! Command-line interface (a stable contract: users and scripts rely on it): the clap
+//! argument structs here, and the commands a user types in the submodules. Only `cli` knows
+//! clap's structs; the domain takes plain option structs.
+
+pub mod bench;
+pub mod clidoc;
+pub mod commands;
+pub mod demo;
+pub mod gen;
+pub mod live;
+pub mod output;
+pub mod page;
+pub mod run;
+pub mod tlb;
+pub mod watch;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -480,8 +494,8 @@ pub struct WorkerArgs {
 
 impl WorkerArgs {
     /// The worker's start options (domain code never sees clap's structs).
-    pub fn options(&self) -> Result<crate::worker::WorkerOptions, String> {
-        Ok(crate::worker::WorkerOptions {
+    pub fn options(&self) -> Result<crate::workload::worker::WorkerOptions, String> {
+        Ok(crate::workload::worker::WorkerOptions {
             write: self.write.as_deref().map(str::parse).transpose()?,
             write_share: self.write_share,
             keep_fd: self.keep_fd,

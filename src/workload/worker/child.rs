@@ -5,9 +5,9 @@
 //! offset to stderr so the parent can explain what happened.
 
 use super::protocol::*;
-use crate::advice::Advice;
-use crate::counters::ProcCounters;
-use crate::patterns::{PatternIter, PatternKind};
+use crate::kernel::advice::Advice;
+use crate::kernel::counters::ProcCounters;
+use crate::workload::patterns::{PatternIter, PatternKind};
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use roaring::RoaringTreemap;
 use std::fs::File;
@@ -47,7 +47,7 @@ pub fn main(path: &Path) -> i32 {
 /// Entry point of `mmviz __worker FILE [--write ...]`. Returns the process exit code.
 pub fn main_with(path: &Path, opts: &WorkerOptions) -> i32 {
     let start = Instant::now();
-    crate::sys::die_with_parent();
+    crate::kernel::sys::die_with_parent();
     match run(path, opts, start) {
         Ok(()) => 0,
         Err(e) => {
@@ -147,7 +147,7 @@ struct Run {
     rate_done: u64,
     step_pending: bool,
     /// Grep's search state; Some only for the grep pattern (see `grep_mode`).
-    grep: Option<crate::patterns::grep::Grep>,
+    grep: Option<crate::workload::patterns::grep::Grep>,
 }
 
 /// The worker's mapping: read-only (the user's file) or writable (a scratch file only).
@@ -244,7 +244,7 @@ struct Worker {
     offs: Vec<u64>,
     recent: Vec<u64>,
     /// Distinct pages/regions accessed since the last report (TLB reach estimate).
-    interval: crate::tlb::IntervalSets,
+    interval: crate::kernel::tlb::IntervalSets,
     out: BufWriter<io::Stdout>,
     run: Run,
     seq: u64,
@@ -259,7 +259,7 @@ fn map_file(path: &Path, opts: &WorkerOptions) -> io::Result<(Option<Mapping>, u
         // Writes only ever go to scratch files mmviz created (see scratch.rs): refuse any
         // other name rather than trust the caller.
         Some(mode) => {
-            if !crate::scratch::is_scratch_name(path) {
+            if !crate::workload::scratch::is_scratch_name(path) {
                 return Err(io::Error::other(format!(
                     "refusing --write {mode} on a file that is not an mmviz scratch file"
                 )));
@@ -277,12 +277,12 @@ fn map_file(path: &Path, opts: &WorkerOptions) -> io::Result<(Option<Mapping>, u
     };
     let size = file.metadata()?.len();
     if let Some(limit) = opts.address_space {
-        crate::sys::set_address_space_limit(limit)?;
+        crate::kernel::sys::set_address_space_limit(limit)?;
     }
     // What this process already occupies counts against the limit too (binary, heap, stacks).
     let used = opts
         .address_space
-        .and_then(|_| crate::addrspace::vm_status(std::process::id()).ok())
+        .and_then(|_| crate::kernel::addrspace::vm_status(std::process::id()).ok())
         .map(|s| s.vm_size);
     let enomem = |e: io::Error| -> io::Error {
         match (e.raw_os_error(), opts.address_space) {
@@ -350,7 +350,7 @@ fn run(path: &Path, opts: &WorkerOptions, start: Instant) -> io::Result<()> {
         touched_reset: false,
         offs: vec![0; MAX_BATCH],
         recent: Vec::new(),
-        interval: crate::tlb::IntervalSets::for_len(size),
+        interval: crate::kernel::tlb::IntervalSets::for_len(size),
         out: BufWriter::new(io::stdout()),
         run: Run::new(PatternSpec::default(), size, page_size),
         seq: 0,
@@ -581,7 +581,7 @@ impl Worker {
             }
             Control::DropMapping => {
                 let err = match &self.map {
-                    Some(m) => crate::sys::madvise(m.addr(), m.len(), libc::MADV_DONTNEED)
+                    Some(m) => crate::kernel::sys::madvise(m.addr(), m.len(), libc::MADV_DONTNEED)
                         .err()
                         .map(|e| e.to_string()),
                     None => None,
@@ -640,7 +640,7 @@ impl Worker {
         let (ns, error) = match &self.map {
             Some(m) => {
                 let t0 = Instant::now();
-                let r = crate::sys::msync(m.addr(), m.len(), flags);
+                let r = crate::kernel::sys::msync(m.addr(), m.len(), flags);
                 (
                     t0.elapsed().as_nanos() as u64,
                     r.err().map(|e| e.to_string()),
@@ -868,7 +868,7 @@ impl Worker {
         if r.first_access.is_none() {
             r.first_access = Some(t0);
             r.progress.first_access_mono_ns =
-                crate::counters::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
+                crate::kernel::counters::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
         }
         r.rate_done += n as u64;
         let p = &mut r.progress;
@@ -951,7 +951,7 @@ impl Worker {
 /// reads each, plus drawing the offset). The untimed ones run the same tight loop as before.
 #[inline(always)]
 fn drive_sampled(
-    iter: &mut crate::patterns::PatternIter,
+    iter: &mut crate::workload::patterns::PatternIter,
     offs: &mut [u64],
     record: bool,
     mut last: u64,

@@ -9,13 +9,24 @@
 //! (EPERM) and makes mincore report every page resident (mm/mincore.c `can_do_mincore`), so
 //! the state is then reported as hidden (`None`), never as the fake numbers.
 
-use crate::mapping::InertMap;
-use crate::snapshot::{CacheSource, FsInfo};
-use crate::sys;
+use crate::kernel::fsinfo::FsInfo;
+use crate::kernel::mapping::InertMap;
+use crate::kernel::sys;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where page-cache state comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheSource {
+    #[default]
+    Cachestat,
+    Mincore,
+}
 
 /// Pages per mincore window: bounds the vector (64 KiB) and the mapping (256 MiB at 4 KiB).
 const MINCORE_WINDOW_PAGES: u64 = 64 * 1024;
@@ -53,11 +64,12 @@ impl CacheProbe {
         let file = file.try_clone()?;
         let page_size = crate::units::page_size();
         // MMVIZ_DISABLE=cachestat: behave as a kernel without it (ENOSYS before 6.5).
-        let probed = if crate::features::disabled(crate::features::Feature::Cachestat) {
-            Err(io::Error::from_raw_os_error(libc::ENOSYS))
-        } else {
-            sys::cachestat(file.as_fd(), 0, 0)
-        };
+        let probed =
+            if crate::kernel::features::disabled(crate::kernel::features::Feature::Cachestat) {
+                Err(io::Error::from_raw_os_error(libc::ENOSYS))
+            } else {
+                sys::cachestat(file.as_fd(), 0, 0)
+            };
         let (source, visible, mut note) = match probed {
             Ok(_) => (CacheSource::Cachestat, true, None),
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => (
@@ -243,7 +255,7 @@ fn hidden_note(how: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fsinfo;
+    use crate::kernel::fsinfo;
 
     fn tmp_file(pages: u64) -> (tempfile::TempDir, File) {
         // target/ is on the project's disk (tmpfs /tmp would be always resident).

@@ -5,8 +5,8 @@
 //! evicted; it works on a read-only fd), then `posix_fadvise(POSIX_FADV_DONTNEED)`, then
 //! verify. Pages another process still maps stay cached, and we say so.
 
-use crate::residency::CacheProbe;
-use crate::sys;
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::sys;
 use serde::Serialize;
 use std::fs::File;
 use std::io;
@@ -159,8 +159,8 @@ pub enum Fill {
 pub fn warm(file: &File, start: u64, end: u64, fill: Fill) -> io::Result<u64> {
     let ps = crate::units::page_size();
     let (off, len) = (start * ps, end.saturating_sub(start) * ps);
-    if let Some(avail) = crate::compare::budget::mem_available() {
-        if len > crate::compare::budget::limit_of(avail) {
+    if let Some(avail) = crate::kernel::meminfo::mem_available() {
+        if len > crate::kernel::meminfo::limit_of(avail) {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(

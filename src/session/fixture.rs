@@ -2,12 +2,12 @@
 //! sequential pass 44% done with its front and readahead window visible, a finished
 //! comparison, no TLB counters (as in a VM).
 
-use crate::advice::Advice;
-use crate::patterns::PatternKind;
-use crate::snapshot::{
+use crate::kernel::advice::Advice;
+use crate::session::snapshot::{
     CacheSource, Capabilities, CellCounts, ComparisonResult, ComparisonState, FaultStats, FileInfo,
     FsInfo, GridData, MethodResult, PagemapSource, RunState, Snapshot, TlbInfo, Totals, WorkerInfo,
 };
+use crate::workload::patterns::PatternKind;
 
 const PAGES: u64 = 65_536;
 /// Where the sequential pass is (next page to touch).
@@ -124,7 +124,7 @@ pub fn fixture_snapshot() -> Snapshot {
             ghosts: Some(AHEAD),
         },
         faults: FaultStats {
-            interval: crate::snapshot::Interval {
+            interval: crate::session::snapshot::Interval {
                 reason: "evict".into(),
                 since_ms: 14_500,
                 minor_at_start: 310,
@@ -192,24 +192,24 @@ pub fn fixture_snapshot() -> Snapshot {
         message: Some("advice normal: readahead up to 8 MiB per fault".into()),
         inspector: None,
         events: vec![
-            crate::snapshot::LogEntry {
+            crate::session::snapshot::LogEntry {
                 t_ms: 26_700,
                 text: "evicted: 65536 -> 0 pages cached".into(),
             },
-            crate::snapshot::LogEntry {
+            crate::session::snapshot::LogEntry {
                 t_ms: 27_100,
                 text: "advice normal: MADV_NORMAL: the default readahead on faults (read_ahead_kb 8192)".into(),
             },
         ],
         warning: None,
-        compare_cache: crate::snapshot::CompareCache::Cold,
+        compare_cache: crate::session::snapshot::CompareCache::Cold,
         inspected_first_touch: None,
     }
 }
 
 /// One second of timed accesses: RAM hits, 44 minor faults and one major, every access
 /// timed (a slow rate), so the humps are labelled exactly.
-pub fn fixture_latency() -> crate::snapshot::LatencyView {
+pub fn fixture_latency() -> crate::session::snapshot::LatencyView {
     let mut hist = crate::latency::LatencyHist::default();
     hist.set_timer_overhead_ns(0);
     for (ns, n) in [(12, 900), (40, 60), (1_400, 30), (2_600, 14), (90_000, 1)] {
@@ -217,7 +217,7 @@ pub fn fixture_latency() -> crate::snapshot::LatencyView {
             hist.record(ns);
         }
     }
-    crate::snapshot::LatencyView {
+    crate::session::snapshot::LatencyView {
         hist,
         minor: 44,
         major: 1,

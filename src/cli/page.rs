@@ -4,8 +4,8 @@
 use crate::cli::PageArgs;
 use crate::error::{AppError, Result};
 use crate::inspect::{dump_rows, escape_path, parse_offset, Inspector, PageReport, ReadOutcome};
-use crate::snapshot::CacheSource;
-use crate::target::Target;
+use crate::kernel::target::Target;
+use crate::session::snapshot::CacheSource;
 use crate::units::human_bytes;
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ struct PageJson<'a> {
     #[serde(flatten)]
     report: &'a PageReport,
     /// Kernel, page size, THP, readahead and virtualization of the machine.
-    machine: crate::machine::Machine,
+    machine: crate::kernel::machine::Machine,
 }
 
 pub fn page(a: &PageArgs) -> Result<()> {
@@ -39,7 +39,7 @@ pub fn page(a: &PageArgs) -> Result<()> {
             schema_version: 1,
             path,
             report: &r,
-            machine: crate::machine::Machine::detect(Some(&t.file)),
+            machine: crate::kernel::machine::Machine::detect(Some(&t.file)),
         };
         let s = serde_json::to_string_pretty(&j).map_err(AppError::runtime)?;
         crate::outln!("{s}");

@@ -1,27 +1,16 @@
 //! The built-in demo file: 256 MiB of pseudo-random bytes under the user's cache directory,
 //! created once (with a progress bar) and reused.
 
+use crate::cli::gen::{self, GenOptions};
 use crate::error::{AppError, Result};
-use crate::gen::{self, GenOptions};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 pub const DEMO_SIZE: u64 = 256 << 20;
 
-/// `$MMVIZ_DEMO_DIR`, else `$XDG_CACHE_HOME/mmviz`, else `~/.cache/mmviz`.
-pub fn demo_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("MMVIZ_DEMO_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("mmviz"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("mmviz"))
-}
-
 /// The demo file's path, created if missing (or if its size is wrong).
 pub fn ensure_demo_file(progress: bool) -> Result<PathBuf> {
-    let dir = demo_dir().ok_or_else(|| {
+    let dir = crate::workload::scratch::demo_dir().ok_or_else(|| {
         AppError::runtime("no cache directory for the demo file (set HOME or MMVIZ_DEMO_DIR)")
     })?;
     std::fs::create_dir_all(&dir)

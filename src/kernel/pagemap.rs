@@ -7,11 +7,25 @@
 //! empty page tables, so a 1 TiB mapping with few present pages costs little. Fallback:
 //! chunked `pread` of the 8-byte entries.
 
-use crate::snapshot::PagemapSource;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the mapped state (page-table presence) comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PagemapSource {
+    /// `PAGEMAP_SCAN` ioctl (Linux 6.7+).
+    #[default]
+    Scan,
+    /// Chunked `pread` of `/proc/<pid>/pagemap`.
+    Pread,
+    /// Not readable (see `Capabilities::pagemap_note`).
+    Unavailable,
+}
 
 const PM_PRESENT: u64 = 1 << 63;
 const PM_FILE: u64 = 1 << 61;
@@ -91,7 +105,9 @@ impl PagemapReader {
         };
         // A zero-length scan tells whether the ioctl exists (ENOTTY/EINVAL before 6.7).
         let probe = r.scan_once(0, 0);
-        if probe.is_err() || crate::features::disabled(crate::features::Feature::PagemapScan) {
+        if probe.is_err()
+            || crate::kernel::features::disabled(crate::kernel::features::Feature::PagemapScan)
+        {
             r.source = PagemapSource::Pread;
         }
         Ok(r)

@@ -110,14 +110,14 @@ fn check_dir(path: &Path) -> Result<()> {
         // Missing or unreadable: the create below says why, naming the file.
         return Ok(());
     };
-    if let Ok(magic) = crate::sys::fstatfs_magic(dir.as_fd()) {
+    if let Ok(magic) = crate::kernel::sys::fstatfs_magic(dir.as_fd()) {
         if let Some((_, name)) = PSEUDO.iter().find(|(m, _)| *m == magic) {
             return Err(AppError::bad_input(
                 path,
                 format!(
                     "{} is on {name}, a kernel pseudo-filesystem that holds no regular files; \
                      choose a directory on a disk filesystem",
-                    crate::output::path(&parent)
+                    crate::text::path(&parent)
                 ),
             ));
         }
@@ -140,7 +140,7 @@ fn check_space(path: &Path, size: u64, reclaimable: Option<u64>) -> Result<()> {
             ),
         )
     })?;
-    let free = crate::sys::free_bytes(dir.as_fd())
+    let free = crate::kernel::sys::free_bytes(dir.as_fd())
         .map_err(|e| AppError::runtime(format!("{}: {}", parent.display(), io_reason(&e))))?;
     let free = free.saturating_add(reclaimable.unwrap_or(0));
     if size > free {
@@ -161,7 +161,7 @@ fn write_random(file: &mut File, opts: &GenOptions, interrupted: &AtomicBool) ->
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut records = opts
         .records
-        .then(|| crate::patterns::bsearch::RecordWriter::new(opts.seed));
+        .then(|| crate::workload::patterns::bsearch::RecordWriter::new(opts.seed));
     let mut buf = vec![0u8; CHUNK];
     let bar = (opts.progress && opts.size >= 64 << 20).then(|| {
         let b = indicatif::ProgressBar::new(opts.size);
@@ -172,7 +172,7 @@ fn write_random(file: &mut File, opts: &GenOptions, interrupted: &AtomicBool) ->
             .expect("static template")
             .progress_chars("=> "),
         );
-        b.set_message(format!("writing {}", crate::output::path(&opts.path)));
+        b.set_message(format!("writing {}", crate::text::path(&opts.path)));
         b
     });
     let mut written = 0u64;

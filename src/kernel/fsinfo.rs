@@ -2,10 +2,24 @@
 //! the device's `read_ahead_kb` and the transparent huge page mode. They explain how many
 //! pages one fault brings in, and whether eviction (cold-cache demos) can work at all.
 
-use crate::snapshot::FsInfo;
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
+
+use serde::{Deserialize, Serialize};
+
+/// Filesystem facts that decide what the demo can show.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FsInfo {
+    /// Short name: "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "overlay", "nfs", "fuse", ...
+    pub name: String,
+    /// `f_type` from `fstatfs`.
+    pub magic: u64,
+    /// Whether `posix_fadvise(DONTNEED)` can evict pages here (false on tmpfs, ramfs, ...).
+    pub can_evict: bool,
+    /// Why cold-cache demos cannot work here, if they cannot.
+    pub note: Option<String>,
+}
 
 /// Filesystem magics from `<linux/magic.h>` (`statfs.f_type`).
 const KNOWN: &[(u64, &str)] = &[
@@ -69,7 +83,7 @@ pub fn classify(magic: u64) -> FsInfo {
 
 /// The filesystem of an open file.
 pub fn fs_of(file: &File) -> std::io::Result<FsInfo> {
-    Ok(classify(crate::sys::fstatfs_magic(file.as_fd())?))
+    Ok(classify(crate::kernel::sys::fstatfs_magic(file.as_fd())?))
 }
 
 /// `read_ahead_kb` of the device (backing_dev_info) that holds `file`, if it has one.

@@ -10,9 +10,9 @@
 //! volume is small because reports are per interval (~50 ms), not per access, and touched
 //! pages travel as *new* page ranges only (bounded by the file's pages over a whole session).
 
-use crate::advice::Advice;
-use crate::counters::Faults;
-use crate::patterns::{PatternKind, PatternParams};
+use crate::kernel::advice::Advice;
+use crate::kernel::counters::Faults;
+use crate::workload::patterns::{PatternKind, PatternParams};
 use serde::{Deserialize, Serialize};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -181,7 +181,7 @@ pub struct Progress {
     pub matches: Option<u64>,
     /// Grep: the first matches (offset, 1-based line number, line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub first_matches: Vec<crate::patterns::grep::GrepMatch>,
+    pub first_matches: Vec<crate::workload::patterns::grep::GrepMatch>,
     /// Latencies of a sample of the accesses since Configure (see `latency`).
     #[serde(default)]
     pub latency: crate::latency::LatencyHist,

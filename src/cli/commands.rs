@@ -1,14 +1,14 @@
 //! The headless commands: `gen`, `residency`, `evict`.
 
-use crate::cache;
+use crate::cli::gen::{self, GenOptions};
 use crate::cli::{EvictArgs, GenArgs, ResidencyArgs};
 use crate::error::{io_reason, AppError, Result};
-use crate::fsinfo;
-use crate::gen::{self, GenOptions};
-use crate::machine::Machine;
-use crate::residency::CacheProbe;
-use crate::snapshot::CacheSource;
-use crate::target::Target;
+use crate::kernel::cache;
+use crate::kernel::fsinfo;
+use crate::kernel::machine::Machine;
+use crate::kernel::residency::CacheProbe;
+use crate::kernel::target::Target;
+use crate::session::snapshot::CacheSource;
 use crate::units::{human_bytes, page_size, parse_size};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -54,7 +54,7 @@ pub fn residency_report(t: &Target) -> Result<ResidencyReport> {
     let pages = probe.pages();
     let whole = probe.range(0, pages).map_err(|e| runtime(t, e))?;
     let bar = if probe.visible() {
-        let (ppc, _) = crate::grid::geometry(0, pages, BAR_CELLS);
+        let (ppc, _) = crate::session::grid::geometry(0, pages, BAR_CELLS);
         let mut cells = Vec::new();
         probe
             .cells(0, pages, ppc, &mut cells)
@@ -124,7 +124,7 @@ pub fn residency(a: &ResidencyArgs) -> Result<()> {
     if a.json {
         return print_json(&r);
     }
-    crate::outln!("file:        {}", crate::output::escape_controls(&r.path));
+    crate::outln!("file:        {}", crate::text::escape_controls(&r.path));
     crate::outln!(
         "size:        {} ({} bytes)",
         human_bytes(r.size_bytes),
@@ -230,13 +230,13 @@ pub fn evict(a: &EvictArgs) -> Result<()> {
     match (j.cached_before, j.cached_after) {
         (Some(b), Some(af)) => crate::outln!(
             "{}: {b} -> {af} pages cached ({} -> {})",
-            crate::output::escape_controls(&j.path),
+            crate::text::escape_controls(&j.path),
             human_bytes(b * page_size()),
             human_bytes(af * page_size())
         ),
         _ => crate::outln!(
             "{}: asked the kernel to drop its pages; the result is hidden by the kernel",
-            crate::output::escape_controls(&j.path)
+            crate::text::escape_controls(&j.path)
         ),
     }
     if let Some(r) = &j.reason {
@@ -249,7 +249,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
     let size = match (&a.size, a.records) {
         (_, Some(0)) => return Err(AppError::usage("--records must be at least 1")),
         (_, Some(n)) => n
-            .checked_mul(crate::patterns::bsearch::RECORD_SIZE)
+            .checked_mul(crate::workload::patterns::bsearch::RECORD_SIZE)
             .filter(|&b| b <= i64::MAX as u64)
             .ok_or_else(|| AppError::usage(format!("--records {n} is too many for one file")))?,
         (Some(s), None) => parse_size(s).map_err(|e| AppError::bad_input(&a.file, e))?,

@@ -2,15 +2,15 @@
 //! interval, like `vmstat 1`. The same engine as the live view ([`crate::session::spawn`]);
 //! this is only another face of it (trippy's report modes).
 
+use crate::cli::demo;
+use crate::cli::live::DEFAULT_TUI_RATE;
+use crate::cli::run::{parse_rate, pattern_spec};
 use crate::cli::WatchArgs;
-use crate::demo;
 use crate::error::{AppError, Result};
-use crate::live::DEFAULT_TUI_RATE;
-use crate::machine::Machine;
-use crate::run::{parse_rate, pattern_spec};
+use crate::kernel::machine::Machine;
+use crate::kernel::target::Target;
+use crate::session::snapshot::{Command, RunState, Snapshot};
 use crate::session::{self, SessionOptions};
-use crate::snapshot::{Command, RunState, Snapshot};
-use crate::target::Target;
 use crate::units::human_bytes;
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -262,7 +262,7 @@ pub fn main(a: &WatchArgs) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture::fixture_snapshot;
+    use crate::session::fixture::fixture_snapshot;
 
     #[test]
     fn short_intervals_sample_faster() {

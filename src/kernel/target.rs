@@ -1,8 +1,8 @@
 //! Opening the user's file: read-only, never blocking, regular files only.
 
 use crate::error::{io_reason, AppError, Result};
-use crate::fsinfo;
-use crate::snapshot::FsInfo;
+use crate::kernel::fsinfo;
+use crate::kernel::fsinfo::FsInfo;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};

@@ -88,14 +88,21 @@ impl Machine {
         Machine {
             kernel_release: read_trimmed("/proc/sys/kernel/osrelease"),
             page_size: page_size(),
-            thp_mode: crate::fsinfo::thp_mode(),
-            read_ahead_kb: file.and_then(crate::fsinfo::read_ahead_kb),
+            thp_mode: crate::kernel::fsinfo::thp_mode(),
+            read_ahead_kb: file.and_then(crate::kernel::fsinfo::read_ahead_kb),
             cpus: std::thread::available_parallelism()
                 .ok()
                 .map(|n| n.get() as u64),
             virtualization: Virtualization::detect(),
         }
     }
+}
+
+/// A /proc/sys/vm value.
+pub fn vm_sysctl(name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/sys/vm/{name}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
 }
 
 #[cfg(test)]
@@ -138,7 +145,7 @@ mod tests {
             Some(String::from_utf8_lossy(&uname.stdout).trim())
         );
         assert_eq!(m.page_size, page_size());
-        assert_eq!(m.read_ahead_kb, crate::fsinfo::read_ahead_kb(&f));
+        assert_eq!(m.read_ahead_kb, crate::kernel::fsinfo::read_ahead_kb(&f));
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
         let flag = cpuinfo.split_whitespace().any(|w| w == "hypervisor");
         if cpuinfo.lines().any(|l| l.starts_with("flags")) {

@@ -1,13 +1,13 @@
 //! `mmviz [FILE]`: the live view. Checks the terminal, prepares the file (or the demo file),
 //! starts the session thread and hands the screen to the TUI.
 
+use crate::cli::demo;
+use crate::cli::run::{parse_rate, pattern_spec};
 use crate::cli::TuiArgs;
-use crate::demo;
 use crate::error::{AppError, Result};
-use crate::run::{parse_rate, pattern_spec};
+use crate::kernel::target::Target;
+use crate::session::snapshot::Command;
 use crate::session::{self, CompareFn, SessionOptions};
-use crate::snapshot::Command;
-use crate::target::Target;
 use std::io::IsTerminal;
 
 /// Default rate of the live view: fast enough to sweep the demo file in half a minute, slow
@@ -36,7 +36,7 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
     let write = match a.write.as_deref() {
         None => None,
         Some(m) => {
-            let mode: crate::worker::WriteMode = m.parse().map_err(AppError::usage)?;
+            let mode: crate::workload::worker::WriteMode = m.parse().map_err(AppError::usage)?;
             if !(0.0..=1.0).contains(&a.write_share) {
                 return Err(AppError::usage(format!(
                     "--write-share {} is not between 0 and 1",
@@ -51,7 +51,7 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
     };
     // With --write the worker maps the scratch copy, which holds at most the first 1 GiB.
     let size = if write.is_some() {
-        t.size.min(crate::scratch::COPY_LIMIT)
+        t.size.min(crate::workload::scratch::COPY_LIMIT)
     } else {
         t.size
     };
@@ -112,16 +112,16 @@ pub fn compare_for_tui(
     req: &crate::session::CompareRequest,
     progress: &mut dyn FnMut(f64, &str),
     cancel: &std::sync::atomic::AtomicBool,
-) -> std::result::Result<crate::snapshot::ComparisonResult, String> {
+) -> std::result::Result<crate::session::snapshot::ComparisonResult, String> {
     let mut opts = crate::compare::CompareOptions::new(req.path.clone(), req.spec.clone());
     opts.advice = req.advice;
     opts.repeat = 3;
     opts.cache = match req.cache {
-        crate::snapshot::CompareCache::Cold => crate::compare::CacheMode::Cold,
-        crate::snapshot::CompareCache::Warm => {
-            crate::compare::CacheMode::Warm(crate::cache::Fill::Sequential)
+        crate::session::snapshot::CompareCache::Cold => crate::compare::CacheMode::Cold,
+        crate::session::snapshot::CompareCache::Warm => {
+            crate::compare::CacheMode::Warm(crate::kernel::cache::Fill::Sequential)
         }
-        crate::snapshot::CompareCache::AsIs => crate::compare::CacheMode::AsIs,
+        crate::session::snapshot::CompareCache::AsIs => crate::compare::CacheMode::AsIs,
     };
     crate::compare::compare(&opts, progress, cancel).map_err(|e| e.msg)
 }

@@ -2,7 +2,6 @@
 //! honest "unsupported here" with the reason; the TLB geometry CPUID reports; the arithmetic
 //! that explains what huge pages buy.
 
-use crate::snapshot::TlbInfo;
 use serde::{Deserialize, Serialize};
 use std::io;
 
@@ -160,7 +159,7 @@ impl Counters {
         let mut c = Counters {
             open: Vec::new(),
             failed: Vec::new(),
-            off: crate::features::disabled(crate::features::Feature::Perf),
+            off: crate::kernel::features::disabled(crate::kernel::features::Feature::Perf),
         };
         if c.off {
             return c;
@@ -878,17 +877,31 @@ pub fn notes(page_size: u64, file_pages: u64) -> Vec<String> {
     ]
 }
 
-/// Probes the counters on `pid`: the panel's info, and the counters when hardware events
+/// What the machine's TLB counters can tell, whatever they count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Probe {
+    /// True when hardware counters (dTLB, cycles, instructions) can be read.
+    pub supported: bool,
+    /// Why not, when not: the errno of a real perf_event_open call.
+    pub reason: Option<String>,
+    /// One status line: "supported", "partly supported: ...", "unsupported: REASON (ERRNO)".
+    pub status: String,
+    /// The TLBs CPUID reports.
+    pub geometry: TlbGeometry,
+    /// Entries a 4 KiB page covers vs a 2 MiB page: facts shown as text.
+    pub notes: Vec<String>,
+}
+
+/// Probes the counters on `pid`: what they can tell, and the counters when hardware events
 /// count (software page-fault counts alone add nothing to /proc/<pid>/stat).
-pub fn probe(pid: u32, page_size: u64, file_pages: u64) -> (TlbInfo, Option<Counters>) {
+pub fn probe(pid: u32, page_size: u64, file_pages: u64) -> (Probe, Option<Counters>) {
     let c = Counters::open(pid as i32);
-    let info = TlbInfo {
+    let info = Probe {
         supported: c.hardware_supported(),
         reason: c.unsupported_reason(),
         status: c.status(),
         geometry: geometry(),
         notes: notes(page_size, file_pages),
-        ..Default::default()
     };
     (info, c.hardware_supported().then_some(c))
 }

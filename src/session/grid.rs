@@ -2,9 +2,9 @@
 //! pages cached, dirty, mapped (file pages present in a process's page table), private copies,
 //! touched by the workload and accessed in its latest batches.
 
-use crate::pagemap::{count_in, PagemapReader, PresentRun};
-use crate::residency::CacheProbe;
-use crate::snapshot::{CellCounts, GridData};
+use crate::kernel::pagemap::{count_in, PagemapReader, PresentRun};
+use crate::kernel::residency::CacheProbe;
+use crate::session::snapshot::{CellCounts, GridData};
 use roaring::RoaringTreemap;
 use std::io;
 
@@ -31,7 +31,7 @@ pub struct MappedSource<'a> {
 /// Reusable buffers, so sampling at 10 Hz allocates nothing after the first tick.
 #[derive(Default)]
 pub struct GridScratch {
-    cache: Vec<crate::residency::CellCache>,
+    cache: Vec<crate::kernel::residency::CellCache>,
     runs: Vec<PresentRun>,
     /// When set, page-cache counts are refreshed progressively: each sample spends at most
     /// this long on cachestat and continues where the previous one stopped (cachestat walks
@@ -55,7 +55,7 @@ impl GridScratch {
 #[derive(Default)]
 struct Progressive {
     key: (u64, u64, u64),
-    counts: Vec<crate::residency::CellCache>,
+    counts: Vec<crate::kernel::residency::CellCache>,
     next: usize,
     /// Cells sampled at least once since the view changed.
     filled: usize,
@@ -72,7 +72,7 @@ fn progressive_cells(
     n: u64,
     budget: std::time::Duration,
     prog: &mut Progressive,
-    out: &mut Vec<crate::residency::CellCache>,
+    out: &mut Vec<crate::kernel::residency::CellCache>,
 ) -> io::Result<u64> {
     let key = (start, end, ppc);
     if prog.key != key || prog.counts.len() != n as usize {
@@ -173,7 +173,7 @@ pub fn sample(
             let mut hint = 0;
             for (i, c) in out.iter_mut().enumerate() {
                 let s = i as u64 * ppc;
-                c.huge = Some(crate::pagemap::count_ranges_in(
+                c.huge = Some(crate::kernel::pagemap::count_ranges_in(
                     h,
                     s,
                     s + c.pages,

@@ -19,9 +19,9 @@
 //! (the reader of pagemap has CAP_SYS_ADMIN), the parent checks that both processes' entries
 //! for the header page hold the same frame; otherwise it says the PFN is hidden.
 
-use crate::counters::mono_ns;
 use crate::error::{io_reason, AppError, Result};
-use crate::scratch::{ScratchFile, COPY_LIMIT};
+use crate::kernel::counters::mono_ns;
+use crate::workload::scratch::{ScratchFile, COPY_LIMIT};
 use memmap2::{MmapMut, MmapOptions};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
@@ -84,7 +84,7 @@ impl Ring {
     /// Maps `path` (a scratch file of at least `Ring::len()` bytes) MAP_SHARED, read-write,
     /// and closes the descriptor: the mapping keeps the file.
     fn open(path: &Path) -> std::io::Result<Ring> {
-        if !crate::scratch::is_scratch_name(path) {
+        if !crate::workload::scratch::is_scratch_name(path) {
             return Err(std::io::Error::other("not an mmviz scratch file"));
         }
         let f = std::fs::OpenOptions::new()
@@ -129,7 +129,7 @@ fn wait_while(side: &Side, word: &AtomicU32, waits: &mut u64, cond: impl Fn() ->
     let seen = word.load(Ordering::SeqCst);
     if cond() {
         *waits += 1;
-        crate::sys::futex_wait(word, seen, WAIT);
+        crate::kernel::sys::futex_wait(word, seen, WAIT);
     }
     side.waiting.store(0, Ordering::SeqCst);
 }
@@ -165,7 +165,7 @@ struct Ready {
 /// Entry point of `mmviz __ipc writer|reader PATH`: maps, says ready, waits for "go" on
 /// stdin, runs, prints one JSON result line.
 pub fn child_main(role: &str, path: &Path, duration_ms: u64, rate: u64) -> i32 {
-    crate::sys::die_with_parent();
+    crate::kernel::sys::die_with_parent();
     let ring = match Ring::open(path) {
         Ok(r) => r,
         Err(e) => {
@@ -225,14 +225,14 @@ fn write_loop(ring: &Ring, duration_ms: u64, rate: u64) -> WriterResult {
         h.writer.word.store((i + 1) as u32, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if h.reader.waiting.load(Ordering::SeqCst) == 1 {
-            crate::sys::futex_wake(&h.writer.word, 1);
+            crate::kernel::sys::futex_wake(&h.writer.word, 1);
             r.futex_wakes += 1;
         }
         i += 1;
     }
     h.done.store(1, Ordering::SeqCst);
     h.writer.word.fetch_add(1, Ordering::SeqCst);
-    crate::sys::futex_wake(&h.writer.word, 1);
+    crate::kernel::sys::futex_wake(&h.writer.word, 1);
     r.futex_wakes += 1;
     r.sent = i;
     r
@@ -268,7 +268,7 @@ fn read_loop(ring: &Ring) -> ReaderResult {
             h.reader.word.store(tail as u32, Ordering::SeqCst);
             fence(Ordering::SeqCst);
             if h.writer.waiting.load(Ordering::SeqCst) == 1 {
-                crate::sys::futex_wake(&h.reader.word, 1);
+                crate::kernel::sys::futex_wake(&h.reader.word, 1);
                 r.futex_wakes += 1;
             }
             continue;
@@ -403,8 +403,8 @@ fn pfn_of(pid: u32, addr: u64) -> Option<u64> {
 
 /// Runs the two-process demo. Used by `mmviz ipc` and the tests.
 pub fn run(o: &IpcOptions, interrupted: &AtomicBool) -> Result<IpcReport> {
-    let dir = crate::scratch::pick_dir()?;
-    let _ = crate::scratch::sweep(&dir.path);
+    let dir = crate::workload::scratch::pick_dir()?;
+    let _ = crate::workload::scratch::sweep(&dir.path);
     let scratch = ScratchFile::sparse(&dir, Ring::len()).map_err(|e| {
         AppError::runtime(format!(
             "cannot create the ring file in {}: {}",
@@ -556,7 +556,7 @@ mod tests {
             .prefix("mmviz-ipc-unit-")
             .tempdir_in(env!("CARGO_MANIFEST_DIR").to_string() + "/target")
             .unwrap();
-        let d = crate::scratch::ScratchDir {
+        let d = crate::workload::scratch::ScratchDir {
             path: t.path().to_path_buf(),
             fs: String::new(),
         };

@@ -4,9 +4,9 @@
 //! progress keep their meaning (pages per second, one pass = the file's pages).
 
 use super::{Run, Worker};
-use crate::patterns::grep::{compile, Grep};
-use crate::patterns::PatternKind;
-use crate::worker::protocol::{PatternSpec, Progress, WorkerState};
+use crate::workload::patterns::grep::{compile, Grep};
+use crate::workload::patterns::PatternKind;
+use crate::workload::worker::protocol::{PatternSpec, Progress, WorkerState};
 use std::io;
 use std::time::Instant;
 
@@ -62,7 +62,7 @@ impl Worker {
         if r.first_access.is_none() {
             r.first_access = Some(t0);
             r.progress.first_access_mono_ns =
-                crate::counters::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
+                crate::kernel::counters::mono_ns().saturating_sub(t0.elapsed().as_nanos() as u64);
         }
         r.rate_done += pages.max(1);
         let p = &mut r.progress;

@@ -3,22 +3,13 @@
 //! Everything the screen shows comes from one `Snapshot`; widgets are pure functions of it.
 //! Counts the kernel hides are `None` (JSON `null`), never a made-up number.
 
-use crate::advice::Advice;
-use crate::patterns::PatternKind;
+use crate::kernel::advice::Advice;
+use crate::workload::patterns::PatternKind;
 use serde::{Deserialize, Serialize};
 
-/// Filesystem facts that decide what the demo can show.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct FsInfo {
-    /// Short name: "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "overlay", "nfs", "fuse", ...
-    pub name: String,
-    /// `f_type` from `fstatfs`.
-    pub magic: u64,
-    /// Whether `posix_fadvise(DONTNEED)` can evict pages here (false on tmpfs, ramfs, ...).
-    pub can_evict: bool,
-    /// Why cold-cache demos cannot work here, if they cannot.
-    pub note: Option<String>,
-}
+pub use crate::kernel::fsinfo::FsInfo;
+pub use crate::kernel::pagemap::PagemapSource;
+pub use crate::kernel::residency::CacheSource;
 
 /// Static facts about the file being shown.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -50,7 +41,7 @@ pub struct FileInfo {
 /// The live view's write mode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WriteInfo {
-    pub mode: crate::worker::WriteMode,
+    pub mode: crate::workload::worker::WriteMode,
     /// Share of accesses that store.
     pub share: f64,
     /// The scratch copy the worker writes (escaped for the terminal).
@@ -62,28 +53,6 @@ pub struct WriteInfo {
     /// `dirty_writeback` (centiseconds; None where /proc/sys does not say).
     pub dirty_expire_centisecs: Option<u64>,
     pub dirty_writeback_centisecs: Option<u64>,
-}
-
-/// Where page-cache state comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CacheSource {
-    #[default]
-    Cachestat,
-    Mincore,
-}
-
-/// Where the mapped state (page-table presence) comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PagemapSource {
-    /// `PAGEMAP_SCAN` ioctl (Linux 6.7+).
-    #[default]
-    Scan,
-    /// Chunked `pread` of `/proc/<pid>/pagemap`.
-    Pread,
-    /// Not readable (see `Capabilities::pagemap_note`).
-    Unavailable,
 }
 
 /// What this machine and kernel can tell, and what they hide.
@@ -111,16 +80,16 @@ pub struct TlbInfo {
     pub status: String,
     /// Counter rates of the last interval, when supported.
     #[serde(default)]
-    pub hardware: Option<crate::tlb::HardwareRates>,
+    pub hardware: Option<crate::kernel::tlb::HardwareRates>,
     /// The TLBs CPUID reports (empty levels: not reported by this CPU/VM).
     #[serde(default)]
-    pub geometry: crate::tlb::TlbGeometry,
+    pub geometry: crate::kernel::tlb::TlbGeometry,
     /// Labelled estimate: pages/regions touched in the last interval vs the TLB's reach.
     #[serde(default)]
-    pub estimate: Option<crate::tlb::ReachEstimate>,
+    pub estimate: Option<crate::kernel::tlb::ReachEstimate>,
     /// smaps of the worker: how much of the file is mapped with huge (PMD) entries.
     #[serde(default)]
-    pub huge: Option<crate::tlb::HugeMapped>,
+    pub huge: Option<crate::kernel::tlb::HugeMapped>,
     /// The worker's timed accesses of the last ~1 s and its faults over the same batches.
     #[serde(default)]
     pub latency: Option<LatencyView>,
@@ -129,6 +98,20 @@ pub struct TlbInfo {
     pub measurement: TlbMeasureState,
     /// Entries a 4 KiB page covers vs a 2 MiB page: facts shown as text.
     pub notes: Vec<String>,
+}
+
+impl TlbInfo {
+    /// The panel's facts from the kernel's probe; the interval's figures come later.
+    pub fn from_probe(p: crate::kernel::tlb::Probe) -> TlbInfo {
+        TlbInfo {
+            supported: p.supported,
+            reason: p.reason,
+            status: p.status,
+            geometry: p.geometry,
+            notes: p.notes,
+            ..TlbInfo::default()
+        }
+    }
 }
 
 /// The `t` key's 4 KiB vs huge page measurement, as the TLB panel shows it.

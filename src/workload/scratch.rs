@@ -13,13 +13,24 @@
 //! free lock cannot lie.
 
 use crate::error::{io_reason, AppError, Result};
-use crate::fsinfo;
+use crate::kernel::fsinfo;
 use crate::units::human_bytes;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+/// `$MMVIZ_DEMO_DIR`, else `$XDG_CACHE_HOME/mmviz`, else `~/.cache/mmviz`.
+pub fn demo_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("MMVIZ_DEMO_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("mmviz"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("mmviz"))
+}
 
 /// Scratch copies stop here: enough pages for every demo, bounded disk use.
 pub const COPY_LIMIT: u64 = 1 << 30;
@@ -57,7 +68,7 @@ fn check_dir(dir: &Path) -> std::result::Result<String, String> {
         ));
     }
     // Writable by us? access(2) with the effective ids, like the open would check.
-    if !crate::sys::may_write(f.as_fd()) {
+    if !crate::kernel::sys::may_write(f.as_fd()) {
         return Err(format!(
             "{}: Permission denied (cannot create scratch files there)",
             dir.display()
@@ -70,7 +81,7 @@ fn check_dir(dir: &Path) -> std::result::Result<String, String> {
 /// `$HOME/.cache/mmviz/scratch` if that is a different, disk-backed directory the user owns.
 /// Otherwise an error that says why write mode is refused.
 pub fn pick_dir() -> Result<ScratchDir> {
-    let primary = crate::demo::demo_dir()
+    let primary = demo_dir()
         .ok_or_else(|| {
             AppError::runtime("no cache directory for scratch files (set HOME or MMVIZ_DEMO_DIR)")
         })?
@@ -84,7 +95,7 @@ pub fn pick_dir() -> Result<ScratchDir> {
         if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
             let home = PathBuf::from(home);
             let owned = std::fs::metadata(&home)
-                .map(|m| m.uid() == crate::sys::geteuid())
+                .map(|m| m.uid() == crate::kernel::sys::geteuid())
                 .unwrap_or(false);
             let alt = home.join(".cache").join("mmviz").join("scratch");
             if owned && alt != primary {
@@ -129,7 +140,7 @@ pub fn sweep(dir: &Path) -> io::Result<usize> {
         else {
             continue;
         };
-        if crate::sys::try_lock_exclusive(f.as_fd()).unwrap_or(false) {
+        if crate::kernel::sys::try_lock_exclusive(f.as_fd()).unwrap_or(false) {
             // Still the same file at that name? (A racing sweep may have replaced it.)
             let same = match (std::fs::symlink_metadata(&path), f.metadata()) {
                 (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
@@ -177,7 +188,7 @@ impl ScratchFile {
             };
             // Lock, then check that a concurrent sweep did not take the fresh, unlocked file
             // away between create and lock (it would have unlinked it).
-            let locked = crate::sys::try_lock_exclusive(file.as_fd())?;
+            let locked = crate::kernel::sys::try_lock_exclusive(file.as_fd())?;
             let ours = match (std::fs::symlink_metadata(&path), file.metadata()) {
                 (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
                 _ => false,
@@ -209,7 +220,7 @@ impl ScratchFile {
     pub fn generated(dir: &ScratchDir, size: u64, seed: u64) -> io::Result<ScratchFile> {
         use rand::{RngCore, SeedableRng};
         let mut s = ScratchFile::create(dir)?;
-        let free = crate::sys::free_bytes(s.file.as_fd())?;
+        let free = crate::kernel::sys::free_bytes(s.file.as_fd())?;
         if size > free {
             return Err(io::Error::other(format!(
                 "{} does not fit in the {} free in {}",
@@ -227,7 +238,7 @@ impl ScratchFile {
             s.file.write_all_at(&buf[..n], off)?;
             off += n as u64;
         }
-        crate::sys::fdatasync(s.file.as_fd())?;
+        crate::kernel::sys::fdatasync(s.file.as_fd())?;
         s.size = size;
         s.data_bytes = size;
         Ok(s)
@@ -241,7 +252,7 @@ impl ScratchFile {
         let len = size.min(COPY_LIMIT);
         let mut s = ScratchFile::create(dir)?;
         let need = data_bytes_in(src, len)?;
-        let free = crate::sys::free_bytes(s.file.as_fd())?;
+        let free = crate::kernel::sys::free_bytes(s.file.as_fd())?;
         if need > free {
             return Err(io::Error::other(format!(
                 "the scratch copy needs {} but {} has {} free",
@@ -255,13 +266,13 @@ impl ScratchFile {
         let mut off = 0;
         let mut copied = 0;
         while off < len {
-            let Some(data) = crate::sys::seek_data_or_hole(src.as_fd(), off, true)? else {
+            let Some(data) = crate::kernel::sys::seek_data_or_hole(src.as_fd(), off, true)? else {
                 break;
             };
             if data >= len {
                 break;
             }
-            let hole = crate::sys::seek_data_or_hole(src.as_fd(), data, false)?
+            let hole = crate::kernel::sys::seek_data_or_hole(src.as_fd(), data, false)?
                 .unwrap_or(len)
                 .min(len);
             let mut p = data;
@@ -277,7 +288,7 @@ impl ScratchFile {
             }
             off = hole.max(p);
         }
-        crate::sys::fdatasync(s.file.as_fd())?;
+        crate::kernel::sys::fdatasync(s.file.as_fd())?;
         s.size = len;
         s.data_bytes = copied;
         Ok(s)
@@ -289,13 +300,13 @@ fn data_bytes_in(f: &File, len: u64) -> io::Result<u64> {
     let mut off = 0;
     let mut total = 0;
     while off < len {
-        let Some(d) = crate::sys::seek_data_or_hole(f.as_fd(), off, true)? else {
+        let Some(d) = crate::kernel::sys::seek_data_or_hole(f.as_fd(), off, true)? else {
             break;
         };
         if d >= len {
             break;
         }
-        let h = crate::sys::seek_data_or_hole(f.as_fd(), d, false)?
+        let h = crate::kernel::sys::seek_data_or_hole(f.as_fd(), d, false)?
             .unwrap_or(len)
             .min(len);
         total += h - d;
@@ -366,7 +377,7 @@ mod tests {
         assert_eq!(ba.len(), (1 << 20) + 5);
         assert_eq!(ba, bb);
         assert_ne!(ba, bc);
-        let cs = crate::sys::cachestat(a.file.as_fd(), 0, 0).unwrap();
+        let cs = crate::kernel::sys::cachestat(a.file.as_fd(), 0, 0).unwrap();
         assert_eq!(cs.nr_dirty, 0, "written back before use");
     }
 

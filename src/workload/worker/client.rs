@@ -82,7 +82,7 @@ impl WorkerHandle {
                 e.kind(),
                 format!(
                     "{}: {}",
-                    crate::output::escape_controls(&what.display().to_string()),
+                    crate::text::escape_controls(&what.display().to_string()),
                     crate::error::io_reason(&e)
                 ),
             )

@@ -5,6 +5,10 @@
 //!    drawn inline, `read_volatile` + `write_volatile`; (b) `mmviz run FILE --write shared
 //!    --pattern random --accesses 1000000 --json` (ns_per_access: the worker's timed windows,
 //!    which include the write faults, as (a) does). Min and median of N runs each.
+//!    (c) steady state, the loop alone: the same already-dirty MAP_SHARED mapping (every
+//!    page written once first, so no access faults), the plain loop vs the worker's own
+//!    `WriteLoop::run` (pattern iterator, store accumulator, sampled latency timing) in
+//!    batches of 64 Ki accesses as the worker runs them; alternated A/B/A/B.
 //! 2. msync(MS_SYNC) cost per dirty page: dirty K pages of a 64 MiB shared mapping, time one
 //!    msync; K = 256, 4096, 16384. Also MS_ASYNC on 16384 dirty pages and what it left dirty.
 //! 3. IPC latency: `mmviz ipc --duration 2 --json` at 20,000 and 200,000 messages/s.
@@ -71,20 +75,30 @@ fn dirty_pages(f: &File) -> u64 {
         .nr_dirty
 }
 
-/// (a) the plain store loop on a fresh shared mapping of a fresh scratch copy of `src`, made
-/// exactly as `run --write` makes its own (pwrite, then fdatasync); ns per access.
-fn plain(src: &Path, seed: u64) -> f64 {
+/// A fresh shared mapping of a fresh scratch copy of `src`, made exactly as `run --write`
+/// makes its own (pwrite, then fdatasync), then `f(base, span)`: ns per access.
+fn fresh(src: &Path, f: impl FnOnce(*mut u8, u64) -> f64) -> f64 {
     let dir = mmviz::workload::scratch::ScratchDir {
         path: bench_dir(),
         fs: String::new(),
     };
     let s = mmviz::workload::scratch::ScratchFile::copy_of(&dir, &File::open(src).unwrap(), SIZE)
         .unwrap();
-    let f = &s.file;
     // SAFETY: this bench's own file; nothing truncates it meanwhile.
-    let mut map = unsafe { MmapOptions::new().map_mut(f).unwrap() };
+    let mut map = unsafe { MmapOptions::new().map_mut(&s.file).unwrap() };
     let span = map.len() as u64;
-    let base = map.as_mut_ptr();
+    let ns = f(map.as_mut_ptr(), span);
+    drop(map);
+    ns
+}
+
+/// (a) the plain store loop on a fresh mapping; ns per access.
+fn plain(src: &Path, seed: u64) -> f64 {
+    fresh(src, |base, span| plain_loop(base, span, seed))
+}
+
+/// The xorshift64* + multiply-shift plain store loop over `base..base+span`; ns per access.
+fn plain_loop(base: *mut u8, span: u64, seed: u64) -> f64 {
     let mut x = seed | 1;
     let mut sum = 0u64;
     let t0 = Instant::now();
@@ -94,7 +108,7 @@ fn plain(src: &Path, seed: u64) -> f64 {
         x ^= x >> 27;
         let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
         let off = ((r as u128 * span as u128) >> 64) as usize;
-        // SAFETY: off < span = map.len(); a live writable mapping.
+        // SAFETY: off < span, a live writable mapping of this bench's own file.
         unsafe {
             let q = base.add(off);
             let v = std::ptr::read_volatile(q);
@@ -104,8 +118,85 @@ fn plain(src: &Path, seed: u64) -> f64 {
     }
     let dt = t0.elapsed();
     std::hint::black_box(sum);
-    drop(map);
     dt.as_nanos() as f64 / ACCESSES as f64
+}
+
+/// The worker's write loop (`WriteLoop::run`, random pattern, every access stores) over the
+/// same mapping, in the worker's batch size, with its latency sampling; ns per access.
+fn worker_loop(base: *mut u8, span: u64, seed: u64) -> f64 {
+    use mmviz::workload::patterns::{PatternIter, PatternKind};
+    use mmviz::workload::worker::child::WriteLoop;
+    use mmviz::workload::worker::PatternSpec;
+    let spec = PatternSpec {
+        kind: PatternKind::Random,
+        seed,
+        ..PatternSpec::default()
+    };
+    let ps = mmviz::units::page_size();
+    let mut iter = PatternIter::new(&spec.params(span, ps));
+    let w = WriteLoop {
+        base,
+        fsize: span,
+        size: 1,
+        scan: false,
+        share_q16: 1 << 16,
+    };
+    let mut lat = mmviz::latency::LatencyHist::default();
+    lat.calibrate();
+    let every = mmviz::latency::sample_every_for(None);
+    const BATCH: usize = 64 * 1024;
+    let mut offs = vec![0u64; BATCH];
+    let (mut wacc, mut sum, mut last, mut left) = (0u32, 0u64, 0u64, ACCESSES as usize);
+    let mut timed = std::time::Duration::ZERO;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let k = lat.take_samples(n as u64, every) as usize;
+        let t0 = Instant::now();
+        // SAFETY: base..base+span is this bench's live writable mapping; the random pattern
+        // draws offsets with off + 1 <= span.
+        last = unsafe {
+            w.run(
+                &mut iter,
+                &mut offs[..n],
+                false,
+                last,
+                k,
+                &mut lat,
+                &mut wacc,
+                &mut sum,
+            )
+        };
+        timed += t0.elapsed();
+        left -= n;
+    }
+    std::hint::black_box(sum);
+    timed.as_nanos() as f64 / ACCESSES as f64
+}
+
+/// (c): both loops over one mapping whose pages are all dirty already (no faults).
+fn steady(src: &Path, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let dir = mmviz::workload::scratch::ScratchDir {
+        path: bench_dir(),
+        fs: String::new(),
+    };
+    let s = mmviz::workload::scratch::ScratchFile::copy_of(&dir, &File::open(src).unwrap(), SIZE)
+        .unwrap();
+    // SAFETY: this bench's own scratch file; nothing truncates it meanwhile.
+    let mut map = unsafe { MmapOptions::new().map_mut(&s.file).unwrap() };
+    let span = map.len() as u64;
+    let ps = mmviz::units::page_size() as usize;
+    for i in (0..map.len()).step_by(ps) {
+        map[i] = map[i].wrapping_add(1);
+    }
+    let base = map.as_mut_ptr();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let seed = 1 + i as u64;
+        a.push(plain_loop(base, span, seed));
+        b.push(worker_loop(base, span, seed));
+    }
+    drop(map);
+    (a, b)
 }
 
 fn mmviz_json(args: &[&str]) -> serde_json::Value {
@@ -188,6 +279,31 @@ fn main() {
         "  ratio (b)/(a)        : min {:.3}, median {:.3} (target <= 1.10)",
         bmin / amin,
         bmed / amed
+    );
+
+    let mut e = Vec::new();
+    for i in 0..n {
+        e.push(fresh(&src, |base, span| {
+            worker_loop(base, span, 1 + i as u64)
+        }));
+    }
+    let (emin, emed) = stats(&e);
+    println!("  (e) WriteLoop::run on a fresh mapping in this process: min {emin:6.2} median {emed:6.2} ns/access {e:.2?}");
+    println!(
+        "  ratio (e)/(a)        : min {:.3}, median {:.3} (the loop alone, faults included)",
+        emin / amin,
+        emed / amed
+    );
+    let (c, d) = steady(&src, n.max(7));
+    let (cmin, cmed) = stats(&c);
+    let (dmin, dmed) = stats(&d);
+    println!("steady state: the same 1,000,000 stores over one already-dirty mapping (no faults)");
+    println!("  (c) plain store loop : min {cmin:6.2} median {cmed:6.2} ns/access {c:.2?}");
+    println!("  (d) WriteLoop::run   : min {dmin:6.2} median {dmed:6.2} ns/access {d:.2?}");
+    println!(
+        "  ratio (d)/(c)        : min {:.3}, median {:.3} (target <= 1.10)",
+        dmin / cmin,
+        dmed / cmed
     );
 
     println!("msync(MS_SYNC), one call over the whole 64 MiB mapping:");

@@ -809,21 +809,16 @@ impl Worker {
             lat.take_samples(n as u64, crate::latency::sample_every_for(self.run.rate)) as usize;
         let t0 = Instant::now();
         if let Some(base) = wbase {
-            let fsize = self.size;
-            let f = |off: u64| {
-                let len = if scan {
-                    (fsize - off).min(size) as usize
-                } else {
-                    size as usize
-                };
-                let store = due(&mut wacc, share_q16);
-                // SAFETY: base..base+fsize is this worker's writable mapping (live for the
-                // worker's life); the pattern keeps off + len <= fsize and len >= 1.
-                let v = unsafe { write_access(base, off, len.max(1), store) };
-                sum = sum.wrapping_add(v);
-                v
+            let w = WriteLoop {
+                base,
+                fsize: self.size,
+                size,
+                scan,
+                share_q16,
             };
-            last = drive_sampled(iter, offs, record, last, k, lat, f);
+            // SAFETY: base..base+size is this worker's writable mapping (live for the
+            // worker's life); the pattern keeps off + len <= size.
+            last = unsafe { w.run(iter, offs, record, last, k, lat, &mut wacc, &mut sum) };
         } else if scan {
             let fsize = self.size;
             let f = |off: u64| {
@@ -944,6 +939,61 @@ impl Worker {
         p.recent = recent;
         grep_mode::fill(&self.run, &mut p);
         self.send(&Report::Progress(p))
+    }
+}
+
+/// One write-mode batch's fixed parameters. Public so `benches/write.rs` times this exact
+/// loop against a plain store loop over the same mapping.
+pub struct WriteLoop {
+    /// The writable mapping's first byte.
+    pub base: *mut u8,
+    /// The mapping's length in bytes.
+    pub fsize: u64,
+    /// Bytes loaded per access (a page for `scan`, clipped at the end of the file).
+    pub size: u64,
+    pub scan: bool,
+    /// Share of accesses that store, in 1/65536.
+    pub share_q16: u32,
+}
+
+impl WriteLoop {
+    /// Runs `offs.len()` accesses of `iter` (the last `k` timed into `lat`), each loading
+    /// `size` bytes and, for the due share, storing its first byte incremented. Returns the
+    /// last offset; `wacc` carries the store accumulator and `sum` the checksum across
+    /// batches.
+    ///
+    /// # Safety
+    /// `base..base+fsize` must be a live, writable mapping and every offset `iter` draws must
+    /// leave `off + size <= fsize` (`scan` clips `size` at the end itself).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub unsafe fn run(
+        &self,
+        iter: &mut crate::workload::patterns::PatternIter,
+        offs: &mut [u64],
+        record: bool,
+        last: u64,
+        k: usize,
+        lat: &mut crate::latency::LatencyHist,
+        wacc: &mut u32,
+        sum: &mut u64,
+    ) -> u64 {
+        let (base, fsize, size, scan, q) =
+            (self.base, self.fsize, self.size, self.scan, self.share_q16);
+        let f = |off: u64| {
+            let len = if scan {
+                (fsize - off).min(size) as usize
+            } else {
+                size as usize
+            };
+            let store = due(wacc, q);
+            // SAFETY: the caller's contract: base..base+fsize is live and writable and
+            // off + len <= fsize; len >= 1.
+            let v = unsafe { write_access(base, off, len.max(1), store) };
+            *sum = sum.wrapping_add(v);
+            v
+        };
+        drive_sampled(iter, offs, record, last, k, lat, f)
     }
 }
 

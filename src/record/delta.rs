@@ -58,10 +58,7 @@ pub fn pack(v: &mut Value) {
     let keys: Vec<String> = first.keys().cloned().collect();
     let uniform = arr.iter().all(|c| match c {
         Value::Object(m) => {
-            m.len() == keys.len()
-                && keys
-                    .iter()
-                    .all(|k| m.get(k).is_some_and(|x| int_or_null(x)))
+            m.len() == keys.len() && keys.iter().all(|k| m.get(k).is_some_and(int_or_null))
         }
         _ => false,
     });

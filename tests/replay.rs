@@ -1,6 +1,7 @@
 //! Record and replay through the built binary: a live session recorded in a real terminal
 //! (tmux), replayed with no file, rendered to asciicast v2; bad recordings exit 2, truncated
-//! ones replay up to the break and exit 0.
+//! ones replay up to the break and exit 0; a steady session's recording is a small fraction
+//! of a whole snapshot per frame, and replays to the same snapshots.
 
 mod common;
 
@@ -70,15 +71,23 @@ fn record_a_live_session_then_replay_it() {
 
     let v = lines(&rec);
     assert_eq!(v[0]["type"], "header");
-    assert_eq!(v[0]["version"], 1);
+    assert_eq!(v[0]["version"], 2);
     assert_eq!(v[0]["file"], "lecture.bin", "the name, not the path");
     let text = std::fs::read_to_string(&rec).unwrap();
     assert!(
         !text.contains(dir.path().to_str().unwrap()),
         "no full path anywhere"
     );
-    let snaps = v.iter().filter(|e| e["type"] == "snapshot").count();
+    let snaps = v
+        .iter()
+        .filter(|e| e["type"] == "keyframe" || e["type"] == "delta")
+        .count();
     assert!(snaps >= 5, "{snaps} snapshots");
+    let first = v
+        .iter()
+        .find(|e| e["type"] == "keyframe" || e["type"] == "delta")
+        .unwrap();
+    assert_eq!(first["type"], "keyframe", "the first frame is whole");
     let cmds: Vec<&str> = v
         .iter()
         .filter(|e| e["type"] == "action")
@@ -206,4 +215,80 @@ fn bad_recordings_exit_2_and_truncated_ones_replay_with_a_warning() {
     let r = mmviz(&["replay", good.to_str().unwrap()]);
     assert_eq!(r.code(), 2, "{r:?}");
     assert!(r.stderr.contains("--asciicast"), "{r:?}");
+}
+
+#[test]
+fn a_steady_session_records_far_less_than_a_whole_snapshot_per_frame() {
+    use mmviz::advice::Advice;
+    use mmviz::record::{Recorder, Recording};
+    use mmviz::session::SessionOptions;
+    use mmviz::snapshot::Command;
+    use mmviz::worker::PatternSpec;
+    let dir = scratch_dir();
+    let file = dir.path().join("steady.bin");
+    assert_eq!(
+        mmviz(&["gen", file.to_str().unwrap(), "--size", "64MiB"]).code(),
+        0
+    );
+    let mut live = common::live::Live::spawn(SessionOptions {
+        path: file.clone(),
+        is_demo: false,
+        spec: PatternSpec {
+            kind: mmviz::patterns::PatternKind::Sequential,
+            seed: 7,
+            ..Default::default()
+        },
+        advice: Advice::Normal,
+        rate: Some(2_000),
+        cold: false,
+        hz: 20,
+        compare: None,
+        write: None,
+    });
+    // About the grid of a 120x40 terminal.
+    live.send(Command::SetView {
+        start_page: 0,
+        end_page: u64::MAX,
+        cells: 2048,
+    });
+    let first = live.wait("2048 cells", |s| s.grid.cells.len() == 2048);
+    let rec_path = dir.path().join("steady.jsonl");
+    let mut rec = Recorder::create(&rec_path, false, &file, true).unwrap();
+    let mut shown = vec![first];
+    while shown.len() < 80 {
+        let last = shown.last().unwrap().seq;
+        shown.push(live.wait("the next snapshot", move |s| s.seq > last));
+    }
+    for s in &shown {
+        rec.snapshot(s).unwrap();
+    }
+    drop(rec);
+    live.end();
+    // What version 1 wrote: each snapshot whole, on its own line.
+    let whole: usize = shown
+        .iter()
+        .map(|s| serde_json::to_string(s).unwrap().len())
+        .sum();
+    let size = std::fs::metadata(&rec_path).unwrap().len() as usize;
+    let ratio = size as f64 / whole as f64;
+    eprintln!(
+        "{size} bytes for {} frames; whole snapshots {whole} bytes; ratio {ratio:.4}",
+        shown.len()
+    );
+    assert!(
+        ratio < 0.05,
+        "the recording is {ratio:.3} of whole snapshots ({size} of {whole} bytes)"
+    );
+    // The workload moved while recorded (so the deltas carried real changes)...
+    assert!(shown.last().unwrap().worker.accesses > shown[0].worker.accesses);
+    // ...and every frame replays as recorded (compared as the JSON `watch --json` prints).
+    let mut r = Recording::open(&rec_path).unwrap();
+    assert_eq!(r.frames.len(), shown.len());
+    // (Through JSON text both: a float reads back as the text it was written as.)
+    let json = |s: &mmviz::snapshot::Snapshot| {
+        serde_json::from_str::<Value>(&serde_json::to_string(s).unwrap()).unwrap()
+    };
+    for i in (0..shown.len()).rev() {
+        assert!(json(&r.frame(i).unwrap()) == json(&shown[i]), "frame {i}");
+    }
 }

@@ -151,7 +151,8 @@ fn record_a_live_session_then_replay_it() {
 fn bad_recordings_exit_2_and_truncated_ones_replay_with_a_warning() {
     let dir = scratch_dir();
     let good = dir.path().join("good.jsonl");
-    // A recording made by the library's recorder from the built-in fixture screen.
+    // A format version 1 recording (a whole snapshot per line) of the built-in fixture
+    // screen: still replayed by this format-2 reader.
     let snap = serde_json::to_value(mmviz::tui::fixture::fixture_snapshot()).unwrap();
     let header = r#"{"type":"header","format":"mmviz-recording","version":1,"mmviz":"0.1.0","file":"d.bin","started_unix_ms":0}"#;
     let mut text = format!("{header}\n");
@@ -291,4 +292,64 @@ fn a_steady_session_records_far_less_than_a_whole_snapshot_per_frame() {
     for i in (0..shown.len()).rev() {
         assert!(json(&r.frame(i).unwrap()) == json(&shown[i]), "frame {i}");
     }
+}
+
+#[test]
+fn replay_jumps_to_recorded_lesson_steps_in_a_terminal() {
+    use mmviz::record::{CheckRecord, CheckVerdict, LessonStep, Recorder};
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = scratch_dir();
+    let rec = dir.path().join("lesson.jsonl");
+    let mut r = Recorder::create(&rec, false, Path::new("data.bin"), false).unwrap();
+    let mut s = mmviz::tui::fixture::fixture_snapshot();
+    s.message = None;
+    for i in 0..6u64 {
+        s.seq = i;
+        r.snapshot(&s).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        if i == 1 || i == 3 {
+            r.lesson_step(&LessonStep {
+                lesson: "demand-paging".into(),
+                index: i as u32 / 2,
+                title: format!("step title {i}"),
+                checks: vec![CheckRecord {
+                    check: "faults.major_total >= 1".into(),
+                    verdict: CheckVerdict::Pass,
+                    measured: Some(serde_json::json!(14)),
+                    note: None,
+                }],
+            })
+            .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+    }
+    drop(r);
+    let bin = env!("CARGO_BIN_EXE_mmviz");
+    let cmd = format!("{bin} replay {}; echo EXIT=$?; sleep 60", rec.display());
+    let t = Tmux::start("steps", &cmd);
+    t.wait(10, "the replay screen", |s| {
+        s.contains("replay data.bin") && s.contains("/2 ")
+    });
+    t.keys(&["Home", "n"]);
+    let s = t.wait(5, "the first step", |s| {
+        s.contains("◆ demand-paging step 1: step title 1  ✓ faults.major_total >= 1 (14)")
+    });
+    assert!(s.contains("step 1/2") && s.contains("⏸"), "{s}");
+    t.keys(&["n"]);
+    t.wait(5, "the second step", |s| {
+        s.contains("◆ demand-paging step 2: step title 3") && s.contains("step 2/2")
+    });
+    t.keys(&["n"]);
+    t.wait(5, "no step after", |s| {
+        s.contains("no lesson step after this point")
+    });
+    t.keys(&["p"]);
+    t.wait(5, "back to the first", |s| {
+        s.contains("step 1: step title 1")
+    });
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
 }

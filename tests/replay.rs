@@ -1,6 +1,7 @@
 //! Record and replay through the built binary: a live session recorded in a real terminal
 //! (tmux), replayed with no file, rendered to asciicast v2; bad recordings exit 2, truncated
-//! ones replay up to the break and exit 0.
+//! ones replay up to the break and exit 0; a steady session's recording is a small fraction
+//! of a whole snapshot per frame, and replays to the same snapshots.
 
 mod common;
 
@@ -70,15 +71,23 @@ fn record_a_live_session_then_replay_it() {
 
     let v = lines(&rec);
     assert_eq!(v[0]["type"], "header");
-    assert_eq!(v[0]["version"], 1);
+    assert_eq!(v[0]["version"], 2);
     assert_eq!(v[0]["file"], "lecture.bin", "the name, not the path");
     let text = std::fs::read_to_string(&rec).unwrap();
     assert!(
         !text.contains(dir.path().to_str().unwrap()),
         "no full path anywhere"
     );
-    let snaps = v.iter().filter(|e| e["type"] == "snapshot").count();
+    let snaps = v
+        .iter()
+        .filter(|e| e["type"] == "keyframe" || e["type"] == "delta")
+        .count();
     assert!(snaps >= 5, "{snaps} snapshots");
+    let first = v
+        .iter()
+        .find(|e| e["type"] == "keyframe" || e["type"] == "delta")
+        .unwrap();
+    assert_eq!(first["type"], "keyframe", "the first frame is whole");
     let cmds: Vec<&str> = v
         .iter()
         .filter(|e| e["type"] == "action")
@@ -142,7 +151,8 @@ fn record_a_live_session_then_replay_it() {
 fn bad_recordings_exit_2_and_truncated_ones_replay_with_a_warning() {
     let dir = scratch_dir();
     let good = dir.path().join("good.jsonl");
-    // A recording made by the library's recorder from the built-in fixture screen.
+    // A format version 1 recording (a whole snapshot per line) of the built-in fixture
+    // screen: still replayed by this format-2 reader.
     let snap = serde_json::to_value(mmviz::session::fixture::fixture_snapshot()).unwrap();
     let header = r#"{"type":"header","format":"mmviz-recording","version":1,"mmviz":"0.1.0","file":"d.bin","started_unix_ms":0}"#;
     let mut text = format!("{header}\n");
@@ -206,4 +216,140 @@ fn bad_recordings_exit_2_and_truncated_ones_replay_with_a_warning() {
     let r = mmviz(&["replay", good.to_str().unwrap()]);
     assert_eq!(r.code(), 2, "{r:?}");
     assert!(r.stderr.contains("--asciicast"), "{r:?}");
+}
+
+#[test]
+fn a_steady_session_records_far_less_than_a_whole_snapshot_per_frame() {
+    use mmviz::kernel::advice::Advice;
+    use mmviz::record::{Recorder, Recording};
+    use mmviz::session::snapshot::Command;
+    use mmviz::session::SessionOptions;
+    use mmviz::workload::worker::PatternSpec;
+    let dir = scratch_dir();
+    let file = dir.path().join("steady.bin");
+    assert_eq!(
+        mmviz(&["gen", file.to_str().unwrap(), "--size", "64MiB"]).code(),
+        0
+    );
+    let mut live = common::live::Live::spawn(SessionOptions {
+        path: file.clone(),
+        is_demo: false,
+        spec: PatternSpec {
+            kind: mmviz::workload::patterns::PatternKind::Sequential,
+            seed: 7,
+            ..Default::default()
+        },
+        advice: Advice::Normal,
+        rate: Some(2_000),
+        cold: false,
+        hz: 20,
+        compare: None,
+        write: None,
+    });
+    // About the grid of a 120x40 terminal.
+    live.send(Command::SetView {
+        start_page: 0,
+        end_page: u64::MAX,
+        cells: 2048,
+    });
+    let first = live.wait("2048 cells", |s| s.grid.cells.len() == 2048);
+    let rec_path = dir.path().join("steady.jsonl");
+    let mut rec = Recorder::create(&rec_path, false, &file, true).unwrap();
+    let mut shown = vec![first];
+    while shown.len() < 80 {
+        let last = shown.last().unwrap().seq;
+        shown.push(live.wait("the next snapshot", move |s| s.seq > last));
+    }
+    for s in &shown {
+        rec.snapshot(s).unwrap();
+    }
+    drop(rec);
+    live.end();
+    // What version 1 wrote: each snapshot whole, on its own line.
+    let whole: usize = shown
+        .iter()
+        .map(|s| serde_json::to_string(s).unwrap().len())
+        .sum();
+    let size = std::fs::metadata(&rec_path).unwrap().len() as usize;
+    let ratio = size as f64 / whole as f64;
+    eprintln!(
+        "{size} bytes for {} frames; whole snapshots {whole} bytes; ratio {ratio:.4}",
+        shown.len()
+    );
+    assert!(
+        ratio < 0.05,
+        "the recording is {ratio:.3} of whole snapshots ({size} of {whole} bytes)"
+    );
+    // The workload moved while recorded (so the deltas carried real changes)...
+    assert!(shown.last().unwrap().worker.accesses > shown[0].worker.accesses);
+    // ...and every frame replays as recorded (compared as the JSON `watch --json` prints).
+    let mut r = Recording::open(&rec_path).unwrap();
+    assert_eq!(r.frames.len(), shown.len());
+    // (Through JSON text both: a float reads back as the text it was written as.)
+    let json = |s: &mmviz::session::snapshot::Snapshot| {
+        serde_json::from_str::<Value>(&serde_json::to_string(s).unwrap()).unwrap()
+    };
+    for i in (0..shown.len()).rev() {
+        assert!(json(&r.frame(i).unwrap()) == json(&shown[i]), "frame {i}");
+    }
+}
+
+#[test]
+fn replay_jumps_to_recorded_lesson_steps_in_a_terminal() {
+    use mmviz::record::{CheckRecord, CheckVerdict, LessonStep, Recorder};
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = scratch_dir();
+    let rec = dir.path().join("lesson.jsonl");
+    let mut r = Recorder::create(&rec, false, Path::new("data.bin"), false).unwrap();
+    let mut s = mmviz::session::fixture::fixture_snapshot();
+    s.message = None;
+    for i in 0..6u64 {
+        s.seq = i;
+        r.snapshot(&s).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        if i == 1 || i == 3 {
+            r.lesson_step(&LessonStep {
+                lesson: "demand-paging".into(),
+                index: i as u32 / 2,
+                title: format!("step title {i}"),
+                checks: vec![CheckRecord {
+                    check: "faults.major_total >= 1".into(),
+                    verdict: CheckVerdict::Pass,
+                    measured: Some(serde_json::json!(14)),
+                    note: None,
+                }],
+            })
+            .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+    }
+    drop(r);
+    let bin = env!("CARGO_BIN_EXE_mmviz");
+    let cmd = format!("{bin} replay {}; echo EXIT=$?; sleep 60", rec.display());
+    let t = Tmux::start("steps", &cmd);
+    t.wait(10, "the replay screen", |s| {
+        s.contains("replay data.bin") && s.contains("/2 ")
+    });
+    t.keys(&["Home", "n"]);
+    let s = t.wait(5, "the first step", |s| {
+        s.contains("◆ demand-paging step 1: step title 1  ✓ faults.major_total >= 1 (14)")
+    });
+    assert!(s.contains("step 1/2") && s.contains("⏸"), "{s}");
+    t.keys(&["n"]);
+    t.wait(5, "the second step", |s| {
+        s.contains("◆ demand-paging step 2: step title 3") && s.contains("step 2/2")
+    });
+    t.keys(&["n"]);
+    t.wait(5, "no step after", |s| {
+        s.contains("no lesson step after this point")
+    });
+    t.keys(&["p"]);
+    t.wait(5, "back to the first", |s| {
+        s.contains("step 1: step title 1")
+    });
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
 }

@@ -130,6 +130,10 @@ pub fn manpage(w: &mut dyn Write) -> std::io::Result<()> {
     for k in crate::tui::keymap::listed() {
         tagged(&mut roff, k.keys, k.long_help());
     }
+    roff.control("SH", ["KEYS (mmviz replay)"]);
+    for k in crate::tui::keymap::REPLAY_KEYMAP {
+        tagged(&mut roff, k.keys, k.help);
+    }
 
     roff.control("SH", ["EXIT STATUS"]);
     for (code, what) in EXIT_CODES {
@@ -226,6 +230,9 @@ mod tests {
         let plain = page.replace("\\*(Aq", "'").replace("\\-", "-");
         for k in crate::tui::keymap::listed() {
             assert!(plain.contains(k.long_help()), "{} missing", k.keys);
+        }
+        for k in crate::tui::keymap::REPLAY_KEYMAP {
+            assert!(plain.contains(k.help), "replay {} missing", k.keys);
         }
         assert!(page.contains("MMVIZ_THEME") && page.contains("NO_COLOR"));
     }

@@ -55,7 +55,25 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
     } else {
         t.size
     };
-    let (spec, advice) = pattern_spec(&a.workload, size, &t.path)?;
+    // `--regex RE [--max-matches N]` may come with another first pattern: `8` switches to
+    // grep with it. Validated here all the same.
+    let mut w = a.workload.clone();
+    let starts_grep = w.pattern.trim().eq_ignore_ascii_case("grep");
+    let (regex, max_matches) = if starts_grep {
+        (None, None)
+    } else {
+        (w.regex.take(), w.max_matches.take())
+    };
+    let (mut spec, advice) = pattern_spec(&w, size, &t.path)?;
+    if let Some(re) = regex {
+        crate::workload::patterns::grep::compile(&re).map_err(AppError::usage)?;
+        spec.regex = Some(re);
+    }
+    spec.max_matches = spec.max_matches.or(max_matches);
+    if spec.kind == crate::workload::patterns::PatternKind::Bsearch {
+        crate::workload::patterns::bsearch::check_records_file(&t.path)
+            .map_err(|why| AppError::bad_input(&t.path, why))?;
+    }
     drop(t);
     let rate = match a.rate.as_deref() {
         None => Some(DEFAULT_TUI_RATE),

@@ -5,16 +5,25 @@
 //! can be read with `jq`:
 //!
 //! ```text
-//! {"type":"header","format":"mmviz-recording","version":1,"mmviz":"0.1.0","file":"data.bin",...}
-//! {"type":"snapshot","t_ms":0,"snapshot":{...the Snapshot as `watch --json` prints it...}}
+//! {"type":"header","format":"mmviz-recording","version":2,"mmviz":"0.1.0","file":"data.bin",...}
+//! {"type":"keyframe","t_ms":0,"snapshot":{...the Snapshot, packed (see delta.rs)...}}
+//! {"type":"delta","t_ms":100,"patch":{"seq":1,"t_ms":100,"grid":{"cells":{"cols":{...}}}}}
 //! {"type":"action","t_ms":850,"command":{"cmd":"evict"}}
 //! {"type":"event","t_ms":900,"text":"evicted: 65,536 -> 0 pages cached"}
+//! {"type":"lesson_step","t_ms":950,"step":{"lesson":"demand-paging","index":1,...}}
 //! ```
 //!
-//! `t_ms` is milliseconds since recording started. Actions are the [`Command`]s the UI sent;
-//! events are the session's messages, written once when they change. The file's name is kept,
-//! not its full path, unless asked (`--record-paths`): recordings get shared.
+//! `t_ms` is milliseconds since recording started. Every frame is a keyframe (the whole
+//! snapshot as `watch --json` prints it, with the grid stored column by column) or a delta
+//! (what changed since the previous frame, [`delta`]); a keyframe is written when the deltas
+//! since the last one add up to [`KEYFRAME_DELTA_FACTOR`] keyframes, or after [`KEYFRAME_MAX_MS`], so seeking
+//! reads one keyframe and a bounded run of deltas. Version 1 recordings (a whole
+//! `snapshot` line per frame) are still read. Actions are the [`Command`]s the UI sent; events
+//! are the session's messages, written once when they change; lesson steps are what the
+//! lesson runner reports ([`Recorder::lesson_step`]). The file's name is kept, not its full
+//! path, unless asked (`--record-paths`): recordings get shared.
 
+pub mod delta;
 mod reader;
 
 pub use reader::{Frame, Recording};
@@ -77,7 +86,13 @@ use std::time::Instant;
 
 /// Written in every header; a reader refuses a newer version.
 pub const FORMAT: &str = "mmviz-recording";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// A keyframe at least this often (ms), whatever the deltas weigh.
+pub const KEYFRAME_MAX_MS: u64 = 30_000;
+/// A keyframe once the deltas since the last one weigh this many keyframes: seeking then
+/// reads at most one keyframe and this many keyframes' worth of deltas, and the keyframes
+/// are at most 1/(1+this) of the recording.
+pub const KEYFRAME_DELTA_FACTOR: u64 = 4;
 
 /// The first line of a recording.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,9 +112,69 @@ pub struct Header {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Entry {
     Header(Header),
-    Snapshot { t_ms: u64, snapshot: Box<Snapshot> },
-    Action { t_ms: u64, command: Command },
-    Event { t_ms: u64, text: String },
+    /// Version 1: the whole snapshot, unpacked (read, no longer written).
+    Snapshot {
+        t_ms: u64,
+        snapshot: Box<Snapshot>,
+    },
+    /// The whole snapshot's value, packed and run-length encoded ([`delta`]).
+    Keyframe {
+        t_ms: u64,
+        snapshot: serde_json::Value,
+    },
+    /// What changed since the previous frame ([`delta::diff`] of the packed values).
+    Delta {
+        t_ms: u64,
+        patch: serde_json::Value,
+    },
+    Action {
+        t_ms: u64,
+        command: Command,
+    },
+    Event {
+        t_ms: u64,
+        text: String,
+    },
+    LessonStep {
+        t_ms: u64,
+        step: LessonStep,
+    },
+}
+
+/// A lesson step as the lesson runner reports it when the step is shown or its checks are
+/// evaluated (a step may be recorded more than once: each time its checks change).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LessonStep {
+    /// The lesson's name (its file stem).
+    pub lesson: String,
+    /// The step's index in the lesson, from 0.
+    pub index: u32,
+    pub title: String,
+    pub checks: Vec<CheckRecord>,
+}
+
+/// One check of a lesson step and what was measured for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// The check as the lesson file writes it, e.g. `faults.major_total >= 1`.
+    pub check: String,
+    pub verdict: CheckVerdict,
+    /// The measured value (None when the field was not measured here).
+    pub measured: Option<serde_json::Value>,
+    /// What was seen instead, or why it was not measured.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckVerdict {
+    Pass,
+    Fail,
+    /// The field is absent or null on this machine (not a pass, not a fail).
+    NotMeasured,
+    /// Not evaluated yet (the step was just shown).
+    Pending,
 }
 
 /// Creates `path` for writing, refusing to replace an existing file unless `force`.
@@ -127,6 +202,14 @@ pub struct Recorder {
     start: Instant,
     keep_paths: bool,
     last_message: Option<String>,
+    /// The last frame's packed value (what the next delta is taken against).
+    prev: Option<serde_json::Value>,
+    /// Bytes of the last keyframe, of the deltas since, and when it was written.
+    key_bytes: u64,
+    since_key_bytes: u64,
+    key_t_ms: u64,
+    /// Bytes written so far (header included).
+    written: u64,
 }
 
 impl Recorder {
@@ -138,6 +221,11 @@ impl Recorder {
             start: Instant::now(),
             keep_paths,
             last_message: None,
+            prev: None,
+            key_bytes: 0,
+            since_key_bytes: 0,
+            key_t_ms: 0,
+            written: 0,
         };
         let header = Header {
             format: FORMAT.into(),
@@ -166,10 +254,19 @@ impl Recorder {
         self.start.elapsed().as_millis() as u64
     }
 
-    fn write(&mut self, e: &Entry) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, e)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+    /// Writes one line; its length in bytes.
+    fn write(&mut self, e: &Entry) -> std::io::Result<u64> {
+        let mut line = serde_json::to_vec(e)?;
+        line.push(b'\n');
+        self.out.write_all(&line)?;
+        self.out.flush()?;
+        self.written += line.len() as u64;
+        Ok(line.len() as u64)
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
     }
 
     /// Records a snapshot (its path shortened), and its message as an event when it changed.
@@ -180,12 +277,39 @@ impl Recorder {
             let text = s.message.clone().unwrap_or_default();
             self.write(&Entry::Event { t_ms, text })?;
         }
-        let mut snap = s.clone();
-        snap.file.path = self.shown_path(&s.file.path);
-        self.write(&Entry::Snapshot {
+        let mut v = serde_json::to_value(s)?;
+        v["file"]["path"] = self.shown_path(&s.file.path).into();
+        delta::pack(&mut v);
+        let key = match &self.prev {
+            None => true,
+            Some(_) => {
+                self.since_key_bytes >= KEYFRAME_DELTA_FACTOR * self.key_bytes
+                    || t_ms.saturating_sub(self.key_t_ms) >= KEYFRAME_MAX_MS
+            }
+        };
+        if key {
+            let n = self.write(&Entry::Keyframe {
+                t_ms,
+                snapshot: delta::compress(&v),
+            })?;
+            (self.key_bytes, self.since_key_bytes, self.key_t_ms) = (n, 0, t_ms);
+        } else {
+            let prev = self.prev.as_ref().expect("not a keyframe: prev is set");
+            let patch = delta::diff(prev, &v).unwrap_or_else(|| serde_json::json!({}));
+            self.since_key_bytes += self.write(&Entry::Delta { t_ms, patch })?;
+        }
+        self.prev = Some(v);
+        Ok(())
+    }
+
+    /// Records a lesson step (shown, or its checks evaluated).
+    pub fn lesson_step(&mut self, step: &LessonStep) -> std::io::Result<()> {
+        let t_ms = self.t_ms();
+        self.write(&Entry::LessonStep {
             t_ms,
-            snapshot: Box::new(snap),
+            step: step.clone(),
         })
+        .map(drop)
     }
 
     /// Records a command the UI sent.
@@ -195,6 +319,7 @@ impl Recorder {
             t_ms,
             command: c.clone(),
         })
+        .map(drop)
     }
 }
 
@@ -246,18 +371,44 @@ pub fn tee(
         snap_rx,
         TeeHandle {
             threads: vec![commands, snapshots],
-            failed,
+            sink: LessonSink { rec, failed },
         },
     )
+}
+
+/// Where the lesson runner reports its steps while [`tee`] records: cloneable, and sendable
+/// to whichever thread runs the lesson. Writes go to the same file as the snapshots.
+#[derive(Clone)]
+pub struct LessonSink {
+    rec: std::sync::Arc<std::sync::Mutex<Option<Recorder>>>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl LessonSink {
+    /// Records a lesson step; a write error stops the recording as in [`tee`].
+    pub fn lesson_step(&self, step: &LessonStep) {
+        let mut g = self.rec.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = g.as_mut() {
+            if let Err(e) = r.lesson_step(step) {
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_reason(&e));
+                *g = None;
+            }
+        }
+    }
 }
 
 /// The forwarding threads of [`tee`].
 pub struct TeeHandle {
     threads: Vec<std::thread::JoinHandle<()>>,
-    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    sink: LessonSink,
 }
 
 impl TeeHandle {
+    /// The handle the lesson runner records its steps through.
+    pub fn lesson_sink(&self) -> LessonSink {
+        self.sink.clone()
+    }
+
     /// Waits for the snapshot thread (it ends once the session hung up, so every snapshot is
     /// on disk); the write error that stopped the recording, if any. The command thread is
     /// not waited for: the UI's hang-up watchdog keeps a sender alive to the end, and a
@@ -266,7 +417,12 @@ impl TeeHandle {
         if let Some(t) = self.threads.pop() {
             let _ = t.join();
         }
-        let e = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let e = self
+            .sink
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         e
     }
 }
@@ -321,9 +477,24 @@ mod tests {
         s.message = Some("evicted".into());
         snap_tx.send(s.clone()).unwrap();
         ui_rx.recv().unwrap();
+        let step = LessonStep {
+            lesson: "demand-paging".into(),
+            index: 1,
+            title: "first touch".into(),
+            checks: vec![CheckRecord {
+                check: "faults.major_total >= 1".into(),
+                verdict: CheckVerdict::Pass,
+                measured: Some(3.into()),
+                note: None,
+            }],
+        };
+        h.lesson_sink().lesson_step(&step);
         drop((ui_tx, snap_tx));
         assert_eq!(h.finish(), None);
         let text = std::fs::read_to_string(&path).unwrap();
+        let rec = Recording::open(&path).unwrap();
+        assert_eq!(rec.lesson_steps.len(), 1);
+        assert_eq!(rec.lesson_steps[0].1, step);
         assert!(
             !text.contains("/secret"),
             "only the file's name is recorded"
@@ -336,10 +507,11 @@ mod tests {
             kinds,
             [
                 "\"header\"",
-                "\"snapshot\"",
+                "\"keyframe\"",
                 "\"action\"",
                 "\"event\"",
-                "\"snapshot\""
+                "\"delta\"",
+                "\"lesson_step\""
             ]
         );
         // Never overwritten without force.

@@ -1,8 +1,10 @@
-//! Reading a recording in bounded memory: one pass builds an index of the snapshot lines'
-//! byte offsets and times (16 bytes per frame: a 45-minute recording at 10 Hz is ~430 KiB),
-//! then frames are read on demand by seeking.
+//! Reading a recording in bounded memory: one pass builds an index of the frame lines' byte
+//! offsets, times and keyframes (24 bytes per frame: a 45-minute recording at 10 Hz is
+//! ~630 KiB), then frames are read on demand by seeking: frame `i` is its keyframe with the
+//! deltas up to `i` applied. The last frame shown is kept (one packed value), so playing
+//! forward applies one delta per frame; a seek reads one keyframe and the deltas after it.
 
-use super::{Entry, Header, FORMAT, VERSION};
+use super::{delta, Entry, Header, LessonStep, FORMAT, VERSION};
 use crate::error::{AppError, Result};
 use crate::session::snapshot::Snapshot;
 use serde::Deserialize;
@@ -21,10 +23,22 @@ struct Head {
     text: Option<String>,
 }
 
-/// `t_ms` of a line that starts `{"type":"snapshot","t_ms":N,` and ends with `}`.
-fn snapshot_prefix(line: &[u8]) -> Option<u64> {
-    const P: &[u8] = br#"{"type":"snapshot","t_ms":"#;
-    let rest = line.strip_prefix(P)?;
+/// Whether a frame line is a whole frame (keyframe, or a version 1 snapshot) and its `t_ms`,
+/// for a line that starts `{"type":"keyframe","t_ms":N,` (or `delta`, `snapshot`) and ends
+/// with `}`.
+fn frame_prefix(line: &[u8]) -> Option<(bool, u64)> {
+    let (key, rest) = if let Some(r) = line.strip_prefix(br#"{"type":"delta","t_ms":"#) {
+        (false, r)
+    } else if let Some(r) = line.strip_prefix(br#"{"type":"keyframe","t_ms":"#) {
+        (true, r)
+    } else {
+        (true, line.strip_prefix(br#"{"type":"snapshot","t_ms":"#)?)
+    };
+    let t = t_ms_of(rest, line)?;
+    Some((key, t))
+}
+
+fn t_ms_of(rest: &[u8], line: &[u8]) -> Option<u64> {
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || rest.get(digits) != Some(&b',') || !line.ends_with(b"}\n") {
         return None;
@@ -32,11 +46,13 @@ fn snapshot_prefix(line: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
-/// One indexed snapshot line.
+/// One indexed frame line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
     pub offset: u64,
     pub t_ms: u64,
+    /// The index of the keyframe this frame is built from (itself, for a keyframe).
+    pub key: u32,
 }
 
 /// An opened recording: its header, the frame index, the events and, when the file ends in
@@ -48,9 +64,13 @@ pub struct Recording {
     pub frames: Vec<Frame>,
     /// (t_ms, text) of every event line (events are rare: one per message change).
     pub events: Vec<(u64, String)>,
+    /// (t_ms, step) of every lesson step line (a few per lesson).
+    pub lesson_steps: Vec<(u64, LessonStep)>,
     /// Some(line number) when the recording is truncated there (replay stops before it).
     pub truncated_at: Option<u64>,
     reader: BufReader<File>,
+    /// The last frame built: its index and packed value.
+    state: Option<(usize, serde_json::Value)>,
 }
 
 fn bad(path: &Path, why: impl std::fmt::Display) -> AppError {
@@ -91,8 +111,10 @@ impl Recording {
             Ok(Entry::Header(h)) => h,
             _ => return Err(bad(path, "the header has missing or wrong fields")),
         };
-        let mut frames = Vec::new();
+        let mut frames: Vec<Frame> = Vec::new();
         let mut events = Vec::new();
+        let mut lesson_steps = Vec::new();
+        let mut last_key: Option<u32> = None;
         let mut truncated_at = None;
         let mut offset = n as u64;
         let mut lineno = 1u64;
@@ -108,20 +130,33 @@ impl Recording {
             let complete = line.last() == Some(&b'\n');
             // Fast path for the lines the recorder writes (tag and time first): no JSON
             // parse, so indexing runs at disk speed; the frame is fully parsed when shown.
+            let mut frame = |is_key: bool, t_ms: u64| -> Result<()> {
+                if is_key {
+                    last_key = Some(frames.len() as u32);
+                }
+                let key = last_key.ok_or_else(|| {
+                    bad(path, format!("line {lineno}: a delta before any keyframe"))
+                })?;
+                frames.push(Frame { offset, t_ms, key });
+                Ok(())
+            };
             if complete {
-                if let Some(t_ms) = snapshot_prefix(&line) {
-                    frames.push(Frame { offset, t_ms });
+                if let Some((is_key, t_ms)) = frame_prefix(&line) {
+                    frame(is_key, t_ms)?;
                     offset += n as u64;
                     continue;
                 }
             }
             match serde_json::from_slice::<Head>(&line) {
                 Ok(h) if complete => match h.kind.as_str() {
-                    "snapshot" => frames.push(Frame {
-                        offset,
-                        t_ms: h.t_ms,
-                    }),
+                    "snapshot" | "keyframe" => frame(true, h.t_ms)?,
+                    "delta" => frame(false, h.t_ms)?,
                     "event" => events.push((h.t_ms, h.text.unwrap_or_default())),
+                    "lesson_step" => match serde_json::from_slice::<Entry>(&line) {
+                        Ok(Entry::LessonStep { t_ms, step }) => lesson_steps.push((t_ms, step)),
+                        Ok(_) => unreachable!("the type is lesson_step"),
+                        Err(e) => return Err(bad(path, format!("line {lineno}: {e}"))),
+                    },
                     "action" => {}
                     other => {
                         return Err(bad(
@@ -145,30 +180,70 @@ impl Recording {
             header,
             frames,
             events,
+            lesson_steps,
             truncated_at,
             reader: r,
+            state: None,
         })
     }
 
-    /// Reads frame `i` (seeks to its line; nothing else is kept in memory).
-    pub fn frame(&mut self, i: usize) -> Result<Snapshot> {
-        let f = *self
-            .frames
-            .get(i)
-            .ok_or_else(|| AppError::runtime(format!("frame {i} is out of range")))?;
-        let rt = |e: String| AppError::runtime(format!("{}: {e}", self.path.display()));
-        self.reader
-            .seek(SeekFrom::Start(f.offset))
-            .map_err(|e| rt(e.to_string()))?;
+    /// The entry on the line at `offset`.
+    fn entry_at(&mut self, offset: u64) -> std::result::Result<Entry, String> {
+        let io = |e: std::io::Error| crate::error::io_reason(&e);
+        self.reader.seek(SeekFrom::Start(offset)).map_err(io)?;
         let mut line = Vec::new();
-        self.reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| rt(e.to_string()))?;
-        match serde_json::from_slice::<Entry>(&line) {
-            Ok(Entry::Snapshot { snapshot, .. }) => Ok(*snapshot),
-            Ok(_) => Err(rt(format!("frame {i} is not a snapshot line"))),
-            Err(e) => Err(bad(&self.path, format!("frame {i}: {e}"))),
+        self.reader.read_until(b'\n', &mut line).map_err(io)?;
+        serde_json::from_slice::<Entry>(&line).map_err(|e| e.to_string())
+    }
+
+    /// The packed value of frame `i` (built from its keyframe, or from the last frame built
+    /// when that is on the way).
+    fn packed(&mut self, i: usize) -> std::result::Result<serde_json::Value, String> {
+        let f = self.frames[i];
+        let key = f.key as usize;
+        let (mut j, mut v) = match self.state.take() {
+            Some((j, v)) if j >= key && j <= i => (j, v),
+            _ => {
+                let off = self.frames[key].offset;
+                let v = match self.entry_at(off)? {
+                    Entry::Keyframe { snapshot, .. } => delta::expand(snapshot)?,
+                    Entry::Snapshot { snapshot, .. } => {
+                        let mut v = serde_json::to_value(*snapshot).map_err(|e| e.to_string())?;
+                        delta::pack(&mut v);
+                        v
+                    }
+                    _ => return Err("not a keyframe line".into()),
+                };
+                (key, v)
+            }
+        };
+        while j < i {
+            j += 1;
+            let off = self.frames[j].offset;
+            match self.entry_at(off)? {
+                Entry::Delta { patch, .. } => {
+                    delta::apply(&mut v, &patch).map_err(|e| format!("frame {j}: {e}"))?
+                }
+                _ => return Err(format!("frame {j} is not a delta line")),
+            }
         }
+        self.state = Some((i, v.clone()));
+        Ok(v)
+    }
+
+    /// Reads frame `i`: its keyframe and the deltas since (only the last frame built is kept).
+    pub fn frame(&mut self, i: usize) -> Result<Snapshot> {
+        if i >= self.frames.len() {
+            return Err(AppError::runtime(format!("frame {i} is out of range")));
+        }
+        let built = self.packed(i).and_then(|mut v| {
+            delta::unpack(&mut v)?;
+            serde_json::from_value::<Snapshot>(v).map_err(|e| e.to_string())
+        });
+        built.map_err(|e| {
+            self.state = None;
+            bad(&self.path, format!("frame {i}: {e}"))
+        })
     }
 
     /// The frame shown at `t_ms`: the last one recorded at or before it.
@@ -176,6 +251,17 @@ impl Recording {
         self.frames
             .partition_point(|f| f.t_ms <= t_ms)
             .saturating_sub(1)
+    }
+
+    /// The index in `lesson_steps` of the first step after `t_ms` (`next`) or the last one
+    /// before it, and the frame to show for it.
+    pub fn lesson_step_near(&self, t_ms: u64, next: bool) -> Option<(usize, usize)> {
+        let i = if next {
+            self.lesson_steps.iter().position(|(t, _)| *t > t_ms)?
+        } else {
+            self.lesson_steps.iter().rposition(|(t, _)| *t < t_ms)?
+        };
+        Some((i, self.frame_at(self.lesson_steps[i].0)))
     }
 
     /// Length of the recording (time of its last frame).
@@ -221,6 +307,53 @@ mod tests {
     }
 
     #[test]
+    fn keyframes_and_deltas_rebuild_every_frame_in_any_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.jsonl");
+        let mut r = Recorder::create(&p, true, Path::new("d.bin"), false).unwrap();
+        let mut s = fixture_snapshot();
+        s.message = None;
+        s.file.path = "d.bin".into();
+        let mut live = Vec::new();
+        let mut x = 12345u64;
+        for i in 0..120u64 {
+            s.seq = i;
+            s.t_ms = i * 100;
+            // A churning grid: 200 cells change per frame, so keyframes recur.
+            for _ in 0..200 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let n = s.grid.cells.len();
+                let c = &mut s.grid.cells[(x >> 33) as usize % n];
+                c.touched = (c.touched + 1).min(c.pages);
+                c.recent = (x >> 20) % 5;
+            }
+            s.faults.minor_history.remove(0);
+            s.faults.minor_history.push(i);
+            if i == 50 {
+                s.grid.cells.truncate(700); // a zoom: another geometry
+                s.worker.rate = None;
+            }
+            r.snapshot(&s).unwrap();
+            live.push(s.clone());
+        }
+        drop(r);
+        let mut rec = Recording::open(&p).unwrap();
+        assert_eq!(rec.frames.len(), 120);
+        let keys = rec.frames.iter().filter(|f| f.key as usize == 0).count();
+        assert!(keys < 120, "not every frame is a keyframe");
+        let distinct: std::collections::BTreeSet<u32> = rec.frames.iter().map(|f| f.key).collect();
+        assert!(distinct.len() >= 2, "keyframes recur: {distinct:?}");
+        let order: Vec<usize> = (0..120).rev().chain([7, 0, 119, 60, 61, 3]).collect();
+        // As JSON: what `watch --json` would print (the snapshot's own JSON round trip).
+        let json = |s: &Snapshot| serde_json::to_value(s).unwrap();
+        for i in order {
+            assert!(json(&rec.frame(i).unwrap()) == json(&live[i]), "frame {i}");
+        }
+    }
+
+    #[test]
     fn bad_newer_and_truncated_recordings() {
         let dir = tempfile::tempdir().unwrap();
         let p = record(dir.path(), 3);
@@ -240,7 +373,7 @@ mod tests {
         let newer =
             String::from_utf8(good.clone())
                 .unwrap()
-                .replacen("\"version\":1", "\"version\":99", 1);
+                .replacen("\"version\":2", "\"version\":99", 1);
         let mid_garbage = {
             let s = String::from_utf8(good.clone()).unwrap();
             let mut lines: Vec<&str> = s.lines().collect();

@@ -175,6 +175,19 @@ impl Session {
     /// A clean switch: pause, drop the mapping and the touched set, restart every derived
     /// figure, forget a comparison of the previous pattern, then run the new pattern.
     pub(super) fn switch_pattern(&mut self, pattern: PatternKind) {
+        // bsearch reads keys of sorted records: on any other file its lookups would be
+        // offsets without a search behind them, so it is refused (the worker keeps running).
+        if pattern == PatternKind::Bsearch {
+            if let Err(why) =
+                crate::workload::patterns::bsearch::check_records_file(&self.target.path)
+            {
+                self.say(format!("bsearch refused: this file {why}"));
+                return;
+            }
+        }
+        if pattern == PatternKind::Grep && self.spec.regex.is_none() {
+            self.spec.regex = Some(crate::workload::patterns::grep::DEFAULT_REGEX.into());
+        }
         let old = self.spec.kind;
         let paused = self.progress.state == WorkerState::Paused;
         self.quiesce();
@@ -182,7 +195,17 @@ impl Session {
         self.begin_interval("pattern");
         let cfg = self.configure(paused);
         self.send(cfg);
-        let mut m = format!("pattern: {pattern} (mapping dropped, counters reset)");
+        let mut m = match (&self.spec.regex, pattern) {
+            (Some(re), PatternKind::Grep) => format!(
+                "pattern: grep /{re}/{} (mapping dropped, counters reset)",
+                if self.opts.spec.regex.is_none() {
+                    " (the default regex: --regex RE searches for another)"
+                } else {
+                    ""
+                }
+            ),
+            _ => format!("pattern: {pattern} (mapping dropped, counters reset)"),
+        };
         if let ComparisonState::Done(r) = &self.comparison {
             if r.pattern != pattern {
                 m.push_str(&format!("; the {old} comparison was cleared"));

@@ -204,6 +204,7 @@ pub fn fixture_snapshot() -> Snapshot {
         warning: None,
         compare_cache: crate::session::snapshot::CompareCache::Cold,
         inspected_first_touch: None,
+        search: None,
     }
 }
 

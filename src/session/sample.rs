@@ -33,7 +33,32 @@ impl Session {
         }
         s.inspector = self.inspector.current();
         s.inspected_first_touch = self.inspected_first_touch();
+        s.search = self.search_view();
         s
+    }
+
+    /// The grep or bsearch pattern's search, for the search panel.
+    fn search_view(&self) -> Option<crate::session::snapshot::SearchView> {
+        use crate::session::snapshot::SearchView;
+        use crate::workload::patterns::{bsearch, PatternKind};
+        match self.spec.kind {
+            PatternKind::Grep => Some(SearchView::Grep {
+                regex: self.spec.regex.clone().unwrap_or_default(),
+                default_regex: self.opts.spec.regex.is_none(),
+                max_matches: self.spec.max_matches,
+                matches: self.progress.matches.unwrap_or(0),
+                first_matches: self.progress.first_matches.clone(),
+            }),
+            PatternKind::Bsearch => {
+                let records = bsearch::records(self.file.size_bytes);
+                Some(SearchView::Bsearch {
+                    records,
+                    record_size: bsearch::RECORD_SIZE,
+                    max_probes: bsearch::max_probes(records),
+                })
+            }
+            _ => None,
+        }
     }
 
     fn events(&self) -> Vec<LogEntry> {
@@ -206,6 +231,7 @@ impl Session {
             warning: self.warning.clone(),
             compare_cache: self.compare_cache,
             inspected_first_touch: self.inspected_first_touch(),
+            search: self.search_view(),
         }
     }
 

@@ -476,6 +476,29 @@ pub enum ComparisonState {
     },
 }
 
+/// The search a grep or bsearch pattern runs, as the search panel shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SearchView {
+    Grep {
+        regex: String,
+        /// No `--regex` was given: this is mmviz's default regex.
+        default_regex: bool,
+        max_matches: Option<u64>,
+        /// Matches found so far (all of them once the worker has finished).
+        matches: u64,
+        /// The first matches: byte offset, 1-based line number, the line (lossy UTF-8).
+        first_matches: Vec<crate::workload::patterns::grep::GrepMatch>,
+    },
+    Bsearch {
+        /// Records of `record_size` bytes in the file.
+        records: u64,
+        record_size: u64,
+        /// Probes of one lookup at most: floor(log2(records)) + 1.
+        max_probes: u64,
+    },
+}
+
 /// Events kept in a snapshot for the message log.
 pub const EVENTS_KEPT: usize = 40;
 
@@ -513,6 +536,9 @@ pub struct Snapshot {
     /// The inspected page's first touch in this interval, when it was recorded.
     #[serde(default)]
     pub inspected_first_touch: Option<FirstTouch>,
+    /// The grep or bsearch pattern's search (None for the other patterns).
+    #[serde(default)]
+    pub search: Option<SearchView>,
 }
 
 /// What the UI asks of the session (sampler thread).

@@ -621,6 +621,8 @@ mod tests {
             PatternKind::Hotset,
             PatternKind::Chase,
             PatternKind::Scan,
+            PatternKind::Grep,
+            PatternKind::Bsearch,
         ];
         let mut app = app_with_pages(65536);
         for (i, p) in want.into_iter().enumerate() {
@@ -630,7 +632,6 @@ mod tests {
                 vec![Command::SetPattern { pattern: p }]
             );
         }
-        assert!(app.handle_key(key(KeyCode::Char('8'))).is_empty());
         assert!(app.handle_key(key(KeyCode::Char('0'))).is_empty());
     }
 

@@ -5,6 +5,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+mod replay;
+pub use replay::{replay_lookup, replay_markdown_table, ReplayAction, ReplayRow, REPLAY_KEYMAP};
+
 /// A key as the table names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Key {
@@ -52,7 +55,7 @@ impl Key {
 /// What a key does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// Pattern N (the digit is the key: `1`..`7` in [`crate::workload::patterns::PatternKind::ALL`]).
+    /// Pattern N (the digit is the key: `1`..`9` in [`crate::workload::patterns::PatternKind::EVERY`]).
     Pattern,
     TogglePause,
     Step,
@@ -234,15 +237,23 @@ pub const KEYMAP: &[Row] = &[
 touched set are dropped and every counter restarts; a comparison of the old pattern is cleared)",
     ),
     row(
-        "5 6 7",
-        "pattern: hotset, chase (pointer chase), scan",
+        "5 6 7 8 9",
+        "pattern: hotset, chase, scan, grep (regex), bsearch (records)",
         &[
             (K::Char('5'), A::Pattern, W),
             (K::Char('6'), A::Pattern, W),
             (K::Char('7'), A::Pattern, W),
+            (K::Char('8'), A::Pattern, W),
+            (K::Char('9'), A::Pattern, W),
         ],
     )
-    .long("pattern: hotset, chase (pointer chase), scan (a clean switch, as for 1-4)"),
+    .long(
+        "pattern: hotset, chase (pointer chase), scan (a clean switch, as for 1-4); then the \
+searches of real programs: 8 grep runs the --regex (or the default regex, named on screen) over \
+the mapping, and the strip under the grid shows the match count and the first matches (offset, \
+line number, line); 9 bsearch looks up keys by binary search in a file of sorted records \
+(`mmviz gen FILE --records N`), and on any other file is refused with the reason on screen",
+    ),
     row(
         "space",
         "pause / resume the workload",
@@ -589,10 +600,11 @@ mod tests {
     #[test]
     fn readme_key_table_is_the_keymap() {
         let readme = include_str!("../../README.md");
-        let table = markdown_table();
-        assert!(
-            readme.contains(&table),
-            "README.md's key table differs from the keymap; replace it with:\n{table}"
-        );
+        for table in [markdown_table(), replay_markdown_table()] {
+            assert!(
+                readme.contains(&table),
+                "README.md's key table differs from the keymap; replace it with:\n{table}"
+            );
+        }
     }
 }

@@ -47,6 +47,8 @@ pub struct Areas {
     pub latency: Rect,
     pub tlb: Rect,
     pub comparison: Rect,
+    /// Under the grid while grep or bsearch runs (zero height otherwise).
+    pub search: Rect,
     pub footer: Rect,
     /// Short screen: side panels drop their explanation lines.
     pub compact: bool,
@@ -78,9 +80,14 @@ impl App {
             return None;
         }
         let s = &self.snapshot;
-        let [header, main, footer] = Layout::vertical([
+        let search_h = s
+            .search
+            .as_ref()
+            .map_or(0, |v| widgets::search::Search::height(v, area.height));
+        let [header, main, search, footer] = Layout::vertical([
             Constraint::Length(Header::height(s)),
             Constraint::Fill(1),
+            Constraint::Length(search_h),
             Constraint::Length(Footer::height(s, area.width)),
         ])
         .areas(area);
@@ -182,6 +189,7 @@ impl App {
             latency,
             tlb,
             comparison,
+            search,
             footer,
             compact,
             latency_compact: lat_compact,
@@ -250,6 +258,14 @@ impl Widget for &App {
             cache: s.compare_cache,
         }
         .render(a.comparison, buf);
+        if let Some(v) = &s.search {
+            widgets::search::Search {
+                view: v,
+                finished: s.worker.state == crate::session::snapshot::RunState::Finished,
+                theme,
+            }
+            .render(a.search, buf);
+        }
         Footer { snapshot: s, theme }.render(a.footer, buf);
         if self.inspector_shown() {
             self.render_inspector(

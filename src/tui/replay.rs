@@ -6,12 +6,13 @@
 //! ([`record::fit_grid`]); a smaller one keeps its recorded cells.
 
 use super::app::App;
+use super::keymap::{replay_lookup, Key, ReplayAction, REPLAY_KEYMAP};
 use super::theme::Theme;
 use crate::cli::ReplayArgs;
 use crate::error::{AppError, Result};
-use crate::record::{self, Recording};
+use crate::record::{self, CheckVerdict, LessonStep, Recording};
 use crate::session::snapshot::Snapshot;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -21,17 +22,6 @@ use std::time::{Duration, Instant};
 
 /// Playback speeds, `[` and `]` step through them.
 pub const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
-
-/// Every key of the replay screen, with what it does (the status line shows this table).
-pub const KEYS: &[(&str, &str)] = &[
-    ("space", "play"),
-    ("←→", "frame"),
-    ("PgUp/PgDn", "±10s"),
-    ("[ ]", "speed"),
-    ("0-9", "seek"),
-    ("Home/End", "ends"),
-    ("q", "quit"),
-];
 
 /// Where the playback is: pure state, driven by keys and elapsed time.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +33,11 @@ pub struct Player {
     /// Position on the recording's clock (ms since recording started).
     pub pos_ms: f64,
     pub quit: bool,
+    /// The lesson step just jumped to with `n`/`p` (an index into `Recording::lesson_steps`),
+    /// shown on the status line until another key.
+    pub step: Option<usize>,
+    /// Why the last `n`/`p` did nothing (no step that way).
+    pub note: Option<String>,
 }
 
 impl Player {
@@ -54,6 +49,8 @@ impl Player {
             speed: 2,
             pos_ms: rec.frames.first().map_or(0.0, |f| f.t_ms as f64),
             quit: false,
+            step: None,
+            note: None,
         }
     }
 
@@ -68,37 +65,60 @@ impl Player {
         self.pos_ms = t;
     }
 
-    /// Applies one key.
+    /// Applies one key (looked up in [`REPLAY_KEYMAP`]).
     pub fn handle_key(&mut self, rec: &Recording, k: KeyEvent) {
-        let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
-        match k.code {
-            _ if ctrl_c => self.quit = true,
-            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
-            KeyCode::Char(' ') => {
+        let Some(key) = Key::of(&k) else { return };
+        let Some(a) = replay_lookup(key) else { return };
+        if !matches!(a, ReplayAction::Slower | ReplayAction::Faster) {
+            self.step = None;
+            self.note = None;
+        }
+        match a {
+            ReplayAction::Quit => self.quit = true,
+            ReplayAction::PlayPause => {
                 if !self.playing && self.frame + 1 >= self.frames {
                     self.goto_frame(rec, 0); // play again from the start
                 }
                 self.playing = !self.playing;
             }
-            KeyCode::Right | KeyCode::Char('.') => {
+            ReplayAction::NextFrame => {
                 self.playing = false;
                 self.goto_frame(rec, self.frame + 1);
             }
-            KeyCode::Left | KeyCode::Char(',') => {
+            ReplayAction::PrevFrame => {
                 self.playing = false;
                 self.goto_frame(rec, self.frame.saturating_sub(1));
             }
-            KeyCode::PageDown => self.goto_time(rec, self.pos_ms + 10_000.0),
-            KeyCode::PageUp => self.goto_time(rec, self.pos_ms - 10_000.0),
-            KeyCode::Home => self.goto_frame(rec, 0),
-            KeyCode::End => self.goto_frame(rec, self.frames),
-            KeyCode::Char('[') => self.speed = self.speed.saturating_sub(1),
-            KeyCode::Char(']') => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
-            KeyCode::Char(c @ '0'..='9') => {
+            ReplayAction::Forward10s => self.goto_time(rec, self.pos_ms + 10_000.0),
+            ReplayAction::Back10s => self.goto_time(rec, self.pos_ms - 10_000.0),
+            ReplayAction::First => self.goto_frame(rec, 0),
+            ReplayAction::Last => self.goto_frame(rec, self.frames),
+            ReplayAction::Slower => self.speed = self.speed.saturating_sub(1),
+            ReplayAction::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+            ReplayAction::SeekTenth => {
+                let Key::Char(c) = key else { return };
                 let tenth = c.to_digit(10).unwrap_or(0) as f64 / 10.0;
                 self.goto_time(rec, tenth * rec.duration_ms() as f64);
             }
-            _ => {}
+            ReplayAction::NextLessonStep | ReplayAction::PrevLessonStep => {
+                let next = a == ReplayAction::NextLessonStep;
+                match rec.lesson_step_near(self.pos_ms as u64, next) {
+                    Some((i, _)) => {
+                        self.playing = false;
+                        self.goto_time(rec, rec.lesson_steps[i].0 as f64);
+                        self.step = Some(i);
+                    }
+                    None if rec.lesson_steps.is_empty() => {
+                        self.note = Some("this recording has no lesson steps".into())
+                    }
+                    None => {
+                        self.note = Some(format!(
+                            "no lesson step {} this point",
+                            if next { "after" } else { "before" }
+                        ))
+                    }
+                }
+            }
         }
     }
 
@@ -129,6 +149,35 @@ pub struct Status {
     pub speed: f64,
     /// Shown instead of the key list (a truncated recording).
     pub warning: Option<String>,
+    /// Shown instead of the key list: the lesson step jumped to, or why `n`/`p` did nothing.
+    pub step_line: Option<String>,
+    /// "step 2/7" when the recording has lesson steps: the last one at or before now.
+    pub step_at: Option<String>,
+    /// Times of the recorded lesson steps (marked on the timeline).
+    pub marks: Vec<u64>,
+}
+
+/// One line for a lesson step: lesson, step, title and each check as measured.
+pub fn step_line(s: &LessonStep) -> String {
+    let mut out = format!("◆ {} step {}: {}", s.lesson, s.index + 1, s.title);
+    for c in &s.checks {
+        let measured = c
+            .measured
+            .as_ref()
+            .map(|v| match v {
+                serde_json::Value::String(t) => t.clone(),
+                v => v.to_string(),
+            })
+            .unwrap_or_else(|| "not measured".into());
+        let mark = match c.verdict {
+            CheckVerdict::Pass => "✓",
+            CheckVerdict::Fail => "✗",
+            CheckVerdict::NotMeasured => "–",
+            CheckVerdict::Pending => "…",
+        };
+        out.push_str(&format!("  {mark} {} ({measured})", c.check));
+    }
+    out
 }
 
 impl Status {
@@ -144,6 +193,18 @@ impl Status {
             warning: rec
                 .truncated_at
                 .map(|l| format!("recording truncated at line {l}: replaying what came before it")),
+            step_line: p
+                .step
+                .and_then(|i| rec.lesson_steps.get(i))
+                .map(|(_, s)| step_line(s))
+                .or_else(|| p.note.clone()),
+            step_at: (!rec.lesson_steps.is_empty()).then(|| {
+                let n = rec
+                    .lesson_steps
+                    .partition_point(|(t, _)| *t as f64 <= p.pos_ms);
+                format!("step {n}/{}", rec.lesson_steps.len())
+            }),
+            marks: rec.lesson_steps.iter().map(|(t, _)| *t).collect(),
         }
     }
 }
@@ -190,14 +251,18 @@ pub fn render(
         buf[(x, y)].set_symbol(" ");
     }
     let head = format!(
-        " {} replay {}  {} / {}  frame {}/{}  {}x ",
+        " {} replay {}  {} / {}  frame {}/{}  {}x {}",
         if status.playing { "▶" } else { "⏸" },
         status.file,
         clock(status.t_ms),
         clock(status.duration_ms),
         status.frame + 1,
         status.frames,
-        status.speed
+        status.speed,
+        status
+            .step_at
+            .as_ref()
+            .map_or(String::new(), |s| format!(" {s} "))
     );
     let width = area.width as usize;
     let bar_w = width.saturating_sub(head.chars().count() + 1);
@@ -206,21 +271,56 @@ pub fn render(
     } else {
         (bar_w as u128 * status.t_ms as u128 / status.duration_ms as u128) as usize
     };
+    let at = |t: u64| {
+        if status.duration_ms == 0 {
+            0
+        } else {
+            (bar_w.saturating_sub(1) as u128 * t.min(status.duration_ms) as u128
+                / status.duration_ms as u128) as usize
+        }
+    };
+    let marks: Vec<usize> = status.marks.iter().map(|&t| at(t)).collect();
     let bar: String = (0..bar_w)
-        .map(|i| if i < done { '━' } else { '─' })
+        .map(|i| match () {
+            _ if marks.contains(&i) => '◆',
+            _ if i < done => '━',
+            _ => '─',
+        })
         .collect();
     Line::styled(format!("{head}{bar}"), theme.key).render(line(y), buf);
-    let bottom = match &status.warning {
-        Some(w) => Line::styled(format!(" ⚠ {w}"), theme.warn),
-        None => Line::styled(
-            KEYS.iter()
-                .map(|(k, what)| format!("{k} {what}"))
-                .collect::<Vec<_>>()
-                .join("  "),
-            theme.dim,
-        ),
+    let bottom = match (&status.warning, &status.step_line) {
+        (Some(w), _) => Line::styled(format!(" ⚠ {w}"), theme.warn),
+        (None, Some(s)) => Line::styled(s.clone(), theme.key),
+        (None, None) => Line::styled(key_line(width, !status.marks.is_empty()), theme.dim),
     };
     bottom.render(line(y + 1), buf);
+}
+
+/// The replay keys that fit in `width` columns, in table order, `q quit` always last; the
+/// lesson step keys only when the recording has steps.
+pub fn key_line(width: usize, steps: bool) -> String {
+    let all: Vec<&str> = REPLAY_KEYMAP
+        .iter()
+        .filter(|r| !r.status.is_empty())
+        .filter(|r| {
+            steps
+                || !r
+                    .bindings
+                    .iter()
+                    .any(|b| b.1 == ReplayAction::NextLessonStep)
+        })
+        .map(|r| r.status)
+        .collect();
+    let (last, rest) = all.split_last().expect("the table is not empty");
+    let mut shown: Vec<&str> = Vec::new();
+    let len = |v: &[&str]| v.iter().map(|s| s.chars().count() + 2).sum::<usize>();
+    for s in rest {
+        if len(&shown) + s.chars().count() + 2 + last.chars().count() <= width {
+            shown.push(s);
+        }
+    }
+    shown.push(last);
+    shown.join("  ")
 }
 
 /// Entry point of `mmviz replay`.
@@ -296,6 +396,7 @@ mod tests {
     use crate::record::Recorder;
     use crate::session::fixture::fixture_snapshot;
     use crate::tui::theme::COLOR;
+    use crossterm::event::{KeyCode, KeyModifiers};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
     use std::path::Path;
@@ -399,6 +500,9 @@ mod tests {
             playing: false,
             speed: 1.0,
             warning: None,
+            step_line: None,
+            step_at: None,
+            marks: vec![],
         };
         let buf = draw(80, 24, |f| {
             render(&s, &st, &COLOR, f.area(), f.buffer_mut())
@@ -435,5 +539,84 @@ mod tests {
         });
         let last: String = (0..80).map(|x| buf[(x, 23)].symbol()).collect();
         assert!(last.contains("truncated at line 9"), "{last}");
+    }
+
+    #[test]
+    fn lesson_steps_are_jumped_to_and_shown_with_their_checks() {
+        use crate::record::{CheckRecord, CheckVerdict, LessonStep};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut r = Recorder::create(&path, false, Path::new("data.bin"), false).unwrap();
+        let step =
+            |index: u32, title: &str, verdict, measured: Option<serde_json::Value>| LessonStep {
+                lesson: "demand-paging".into(),
+                index,
+                title: title.into(),
+                checks: vec![CheckRecord {
+                    check: "faults.major_total >= 1".into(),
+                    verdict,
+                    measured,
+                    note: None,
+                }],
+            };
+        let fr = frames();
+        r.snapshot(&fr[0]).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        r.lesson_step(&step(0, "first touch", CheckVerdict::Pass, Some(3.into())))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        r.snapshot(&fr[1]).unwrap();
+        r.snapshot(&fr[2]).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        r.lesson_step(&step(1, "a second pass", CheckVerdict::NotMeasured, None))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        r.snapshot(&fr[3]).unwrap();
+        drop(r);
+        let rec = Recording::open(&path).unwrap();
+        assert_eq!(rec.lesson_steps.len(), 2);
+        let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        let mut p = Player::new(&rec);
+        p.handle_key(&rec, key(KeyCode::Char('n')));
+        assert_eq!((p.step, p.frame, p.playing), (Some(0), 0, false));
+        p.handle_key(&rec, key(KeyCode::Char('n')));
+        assert_eq!((p.step, p.frame), (Some(1), 2), "the frame before step 2");
+        let st = Status::of(&p, &rec);
+        assert_eq!(st.step_at.as_deref(), Some("step 2/2"));
+        assert_eq!(
+            st.step_line.as_deref(),
+            Some("◆ demand-paging step 2: a second pass  – faults.major_total >= 1 (not measured)")
+        );
+        p.handle_key(&rec, key(KeyCode::Char('n')));
+        assert_eq!(p.step, None);
+        assert_eq!(p.note.as_deref(), Some("no lesson step after this point"));
+        p.handle_key(&rec, key(KeyCode::Char('p')));
+        assert_eq!(p.step, Some(0));
+        let st = Status::of(&p, &rec);
+        let buf = draw(80, 24, |f| {
+            render(&fr[0], &st, &COLOR, f.area(), f.buffer_mut())
+        });
+        let row = |y: u16| (0..80).map(|x| buf[(x, y)].symbol()).collect::<String>();
+        assert!(
+            row(22).contains("step 1/2") && row(22).contains('◆'),
+            "{}",
+            row(22)
+        );
+        assert!(
+            row(23)
+                .starts_with("◆ demand-paging step 1: first touch  ✓ faults.major_total >= 1 (3)"),
+            "{}",
+            row(23)
+        );
+        // Any other key returns the key list, with the step keys since there are steps.
+        p.handle_key(&rec, key(KeyCode::Right));
+        let st = Status::of(&p, &rec);
+        assert_eq!(st.step_line, None);
+        assert!(key_line(200, true).contains("n/p step"));
+        assert!(!key_line(200, false).contains("n/p step"));
+        for w in [60, 80, 120] {
+            let l = key_line(w, true);
+            assert!(l.chars().count() <= w && l.ends_with("q quit"), "{w}: {l}");
+        }
     }
 }

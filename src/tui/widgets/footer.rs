@@ -19,7 +19,7 @@ const KEYS: [(&str, &str); 12] = [
     ("?", "help"),
     ("q", "quit"),
     ("space", "pause"),
-    ("1-7", "pattern"),
+    ("1-9", "pattern"),
     ("e", "evict"),
     ("w", "warm"),
     ("c", "compare"),
@@ -126,7 +126,7 @@ mod tests {
         s.message = None;
         let out = show(&s, 120);
         assert!(
-            out.starts_with(" ? help  q quit  space pause  1-7 pattern"),
+            out.starts_with(" ? help  q quit  space pause  1-9 pattern"),
             "{out}"
         );
         show(&s, 0);

@@ -10,6 +10,7 @@ pub mod help;
 pub mod inspector;
 pub mod latency;
 pub mod log;
+pub mod search;
 pub mod tlb;
 pub mod too_small;
 

@@ -77,6 +77,92 @@ pub fn key_of(record: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Checks that `path` is a file of sorted records as `mmviz gen --records` writes them, by
+/// reading the page that holds the middle record (the first probe of every lookup): every
+/// record there ends in a newline, names its own index and key, and the keys increase. The
+/// page is read with `O_DIRECT`, so the check leaves the page cache as it was (the lookups'
+/// first fault stays theirs); where `O_DIRECT` is refused (tmpfs: every page is in memory
+/// anyway) it is read normally. Err: one line saying why the file is not one.
+pub fn check_records_file(path: &std::path::Path) -> Result<u64, String> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    const NOT: &str =
+        "is not a file of sorted records (make one with `mmviz gen FILE --records N`)";
+    let open = |direct: bool| {
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true);
+        if direct {
+            o.custom_flags(libc::O_DIRECT);
+        }
+        o.open(path)
+    };
+    let f = open(true)
+        .or_else(|_| open(false))
+        .map_err(|e| crate::error::io_reason(&e))?;
+    let size = f.metadata().map_err(|e| crate::error::io_reason(&e))?.len();
+    if size < RECORD_SIZE || size % RECORD_SIZE != 0 {
+        return Err(format!(
+            "{NOT}: its size, {size} bytes, is not a multiple of {RECORD_SIZE}-byte records"
+        ));
+    }
+    let n = size / RECORD_SIZE;
+    let page = crate::units::page_size().max(4096);
+    let mid = n / 2;
+    let start = (mid * RECORD_SIZE) / page * page;
+    // An O_DIRECT buffer must be aligned: a page-aligned window of a larger Vec.
+    let mut raw = vec![0u8; 2 * page as usize];
+    let off = raw.as_ptr().align_offset(page as usize);
+    let buf = &mut raw[off..off + page as usize];
+    let read = |buf: &mut [u8]| -> std::io::Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            match f.read_at(&mut buf[got..], start + got as u64)? {
+                0 => break,
+                k => got += k,
+            }
+        }
+        Ok(got)
+    };
+    let got = match read(buf) {
+        Ok(g) => g,
+        // O_DIRECT refused at read time: read through the cache.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let f2 = open(false).map_err(|e| crate::error::io_reason(&e))?;
+            f2.read_at(buf, start)
+                .map_err(|e| crate::error::io_reason(&e))?
+        }
+        Err(e) => return Err(crate::error::io_reason(&e)),
+    };
+    let first = start / RECORD_SIZE;
+    let mut prev: Option<u64> = None;
+    for (i, r) in buf[..got].chunks_exact(RECORD_SIZE as usize).enumerate() {
+        let idx = first + i as u64;
+        let key = key_of(r);
+        let text = format!(" record {idx:>12} key {key:016x}");
+        if !r[KEY_SIZE as usize..].starts_with(text.as_bytes()) || r[63] != b'\n' {
+            return Err(format!(
+                "{NOT}: the 64 bytes at offset {} are not record {idx}",
+                idx * RECORD_SIZE
+            ));
+        }
+        if prev.is_some_and(|p| p >= key) {
+            return Err(format!(
+                "{NOT}: the keys of records {} and {idx} are not sorted",
+                idx - 1
+            ));
+        }
+        prev = Some(key);
+    }
+    if prev.is_none() {
+        return Err(format!("{NOT}: nothing could be read at offset {start}"));
+    }
+    Ok(n)
+}
+
+/// Probes of one lookup at most in `records` records: floor(log2(n)) + 1.
+pub fn max_probes(records: u64) -> u64 {
+    64 - records.max(1).leading_zeros() as u64
+}
+
 /// Writes sorted records, `chunk_records` at a time, for `mmviz gen --records`.
 pub struct RecordWriter {
     rng: ChaCha8Rng,
@@ -160,6 +246,59 @@ mod tests {
                     assert_eq!(lookup(n, k, key_at, &mut Vec::new()), Ok(None));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_records_file_is_told_from_other_files_without_caching_it() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR").to_string() + "/target").unwrap();
+        let p = dir.path().join("r.bin");
+        std::fs::write(&p, file(100_000, 1)).unwrap();
+        assert_eq!(check_records_file(&p), Ok(100_000));
+        assert_eq!(max_probes(100_000), 17);
+        assert_eq!((max_probes(1), max_probes(2), max_probes(4096)), (1, 2, 13));
+        // Evicted, then checked: O_DIRECT left the page cache as it was (cachestat/mincore).
+        let f = std::fs::File::open(&p).unwrap();
+        let fs = crate::kernel::fsinfo::fs_of(&f).unwrap();
+        let size = f.metadata().unwrap().len();
+        let mut probe = crate::kernel::residency::CacheProbe::new(&f, size, &fs).unwrap();
+        let pages = probe.pages();
+        if fs.can_evict && probe.visible() {
+            f.sync_all().unwrap();
+            crate::kernel::cache::evict(&f, &mut probe, 0, pages, &[], true, None).unwrap();
+            let before = probe.range(0, pages).unwrap().map(|r| r.cached);
+            assert_eq!(before, Some(0), "evicted");
+            check_records_file(&p).unwrap();
+            let after = probe.range(0, pages).unwrap().map(|r| r.cached);
+            assert_eq!(after, before, "the check cached nothing");
+        }
+        let mut bad = file(100_000, 1);
+        let table: Vec<(Vec<u8>, &str)> = vec![
+            (vec![b'x'; 6_400_000], "are not record"),
+            (
+                bad[..6_399_999].to_vec(),
+                "not a multiple of 64-byte records",
+            ),
+            (vec![], "not a multiple"),
+            (
+                {
+                    // Two records swapped in the middle page: their texts name other indexes.
+                    let m = 50_000 * 64;
+                    let (a, b) = bad.split_at_mut(m + 64);
+                    a[m..].swap_with_slice(&mut b[..64]);
+                    bad
+                },
+                "are not record",
+            ),
+        ];
+        for (content, want) in table {
+            std::fs::write(&p, content).unwrap();
+            let e = check_records_file(&p).unwrap_err();
+            assert!(
+                e.contains(want) && e.contains("mmviz gen FILE --records N"),
+                "{e}"
+            );
+            assert!(!e.contains('\n'));
         }
     }
 

@@ -13,6 +13,10 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read};
 
+/// The live view's regex when none was given (`8` without `--regex`): a run of six or more
+/// ASCII letters, which matches on most lines of a text file and now and then in random bytes.
+pub const DEFAULT_REGEX: &str = "[[:alpha:]]{6,}";
+
 /// The smallest block the regex is run over (a block ends at the next newline after it).
 pub const BLOCK_MIN: usize = 64 << 10;
 /// Matches whose offset, line number and line are kept.

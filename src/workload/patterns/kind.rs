@@ -36,7 +36,7 @@ impl PatternKind {
         PatternKind::Scan,
     ];
 
-    /// Every pattern: [`ALL`](Self::ALL) and the searches, which have no TUI key yet.
+    /// Every pattern: [`ALL`](Self::ALL), then the searches (`8` grep, `9` bsearch in the TUI).
     pub const EVERY: [PatternKind; 9] = [
         PatternKind::Sequential,
         PatternKind::Reverse,
@@ -63,18 +63,18 @@ impl PatternKind {
         }
     }
 
-    /// The TUI key that selects this pattern (`'1'`..`'7'`); None for the searches, which
-    /// are chosen with `--pattern` (grep needs a regex).
+    /// The TUI key that selects this pattern: `'1'`..`'7'` the offset patterns, `'8'` grep
+    /// (the `--regex`, or [`crate::workload::patterns::grep::DEFAULT_REGEX`]), `'9'` bsearch.
     pub fn key(self) -> Option<char> {
-        let i = PatternKind::ALL.iter().position(|k| *k == self)?;
-        // ALL has 7 entries, so the digit is always '1'..='7'.
+        let i = PatternKind::EVERY.iter().position(|k| *k == self)?;
+        // EVERY has 9 entries, so the digit is always '1'..='9'.
         Some(char::from(b'1' + i as u8))
     }
 
     pub fn from_key(c: char) -> Option<PatternKind> {
         let d = c.to_digit(10)? as usize;
         d.checked_sub(1)
-            .and_then(|i| PatternKind::ALL.get(i))
+            .and_then(|i| PatternKind::EVERY.get(i))
             .copied()
     }
 

@@ -144,6 +144,18 @@ fn grep_bad_input_is_one_line_exit_2() {
         (&["run", p, "--regex", "x"], "only to --pattern grep"),
         (&["run", p, "--max-matches", "2"], "only to --pattern grep"),
         (&["bench", p, "--pattern", "grep"], "needs --regex"),
+        (
+            &["run", p, "--pattern", "bsearch"],
+            "not a file of sorted records",
+        ),
+        (
+            &["bench", p, "--pattern", "bsearch"],
+            "not a file of sorted records",
+        ),
+        (
+            &["watch", p, "--pattern", "bsearch"],
+            "not a file of sorted records",
+        ),
         (&["gen", p, "--records", "0", "--force"], "at least 1"),
     ];
     for (args, want) in table {

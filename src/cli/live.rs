@@ -70,10 +70,6 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
         spec.regex = Some(re);
     }
     spec.max_matches = spec.max_matches.or(max_matches);
-    if spec.kind == crate::workload::patterns::PatternKind::Bsearch {
-        crate::workload::patterns::bsearch::check_records_file(&t.path)
-            .map_err(|why| AppError::bad_input(&t.path, why))?;
-    }
     drop(t);
     let rate = match a.rate.as_deref() {
         None => Some(DEFAULT_TUI_RATE),

@@ -271,6 +271,13 @@ pub fn pattern_spec(
             "--max-matches applies only to --pattern grep",
         ));
     }
+    // bsearch on a file that is not sorted records would "find" nothing and mislead: refuse
+    // it here for run, bench and watch alike (the check reads one page with O_DIRECT, so
+    // the page cache is left as it was).
+    if kind == PatternKind::Bsearch {
+        crate::workload::patterns::bsearch::check_records_file(path)
+            .map_err(|e| AppError::bad_input(path, e))?;
+    }
     // One rule for every command that accesses pages (run, bench, the live view): an empty
     // file has nothing to access and is bad input (residency and evict accept it).
     spec.params(size, page_size())

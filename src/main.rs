@@ -21,7 +21,10 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Bench(a)) => mmviz::compare::bench(a),
         Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
-        Some(Cmd::Lesson(a)) => mmviz::lesson::main(a),
+        Some(Cmd::Lesson(a)) => match mmviz::lesson::main(a) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Some(Cmd::Tlb(a)) => mmviz::tlbbench::command(a),
         Some(Cmd::Ipc(a)) => mmviz::ipc::main(a.duration, a.rate, a.json),
         Some(Cmd::IpcChild(a)) => {

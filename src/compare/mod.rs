@@ -147,6 +147,8 @@ pub struct BenchReport {
     pub repeat: u32,
     pub results: Vec<BenchMethod>,
     pub verdict: String,
+    /// The verdict as a word: mmap_faster, about_equal or read_faster (medians vs spread).
+    pub outcome: Option<String>,
     pub why: String,
     /// Kernel, page size, THP, readahead and virtualization of the machine.
     pub machine: crate::machine::Machine,
@@ -224,6 +226,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             })
             .collect(),
         verdict: d.result.verdict.clone(),
+        outcome: d.result.outcome.clone(),
         why: d.result.why.clone(),
         machine,
         notes: d.result.notes.clone(),

@@ -204,6 +204,7 @@ pub(super) fn run(
         _ => format!("{}, {cache_name}", spec.kind),
     };
     let (verdict, why) = verdict(spec.kind, &context, &results);
+    let outcome = super::verdict::outcome_of(spec.kind, &results).map(str::to_string);
     Ok(Detailed {
         result: ComparisonResult {
             pattern: spec.kind,
@@ -214,6 +215,7 @@ pub(super) fn run(
             verdict,
             why,
             notes,
+            outcome,
         },
         checksums: runs.iter().map(|rs| rs[0].m.checksum).collect(),
         file_size: t.size,

@@ -21,6 +21,8 @@ pub enum Op {
     Lt,
     /// The field's value is one of a list.
     In,
+    /// The field is a string containing the value (`worker.state.reason contains SIGBUS`).
+    Contains,
 }
 
 impl Op {
@@ -33,6 +35,7 @@ impl Op {
             Op::Gt => ">",
             Op::Lt => "<",
             Op::In => "in",
+            Op::Contains => "contains",
         }
     }
 }
@@ -69,6 +72,7 @@ impl Check {
         // Longest operators first so ">=" is not read as ">".
         let ops = [
             (" in ", Op::In),
+            (" contains ", Op::Contains),
             (">=", Op::Ge),
             ("<=", Op::Le),
             ("==", Op::Eq),
@@ -132,6 +136,10 @@ impl Check {
         let pass = match self.op {
             Op::Eq => equal(got, &self.value),
             Op::Ne => !equal(got, &self.value),
+            Op::Contains => match (got.as_str(), self.value.as_str()) {
+                (Some(a), Some(b)) => a.contains(b),
+                _ => false,
+            },
             Op::In => self
                 .value
                 .as_array()
@@ -212,6 +220,11 @@ fn parse_scalar(t: &str, op: Op) -> Result<Value, String> {
         }
         Err(_) => return Err(format!("'{t}' is not a number, string or true/false")),
     };
+    if op == Op::Contains && !v.is_string() {
+        return Err(format!(
+            "'contains' looks for text, but '{t}' is not a string"
+        ));
+    }
     if matches!(op, Op::Ge | Op::Le | Op::Gt | Op::Lt) && !v.is_number() {
         return Err(format!(
             "'{}' compares numbers, but '{t}' is not one",
@@ -242,6 +255,10 @@ mod tests {
             ("worker.paused == true", "worker.paused == true"),
             ("x.0.y != 2.5", "x.0.y != 2.5"),
             ("t < -1", "t < -1"),
+            (
+                "worker.state.reason contains SIGBUS",
+                "worker.state.reason contains \"SIGBUS\"",
+            ),
         ];
         for (src, shown) in ok {
             let c = Check::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
@@ -258,6 +275,7 @@ mod tests {
             ("a in []", "at least one"),
             ("a == [1]", "not a number, string"),
             ("a == {x}", "not a number, string"),
+            ("a contains 3", "looks for text"),
         ];
         for (src, want) in bad {
             let e = Check::parse(src).unwrap_err();
@@ -293,6 +311,15 @@ mod tests {
             ),
             ("comparison.results.0.method == mmap", pass(json!("mmap"))),
             ("worker.paused != true", pass(json!(false))),
+            (
+                "comparison.verdict contains equal",
+                pass(json!("about_equal")),
+            ),
+            (
+                "comparison.verdict contains mmap",
+                fail(json!("about_equal")),
+            ),
+            ("faults.major_total contains 3", fail(json!(3))),
             // A string is never >= a number.
             ("comparison.verdict >= 1", fail(json!("about_equal"))),
         ];

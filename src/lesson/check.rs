@@ -48,6 +48,9 @@ pub struct Check {
     pub path: Vec<String>,
     pub op: Op,
     pub value: Value,
+    /// `$other.path` as the value: compare with another field of the same snapshot (e.g.
+    /// one probe's faults with another's), not with a constant.
+    pub reference: Option<Vec<String>>,
 }
 
 /// What evaluating a check found.
@@ -84,17 +87,15 @@ impl Check {
             .iter()
             .filter_map(|(t, op)| s.find(t).map(|p| (p, t.len(), *op)))
             .min_by_key(|(p, _, _)| *p)
-            .ok_or_else(|| format!("check '{s}' has no operator (==, !=, >=, <=, >, <, in)"))?;
+            .ok_or_else(|| {
+                format!("check '{s}' has no operator (==, !=, >=, <=, >, <, in, contains)")
+            })?;
         let path_text = s[..pos].trim();
         let value_text = s[pos + len..].trim();
         if path_text.is_empty() {
             return Err(format!("check '{s}' names no field before '{}'", op.text()));
         }
-        if !path_text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-            || path_text.split('.').any(str::is_empty)
-        {
+        if !is_path(path_text) {
             return Err(format!(
                 "check '{s}': '{path_text}' is not a field path like faults.major_total"
             ));
@@ -102,18 +103,59 @@ impl Check {
         if value_text.is_empty() {
             return Err(format!("check '{s}' has no value after '{}'", op.text()));
         }
+        if let Some(r) = value_text.strip_prefix('$') {
+            if !is_path(r) || op == Op::In {
+                return Err(format!(
+                    "check '{s}': '${r}' is not a field path like $probe.first.major_faults (and in takes a list)"
+                ));
+            }
+            return Ok(Check {
+                path: path_text.split('.').map(String::from).collect(),
+                op,
+                value: Value::Null,
+                reference: Some(r.split('.').map(String::from).collect()),
+            });
+        }
         let value = parse_value(value_text, op).map_err(|e| format!("check '{s}': {e}"))?;
         Ok(Check {
             path: path_text.split('.').map(String::from).collect(),
             op,
             value,
+            reference: None,
         })
     }
 
     /// The field this check reads, or None when absent or null.
     pub fn field<'a>(&self, snapshot: &'a Value) -> Option<&'a Value> {
+        lookup(snapshot, &self.path)
+    }
+
+    /// Evaluates the check against a snapshot's JSON.
+    pub fn eval(&self, snapshot: &Value) -> Verdict {
+        let Some(r) = &self.reference else {
+            return self.eval_against(snapshot, &self.value);
+        };
+        match lookup(snapshot, r) {
+            Some(v) => self.eval_against(snapshot, &v.clone()),
+            None => Verdict::NotMeasured {
+                why: format!("{} was not measured here (absent or null)", r.join(".")),
+            },
+        }
+    }
+}
+
+fn is_path(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && !p.split('.').any(str::is_empty)
+}
+
+/// The value at a dotted path (array items by index), or None when absent or null.
+fn lookup<'a>(snapshot: &'a Value, path: &[String]) -> Option<&'a Value> {
+    {
         let mut v = snapshot;
-        for k in &self.path {
+        for k in path {
             v = match v {
                 Value::Object(m) => m.get(k)?,
                 Value::Array(a) => a.get(k.parse::<usize>().ok()?)?,
@@ -122,9 +164,10 @@ impl Check {
         }
         (!v.is_null()).then_some(v)
     }
+}
 
-    /// Evaluates the check against a snapshot's JSON.
-    pub fn eval(&self, snapshot: &Value) -> Verdict {
+impl Check {
+    fn eval_against(&self, snapshot: &Value, want: &Value) -> Verdict {
         let Some(got) = self.field(snapshot) else {
             return Verdict::NotMeasured {
                 why: format!(
@@ -134,9 +177,9 @@ impl Check {
             };
         };
         let pass = match self.op {
-            Op::Eq => equal(got, &self.value),
-            Op::Ne => !equal(got, &self.value),
-            Op::Contains => match (got.as_str(), self.value.as_str()) {
+            Op::Eq => equal(got, &want),
+            Op::Ne => !equal(got, &want),
+            Op::Contains => match (got.as_str(), want.as_str()) {
                 (Some(a), Some(b)) => a.contains(b),
                 _ => false,
             },
@@ -144,7 +187,7 @@ impl Check {
                 .value
                 .as_array()
                 .is_some_and(|list| list.iter().any(|x| equal(got, x))),
-            Op::Ge | Op::Le | Op::Gt | Op::Lt => match (got.as_f64(), self.value.as_f64()) {
+            Op::Ge | Op::Le | Op::Gt | Op::Lt => match (got.as_f64(), want.as_f64()) {
                 (Some(a), Some(b)) => match self.op {
                     Op::Ge => a >= b,
                     Op::Le => a <= b,
@@ -168,13 +211,22 @@ impl Check {
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} {}",
-            self.path.join("."),
-            self.op.text(),
-            self.value
-        )
+        match &self.reference {
+            Some(r) => write!(
+                f,
+                "{} {} ${}",
+                self.path.join("."),
+                self.op.text(),
+                r.join(".")
+            ),
+            None => write!(
+                f,
+                "{} {} {}",
+                self.path.join("."),
+                self.op.text(),
+                self.value
+            ),
+        }
     }
 }
 
@@ -276,6 +328,8 @@ mod tests {
             ("a == [1]", "not a number, string"),
             ("a == {x}", "not a number, string"),
             ("a contains 3", "looks for text"),
+            ("a >= $b..c", "not a field path"),
+            ("a in $b", "not a field path"),
         ];
         for (src, want) in bad {
             let e = Check::parse(src).unwrap_err();
@@ -320,6 +374,8 @@ mod tests {
                 fail(json!("about_equal")),
             ),
             ("faults.major_total contains 3", fail(json!(3))),
+            ("faults.major_total >= $faults.minor_total", pass(json!(3))),
+            ("faults.minor_total >= $faults.major_total", fail(json!(0))),
             // A string is never >= a number.
             ("comparison.verdict >= 1", fail(json!("about_equal"))),
         ];
@@ -328,6 +384,7 @@ mod tests {
         }
         for src in [
             "faults.newly_cached >= 1",
+            "faults.major_total >= $faults.newly_cached",
             "faults.nope == 1",
             "comparison.results.5.method == x",
         ] {

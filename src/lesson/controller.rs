@@ -500,13 +500,12 @@ impl Controller {
 /// is absent (the probe ran, the key is not in its JSON) is a fail, not "not measured": it is
 /// a typo or a changed format, never the kernel hiding something.
 fn judge_one(c: &LessonCheck, facts: &Value) -> CheckState {
-    let probe_pending = |ch: &Check| {
-        ch.path.first().is_some_and(|p| p == "probe")
-            && facts
-                .get("probe")
-                .and_then(|p| p.get(&ch.path[1]))
-                .is_none()
+    let missing = |path: &[String]| {
+        path.first().is_some_and(|p| p == "probe")
+            && facts.get("probe").and_then(|p| p.get(&path[1])).is_none()
     };
+    let probe_pending =
+        |ch: &Check| missing(&ch.path) || ch.reference.as_deref().is_some_and(missing);
     if probe_pending(&c.expect) || c.applies_if.as_ref().is_some_and(probe_pending) {
         return CheckState::Pending;
     }

@@ -40,6 +40,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../assets/lessons/second-pass.toml"),
     ),
     ("search", include_str!("../../assets/lessons/search.toml")),
+    (
+        "readahead",
+        include_str!("../../assets/lessons/readahead.toml"),
+    ),
+    (
+        "mmap-vs-read",
+        include_str!("../../assets/lessons/mmap-vs-read.toml"),
+    ),
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -258,10 +266,20 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
         let known_check = |text: &Spanned<String>, probes: &[String]| {
             let off = text.span().start;
             let check = Check::parse(text.get_ref()).map_err(|e| at(off, e))?;
-            let ok = match check.path.first().map(String::as_str) {
-                Some("probe") => check.path.len() >= 3 && probes.contains(&check.path[1]),
-                _ => check.field(&known).is_some() || path_exists(&known, &check.path),
+            let known_path = |path: &[String]| match path.first().map(String::as_str) {
+                Some("probe") => path.len() >= 3 && probes.contains(&path[1]),
+                _ => path_exists(&known, path),
             };
+            if let Some(r) = check.reference.as_ref().filter(|r| !known_path(r)) {
+                return Err(at(
+                    off,
+                    format!(
+                        "'${}' is not a field of the snapshot JSON or of an earlier probe",
+                        r.join(".")
+                    ),
+                ));
+            }
+            let ok = known_path(&check.path);
             if !ok {
                 let why = if check.path.first().is_some_and(|p| p == "probe") {
                     format!(

@@ -126,6 +126,8 @@ pub struct Controller {
     problem: Option<String>,
     /// The snapshot last judged and when (judging serializes it: not at every UI frame).
     judged: Option<(u64, Instant)>,
+    /// The step was skipped: done at once.
+    skipped: bool,
 }
 
 impl Controller {
@@ -149,6 +151,7 @@ impl Controller {
             generation: 0,
             problem: None,
             judged: None,
+            skipped: false,
         };
         c.go(0);
         c
@@ -176,6 +179,7 @@ impl Controller {
         self.logged = vec![None; s.checks.len()];
         self.problem = None;
         self.judged = None;
+        self.skipped = false;
         // A probe of this step runs again; those of earlier steps stay for its checks.
         for a in &s.setup {
             if let Action::Probe { name, .. } = a {
@@ -186,6 +190,7 @@ impl Controller {
 
     /// Marks the step skipped (every check explained by `why`), without running its set-up.
     pub fn skip(&mut self, why: &str) {
+        self.skipped = true;
         self.queue.clear();
         self.wait = None;
         self.ready_at = Some(Instant::now());
@@ -432,6 +437,9 @@ impl Controller {
 
     /// The step's checks are all judged ok (pass or explained), or it timed out.
     pub fn step_done(&self, now: Instant) -> bool {
+        if self.skipped {
+            return true;
+        }
         let Some(ready) = self.ready_at else {
             return self.problem.is_some();
         };
@@ -520,9 +528,18 @@ fn judge_one(c: &LessonCheck, facts: &Value) -> CheckState {
             Verdict::NotMeasured { why } => return CheckState::NotApplicable { why },
         }
     }
+    // A comparison with another field shows both sides.
+    let both = |m: Value| match c.expect.reference.as_ref().and_then(|r| lookup(facts, r)) {
+        Some(other) => Value::String(format!("{} vs {}", show(&m), show(other))),
+        None => m,
+    };
     match c.expect.eval(facts) {
-        Verdict::Pass { measured } => CheckState::Pass { measured },
-        Verdict::Fail { measured } => CheckState::Fail { measured },
+        Verdict::Pass { measured } => CheckState::Pass {
+            measured: both(measured),
+        },
+        Verdict::Fail { measured } => CheckState::Fail {
+            measured: both(measured),
+        },
         Verdict::NotMeasured { why } => {
             if c.expect.path.first().is_some_and(|p| p == "probe") && !exists(facts, &c.expect.path)
             {
@@ -533,6 +550,30 @@ fn judge_one(c: &LessonCheck, facts: &Value) -> CheckState {
                 CheckState::NotMeasured { why }
             }
         }
+    }
+}
+
+fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut v = v;
+    for k in path {
+        v = match v {
+            Value::Object(m) => m.get(k)?,
+            Value::Array(a) => a.get(k.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A measured value as one short word: integers as they are, fractions with two decimals.
+fn show(v: &Value) -> String {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() != 0.0 => format!("{f:.2}"),
+            _ => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
     }
 }
 
@@ -556,14 +597,6 @@ fn exists(v: &Value, path: &[String]) -> bool {
 
 /// One line: "measured 4096", "measured 0 — <otherwise>", "not applicable here: …".
 fn detail(c: &LessonCheck, st: &CheckState) -> String {
-    let show = |v: &Value| match v {
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if f.fract() != 0.0 => format!("{f:.2}"),
-            _ => n.to_string(),
-        },
-        Value::String(s) => s.clone(),
-        v => v.to_string(),
-    };
     match st {
         CheckState::Pending => "not judged yet".into(),
         CheckState::Pass { measured } => format!("measured {}", show(measured)),

@@ -48,6 +48,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "mmap-vs-read",
         include_str!("../../assets/lessons/mmap-vs-read.toml"),
     ),
+    (
+        "shared-cache",
+        include_str!("../../assets/lessons/shared-cache.toml"),
+    ),
+    ("ipc", include_str!("../../assets/lessons/ipc.toml")),
+    (
+        "durability",
+        include_str!("../../assets/lessons/durability.toml"),
+    ),
+    (
+        "copy-on-write",
+        include_str!("../../assets/lessons/copy-on-write.toml"),
+    ),
+    ("sigbus", include_str!("../../assets/lessons/sigbus.toml")),
+    (
+        "address-space",
+        include_str!("../../assets/lessons/address-space.toml"),
+    ),
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -213,8 +231,15 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
     if raw.steps.is_empty() {
         return Err(format!("{file}: the lesson has no [[step]]"));
     }
-    let known =
+    let mut known =
         serde_json::to_value(crate::tui::fixture::fixture_snapshot()).map_err(|e| e.to_string())?;
+    // Fields of the other shapes of tagged enums: a dead or stopped worker's reason.
+    if let Some(st) = known
+        .pointer_mut("/worker/state")
+        .and_then(|v| v.as_object_mut())
+    {
+        st.entry("reason").or_insert(serde_json::Value::Null);
+    }
     let write = match &raw.write {
         None => None,
         Some(w) => {

@@ -205,7 +205,7 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "{} passed, {} explained (not applicable or not measured here), {} failed: {}",
+        "{} passed, {} explained (skipped, not applicable or not measured here), {} failed: {}",
         r.pass,
         r.explained,
         r.fail,

@@ -104,6 +104,19 @@ impl Check {
             return Err(format!("check '{s}' has no value after '{}'", op.text()));
         }
         if let Some(r) = value_text.strip_prefix('$') {
+            // `$path * 0.9`: a factor for claims about direction that must not fail on noise.
+            let (r, factor) = match r.split_once('*') {
+                Some((p, f)) => match f.trim().parse::<f64>() {
+                    Ok(x) if x.is_finite() && x > 0.0 => (p.trim(), Some(x)),
+                    _ => {
+                        return Err(format!(
+                            "check '{s}': '*{}' is not a positive factor like * 0.9",
+                            f.trim()
+                        ))
+                    }
+                },
+                None => (r.trim(), None),
+            };
             if !is_path(r) || op == Op::In {
                 return Err(format!(
                     "check '{s}': '${r}' is not a field path like $probe.first.major_faults (and in takes a list)"
@@ -112,7 +125,7 @@ impl Check {
             return Ok(Check {
                 path: path_text.split('.').map(String::from).collect(),
                 op,
-                value: Value::Null,
+                value: factor.map_or(Value::Null, Value::from),
                 reference: Some(r.split('.').map(String::from).collect()),
             });
         }
@@ -136,7 +149,13 @@ impl Check {
             return self.eval_against(snapshot, &self.value);
         };
         match lookup(snapshot, r) {
-            Some(v) => self.eval_against(snapshot, &v.clone()),
+            Some(v) => {
+                let want = match (self.value.as_f64(), v.as_f64()) {
+                    (Some(k), Some(x)) => Value::from(k * x),
+                    _ => v.clone(),
+                };
+                self.eval_against(snapshot, &want)
+            }
             None => Verdict::NotMeasured {
                 why: format!("{} was not measured here (absent or null)", r.join(".")),
             },
@@ -177,8 +196,8 @@ impl Check {
             };
         };
         let pass = match self.op {
-            Op::Eq => equal(got, &want),
-            Op::Ne => !equal(got, &want),
+            Op::Eq => equal(got, want),
+            Op::Ne => !equal(got, want),
             Op::Contains => match (got.as_str(), want.as_str()) {
                 (Some(a), Some(b)) => a.contains(b),
                 _ => false,
@@ -212,13 +231,19 @@ impl Check {
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.reference {
-            Some(r) => write!(
-                f,
-                "{} {} ${}",
-                self.path.join("."),
-                self.op.text(),
-                r.join(".")
-            ),
+            Some(r) => {
+                write!(
+                    f,
+                    "{} {} ${}",
+                    self.path.join("."),
+                    self.op.text(),
+                    r.join(".")
+                )?;
+                match self.value.as_f64() {
+                    Some(k) => write!(f, " * {k}"),
+                    None => Ok(()),
+                }
+            }
             None => write!(
                 f,
                 "{} {} {}",
@@ -330,6 +355,8 @@ mod tests {
             ("a contains 3", "looks for text"),
             ("a >= $b..c", "not a field path"),
             ("a in $b", "not a field path"),
+            ("a >= $b * x", "positive factor"),
+            ("a >= $b * -1", "positive factor"),
         ];
         for (src, want) in bad {
             let e = Check::parse(src).unwrap_err();
@@ -373,9 +400,17 @@ mod tests {
                 "comparison.verdict contains mmap",
                 fail(json!("about_equal")),
             ),
-            ("faults.major_total contains 3", fail(json!(3))),
+            ("faults.major_total contains x", fail(json!(3))),
             ("faults.major_total >= $faults.minor_total", pass(json!(3))),
             ("faults.minor_total >= $faults.major_total", fail(json!(0))),
+            (
+                "faults.pages_cached_per_major >= $faults.major_total * 600",
+                pass(json!(2048.0)),
+            ),
+            (
+                "faults.pages_cached_per_major >= $faults.major_total * 700",
+                fail(json!(2048.0)),
+            ),
             // A string is never >= a number.
             ("comparison.verdict >= 1", fail(json!("about_equal"))),
         ];

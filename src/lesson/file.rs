@@ -538,8 +538,58 @@ mod tests {
             ),
             (
                 "narrative = \"one line\"",
-                "narrative = \"one line\"\nsetup = [{ action = \"truncate\" }]",
-                "t.toml:7: unknown variant `truncate`",
+                "narrative = \"one line\"\nsetup = [{ action = \"explode\" }]",
+                "t.toml:7: unknown variant `explode`",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"truncate\", fraction = 0.5 }]",
+                "t.toml:7: truncate needs a write lesson",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"msync\", sync = true }]",
+                "t.toml:7: msync needs a write lesson",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"probe\", name = \"x\", command = \"rm\" }]",
+                "t.toml:7: probe command 'rm' is not one of run, bench, ipc",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"probe\", name = \"x\", command = \"run\", args = [\"/etc/passwd\"] }]",
+                "t.toml:7: probe argument '/etc/passwd' is not an option",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"compare\", cache = \"lukewarm\" }]",
+                "t.toml:7: comparison cache 'lukewarm'",
+            ),
+            (
+                "faults.major_total >= 1",
+                "probe.nope.major_faults >= 1",
+                "t.toml:9: 'probe.nope.major_faults' names no probe",
+            ),
+            (
+                "faults.major_total >= 1",
+                "faults.major_total >= $faults.nope",
+                "t.toml:9: '$faults.nope' is not a field",
+            ),
+            (
+                "otherwise = \"x\"",
+                "otherwise = \"x\"\napplies_if = \"file.nope == true\"",
+                "t.toml:11: 'file.nope' is not a field",
+            ),
+            (
+                "duration_min = 3",
+                "duration_min = 3\nwrite = \"sideways\"",
+                "t.toml:3:",
+            ),
+            (
+                "duration_min = 3",
+                "duration_min = 3\nwrite_share = 0.5",
+                "t.toml: write_share needs write",
             ),
             (
                 "narrative = \"one line\"",

@@ -287,7 +287,7 @@ second's worth above), and the footer says what it did",
     ),
     row(
         "L",
-        "lessons: pick one (arrows, Enter); in a lesson n / p step, . one access",
+        "the lesson picker (arrows choose, Enter starts, Esc closes)",
         &[
             (
                 K::Char('L'),
@@ -307,7 +307,7 @@ replaces the side column), Esc closes",
     ),
     row(
         "n  p  .",
-        "in a lesson: next / previous step (runs its set-up); . runs one access",
+        "in a lesson: next / previous step; . runs one access",
         &[
             (K::Char('n'), A::LessonNext, LESSON),
             (K::Char('p'), A::LessonPrev, LESSON),

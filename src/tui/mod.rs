@@ -623,6 +623,8 @@ pub fn run_lessons(
         let exe = std::env::current_exe().unwrap_or_else(|_| "mmviz".into());
         crate::lesson::controller::Controller::new(l, lessons.file.clone(), exe)
     });
+    // The panel (and the lesson keys) from the first frame, before any snapshot.
+    app.lesson = ctl.as_ref().map(|c| c.view(std::time::Instant::now()));
     let mut last_view: Option<Command> = None;
     let mut dirty = true;
     let mut connected = true;
@@ -924,10 +926,45 @@ mod tests {
     }
 
     #[test]
+    fn lesson_screen_80x24_and_120x40() {
+        let lesson = |app: &mut App| app.lesson = Some(widgets::lesson::tests::view());
+        let t = screen(80, 24, lesson);
+        let small = t.backend().to_string();
+        for want in [
+            "Lesson: Demand paging",
+            "✓ faults.major_total >= 1",
+            "n next p prev",
+        ] {
+            assert!(small.contains(want), "{want}: {small}");
+        }
+        insta::assert_snapshot!("lesson_80x24", t.backend());
+        let t = screen(120, 40, lesson);
+        let big = t.backend().to_string();
+        // Tall enough: the fault counters stay below the lesson.
+        assert!(
+            big.contains("minor") && big.contains("Touching the first page"),
+            "{big}"
+        );
+        insta::assert_snapshot!("lesson_120x40", t.backend());
+        let t = screen(80, 24, |app| {
+            lesson(app);
+            app.lessons = vec![widgets::lesson::PickerEntry {
+                name: "demand-paging".into(),
+                title: "Demand paging".into(),
+                duration_min: 10,
+                steps: 4,
+            }];
+            app.picker = Some((0, None));
+        });
+        assert!(t.backend().to_string().contains("▶ demand-paging"));
+    }
+
+    #[test]
     fn help_overlay_80x24() {
         let t = screen(80, 24, |app| app.help = true);
         let text = t.backend().to_string();
-        assert!(text.contains("this help (Esc closes it)"), "{text}");
+        // How to close it is on the first screen, even where the rows scroll.
+        assert!(text.contains("? or Esc closes"), "{text}");
         insta::assert_snapshot!(t.backend());
     }
 

@@ -225,13 +225,14 @@ impl Widget for Picker<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::lesson::controller::CheckView;
     use crate::tui::widgets::testing::{render, text};
     use serde_json::json;
 
-    fn view() -> LessonView {
+    /// A lesson step as the controller builds it: one check passed, one failed.
+    pub(crate) fn view() -> LessonView {
         LessonView {
             lesson_title: "Demand paging".into(),
             step: 1,

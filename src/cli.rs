@@ -161,7 +161,7 @@ pub enum Cmd {
     /// Guided lessons: `mmviz lesson list`, `mmviz lesson NAME [FILE]` (live view) and
     /// `mmviz lesson NAME --check` (the pre-flight before class)
     #[command(
-        after_help = "Examples:\n  mmviz lesson list\n  mmviz lesson demand-paging data.bin --check\n  mmviz lesson demand-paging data.bin"
+        after_help = "Example:\n  mmviz lesson demand-paging data.bin --check   (then without --check: the live lesson; mmviz lesson list shows them all)"
     )]
     Lesson(LessonArgs),
     /// Internal: the worker process that alone touches the mapping

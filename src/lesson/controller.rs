@@ -132,6 +132,14 @@ pub struct Controller {
     judged: Option<(u64, Instant)>,
     /// The step was skipped: done at once.
     skipped: bool,
+    /// The running probes' cancel flags (set on a step change and when the lesson ends).
+    running: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.cancel_probes();
+    }
 }
 
 impl Controller {
@@ -156,6 +164,7 @@ impl Controller {
             problem: None,
             judged: None,
             skipped: false,
+            running: Vec::new(),
         };
         c.go(0);
         c
@@ -169,8 +178,15 @@ impl Controller {
         self.step
     }
 
+    fn cancel_probes(&mut self) {
+        for c in self.running.drain(..) {
+            c.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Enters step `i` (clamped): its set-up runs from the next [`Controller::tick`].
     pub fn go(&mut self, i: usize) {
+        self.cancel_probes();
         let i = i.min(self.lesson.steps.len().saturating_sub(1));
         self.step = i;
         self.generation += 1;
@@ -391,7 +407,9 @@ impl Controller {
                     args,
                     size: size.and_then(|s| crate::units::parse_size(&s).ok()),
                     sparse: sparse.unwrap_or(false),
+                    cancel: Default::default(),
                 };
+                self.running.push(job.cancel.clone());
                 out.push(Command::Note {
                     text: format!("lesson probe {name}: {}", job.command_line()),
                 });

@@ -26,6 +26,8 @@ pub struct Job {
     pub size: Option<u64>,
     /// That scratch file is a hole (no data blocks).
     pub sparse: bool,
+    /// Set when the lesson moved on: the probe's process is killed.
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a probe answered.
@@ -107,7 +109,7 @@ impl Job {
         let child = cmd
             .spawn()
             .map_err(|e| format!("{}: {e}", self.exe.display()))?;
-        let out = wait_limited(child, PROBE_LIMIT)?;
+        let out = wait_limited(child, PROBE_LIMIT, &self.cancel)?;
         drop(scratch);
         let code = out.status.code();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -140,10 +142,11 @@ impl Job {
     }
 }
 
-/// Waits for `child` with a deadline; kills it when the deadline passes.
+/// Waits for `child` with a deadline; kills it when the deadline passes or on `cancel`.
 fn wait_limited(
     mut child: std::process::Child,
     limit: Duration,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<std::process::Output, String> {
     use std::io::Read;
     // Drain both pipes on threads so a chatty child cannot block on a full pipe.
@@ -171,6 +174,11 @@ fn wait_limited(
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!("killed after {} s", limit.as_secs()));
+            }
+            Ok(None) if cancel.load(std::sync::atomic::Ordering::Relaxed) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("cancelled: the lesson moved on".into());
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(e.to_string()),

@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Bench(a)) => mmviz::cli::bench::bench(a),
         Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
-        Some(Cmd::Lesson(a)) => mmviz::lesson::main(a),
+        Some(Cmd::Lesson(a)) => match mmviz::lesson::main(a) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Some(Cmd::Tlb(a)) => mmviz::cli::tlb::command(a),
         Some(Cmd::Ipc(a)) => mmviz::workload::ipc::main(a.duration, a.rate, a.json),
         Some(Cmd::IpcChild(a)) => {

@@ -78,6 +78,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
             })
             .collect(),
         verdict: d.result.verdict.clone(),
+        outcome: d.result.outcome.clone(),
         why: d.result.why.clone(),
         machine,
         notes: d.result.notes.clone(),

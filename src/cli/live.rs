@@ -16,6 +16,44 @@ pub const DEFAULT_TUI_RATE: u64 = 2_000;
 
 /// Runs the live view; returns the process exit code.
 pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
+    // `L` offers the built-in lessons in every live view.
+    let all = crate::lesson::file::builtin().unwrap_or_default();
+    main_with(a, compare, all, None)
+}
+
+/// `mmviz lesson NAME [FILE]`: the live view in a lesson (a write lesson maps a scratch copy
+/// in its write mode; the user's file is never written).
+pub fn main_lesson(
+    a: &crate::cli::LessonArgs,
+    lesson: crate::lesson::file::Lesson,
+    all: Vec<crate::lesson::file::Lesson>,
+) -> Result<u8> {
+    let mut argv: Vec<std::ffi::OsString> = vec!["mmviz".into()];
+    if let Some(f) = &a.file {
+        // As a path, so a file named like a subcommand stays a file.
+        argv.push(std::path::Path::new(".").join(f).into_os_string());
+        if f.is_absolute() {
+            argv.pop();
+            argv.push(f.clone().into_os_string());
+        }
+    }
+    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv)
+        .map_err(|e| AppError::usage(e.to_string().trim().to_string()))?;
+    let mut t = cli.tui;
+    t.theme = a.theme.clone();
+    if let Some((mode, share)) = lesson.write {
+        t.write = Some(mode.to_string());
+        t.write_share = share;
+    }
+    main_with(&t, Some(compare_for_tui), all, Some(lesson))
+}
+
+fn main_with(
+    a: &TuiArgs,
+    compare: Option<CompareFn>,
+    all: Vec<crate::lesson::file::Lesson>,
+    start: Option<crate::lesson::file::Lesson>,
+) -> Result<u8> {
     // Before the terminal check: a misspelt theme is the more useful message.
     let theme = crate::tui::Theme::from_args(a.theme.as_deref()).map_err(AppError::usage)?;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
@@ -88,6 +126,7 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
         )?),
         None => None,
     };
+    let path_for_probes = path.clone();
     let (tx, rx, handle) = session::spawn(SessionOptions {
         path,
         is_demo,
@@ -106,7 +145,13 @@ pub fn main(a: &TuiArgs, compare: Option<CompareFn>) -> Result<u8> {
         }
         None => (tx.clone(), rx, None),
     };
-    let res = crate::tui::run_with_theme(ui_rx, ui_tx, theme);
+    let lessons = crate::tui::Lessons {
+        all,
+        start,
+        file: path_for_probes,
+        write: write.map(|w| w.mode),
+    };
+    let res = crate::tui::run_lessons(ui_rx, ui_tx, theme, lessons);
     let _ = tx.send(Command::Quit);
     let _ = handle.join();
     if let Some(Some(e)) = tee.map(|h| h.finish()) {

@@ -172,8 +172,11 @@ pub enum Cmd {
         after_help = "Example:\n  mmviz replay lecture.jsonl --asciicast lecture.cast --size 100x30"
     )]
     Replay(ReplayArgs),
-    /// Guided lessons: `mmviz lesson list` shows the built-in ones and a teacher's own
-    #[command(after_help = "Example:\n  mmviz lesson list --lessons ./my-lessons")]
+    /// Guided lessons: `mmviz lesson list`, `mmviz lesson NAME [FILE]` (live view) and
+    /// `mmviz lesson NAME --check` (the pre-flight before class)
+    #[command(
+        after_help = "Example:\n  mmviz lesson demand-paging data.bin --check   (then without --check: the live lesson; mmviz lesson list shows them all)"
+    )]
     Lesson(LessonArgs),
     /// Internal: the worker process that alone touches the mapping
     #[command(name = "__worker", hide = true)]
@@ -418,9 +421,30 @@ pub struct TlbArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct LessonArgs {
     #[command(subcommand)]
-    pub command: LessonCmd,
+    pub command: Option<LessonCmd>,
+    /// The lesson to run (its name in `mmviz lesson list`)
+    pub name: Option<String>,
+    /// File to map (default: the built-in demo file); write lessons write only a scratch copy
+    pub file: Option<PathBuf>,
+    /// Pre-flight: run every step headless on this machine and print each check's verdict
+    /// and measured value (exit 0: all pass or are explained as not applicable here)
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: also the slow steps (the flusher's ~30 s)
+    #[arg(long, requires = "check")]
+    pub slow: bool,
+    /// With --check: print JSON
+    #[arg(long, requires = "check")]
+    pub json: bool,
+    /// Also a teacher's own lessons: every *.toml in DIR (same name replaces a built-in)
+    #[arg(long, value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
+    /// Colours of the live view: dark, light, projector, mono
+    #[arg(long, value_parser = ["dark", "light", "projector", "mono"])]
+    pub theme: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

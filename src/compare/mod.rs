@@ -144,6 +144,8 @@ pub struct BenchReport {
     pub repeat: u32,
     pub results: Vec<BenchMethod>,
     pub verdict: String,
+    /// The verdict as a word: mmap_faster, about_equal or read_faster (medians vs spread).
+    pub outcome: Option<String>,
     pub why: String,
     /// Kernel, page size, THP, readahead and virtualization of the machine.
     pub machine: crate::kernel::machine::Machine,

@@ -205,6 +205,7 @@ pub(super) fn run(
         _ => format!("{}, {cache_name}", spec.kind),
     };
     let (verdict, why) = verdict(spec.kind, &context, &results);
+    let outcome = super::verdict::outcome_of(spec.kind, &results).map(str::to_string);
     Ok(Detailed {
         result: ComparisonResult {
             pattern: spec.kind,
@@ -215,6 +216,7 @@ pub(super) fn run(
             verdict,
             why,
             notes,
+            outcome,
         },
         checksums: runs.iter().map(|rs| rs[0].m.checksum).collect(),
         file_size: t.size,

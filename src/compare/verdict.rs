@@ -141,20 +141,35 @@ fn speedup(a: &MethodResult, b: &MethodResult, streaming: bool) -> f64 {
 /// an mmap variant (populate, advice) beats plain mmap by more than 30% (beyond the run-to-run
 /// noise of a shared machine), it is named too.
 /// `context` is the situation, e.g. "random, warm".
-pub fn verdict(pattern: PatternKind, context: &str, results: &[MethodResult]) -> (String, String) {
-    let streaming = is_streaming(pattern);
-    let Some(mmap) = results.iter().find(|m| m.method == "mmap") else {
-        return (format!("no mmap result: {context}"), String::new());
-    };
+/// The syscall method plain mmap is compared with: `read-1m` for the streaming patterns,
+/// else the fastest syscall method by median.
+fn counterpart(pattern: PatternKind, results: &[MethodResult]) -> Option<&MethodResult> {
     let syscall_methods = results.iter().filter(|m| !is_mmap(m));
-    let other = if streaming {
+    if is_streaming(pattern) {
         results
             .iter()
             .find(|m| m.method == "read-1m")
             .or_else(|| syscall_methods.min_by(|a, b| a.ns_per_access.total_cmp(&b.ns_per_access)))
     } else {
         syscall_methods.min_by(|a, b| a.ns_per_access.total_cmp(&b.ns_per_access))
+    }
+}
+
+/// The verdict as a word for lesson checks and JSON (`mmap_faster`, `about_equal`,
+/// `read_faster`): plain mmap against the same counterpart as [`verdict`], decided by
+/// [`outcome`] from the medians and the repeats' spread. None without both results.
+pub fn outcome_of(pattern: PatternKind, results: &[MethodResult]) -> Option<&'static str> {
+    let mmap = results.iter().find(|m| m.method == "mmap")?;
+    let other = counterpart(pattern, results)?;
+    Some(outcome(mmap, other, is_streaming(pattern)).name())
+}
+
+pub fn verdict(pattern: PatternKind, context: &str, results: &[MethodResult]) -> (String, String) {
+    let streaming = is_streaming(pattern);
+    let Some(mmap) = results.iter().find(|m| m.method == "mmap") else {
+        return (format!("no mmap result: {context}"), String::new());
     };
+    let other = counterpart(pattern, results);
     let Some(other) = other else {
         return (
             format!("no syscall method to compare with: {context}"),

@@ -21,6 +21,8 @@ pub enum Op {
     Lt,
     /// The field's value is one of a list.
     In,
+    /// The field is a string containing the value (`worker.state.reason contains SIGBUS`).
+    Contains,
 }
 
 impl Op {
@@ -33,6 +35,7 @@ impl Op {
             Op::Gt => ">",
             Op::Lt => "<",
             Op::In => "in",
+            Op::Contains => "contains",
         }
     }
 }
@@ -45,6 +48,9 @@ pub struct Check {
     pub path: Vec<String>,
     pub op: Op,
     pub value: Value,
+    /// `$other.path` as the value: compare with another field of the same snapshot (e.g.
+    /// one probe's faults with another's), not with a constant.
+    pub reference: Option<Vec<String>>,
 }
 
 /// What evaluating a check found.
@@ -69,6 +75,7 @@ impl Check {
         // Longest operators first so ">=" is not read as ">".
         let ops = [
             (" in ", Op::In),
+            (" contains ", Op::Contains),
             (">=", Op::Ge),
             ("<=", Op::Le),
             ("==", Op::Eq),
@@ -80,17 +87,15 @@ impl Check {
             .iter()
             .filter_map(|(t, op)| s.find(t).map(|p| (p, t.len(), *op)))
             .min_by_key(|(p, _, _)| *p)
-            .ok_or_else(|| format!("check '{s}' has no operator (==, !=, >=, <=, >, <, in)"))?;
+            .ok_or_else(|| {
+                format!("check '{s}' has no operator (==, !=, >=, <=, >, <, in, contains)")
+            })?;
         let path_text = s[..pos].trim();
         let value_text = s[pos + len..].trim();
         if path_text.is_empty() {
             return Err(format!("check '{s}' names no field before '{}'", op.text()));
         }
-        if !path_text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-            || path_text.split('.').any(str::is_empty)
-        {
+        if !is_path(path_text) {
             return Err(format!(
                 "check '{s}': '{path_text}' is not a field path like faults.major_total"
             ));
@@ -98,18 +103,78 @@ impl Check {
         if value_text.is_empty() {
             return Err(format!("check '{s}' has no value after '{}'", op.text()));
         }
+        if let Some(r) = value_text.strip_prefix('$') {
+            // `$path * 0.9`: a factor for claims about direction that must not fail on noise.
+            let (r, factor) = match r.split_once('*') {
+                Some((p, f)) => match f.trim().parse::<f64>() {
+                    Ok(x) if x.is_finite() && x > 0.0 => (p.trim(), Some(x)),
+                    _ => {
+                        return Err(format!(
+                            "check '{s}': '*{}' is not a positive factor like * 0.9",
+                            f.trim()
+                        ))
+                    }
+                },
+                None => (r.trim(), None),
+            };
+            if !is_path(r) || op == Op::In {
+                return Err(format!(
+                    "check '{s}': '${r}' is not a field path like $probe.first.major_faults (and in takes a list)"
+                ));
+            }
+            return Ok(Check {
+                path: path_text.split('.').map(String::from).collect(),
+                op,
+                value: factor.map_or(Value::Null, Value::from),
+                reference: Some(r.split('.').map(String::from).collect()),
+            });
+        }
         let value = parse_value(value_text, op).map_err(|e| format!("check '{s}': {e}"))?;
         Ok(Check {
             path: path_text.split('.').map(String::from).collect(),
             op,
             value,
+            reference: None,
         })
     }
 
     /// The field this check reads, or None when absent or null.
     pub fn field<'a>(&self, snapshot: &'a Value) -> Option<&'a Value> {
+        lookup(snapshot, &self.path)
+    }
+
+    /// Evaluates the check against a snapshot's JSON.
+    pub fn eval(&self, snapshot: &Value) -> Verdict {
+        let Some(r) = &self.reference else {
+            return self.eval_against(snapshot, &self.value);
+        };
+        match lookup(snapshot, r) {
+            Some(v) => {
+                let want = match (self.value.as_f64(), v.as_f64()) {
+                    (Some(k), Some(x)) => Value::from(k * x),
+                    _ => v.clone(),
+                };
+                self.eval_against(snapshot, &want)
+            }
+            None => Verdict::NotMeasured {
+                why: format!("{} was not measured here (absent or null)", r.join(".")),
+            },
+        }
+    }
+}
+
+fn is_path(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && !p.split('.').any(str::is_empty)
+}
+
+/// The value at a dotted path (array items by index), or None when absent or null.
+fn lookup<'a>(snapshot: &'a Value, path: &[String]) -> Option<&'a Value> {
+    {
         let mut v = snapshot;
-        for k in &self.path {
+        for k in path {
             v = match v {
                 Value::Object(m) => m.get(k)?,
                 Value::Array(a) => a.get(k.parse::<usize>().ok()?)?,
@@ -118,9 +183,10 @@ impl Check {
         }
         (!v.is_null()).then_some(v)
     }
+}
 
-    /// Evaluates the check against a snapshot's JSON.
-    pub fn eval(&self, snapshot: &Value) -> Verdict {
+impl Check {
+    fn eval_against(&self, snapshot: &Value, want: &Value) -> Verdict {
         let Some(got) = self.field(snapshot) else {
             return Verdict::NotMeasured {
                 why: format!(
@@ -130,13 +196,17 @@ impl Check {
             };
         };
         let pass = match self.op {
-            Op::Eq => equal(got, &self.value),
-            Op::Ne => !equal(got, &self.value),
+            Op::Eq => equal(got, want),
+            Op::Ne => !equal(got, want),
+            Op::Contains => match (got.as_str(), want.as_str()) {
+                (Some(a), Some(b)) => a.contains(b),
+                _ => false,
+            },
             Op::In => self
                 .value
                 .as_array()
                 .is_some_and(|list| list.iter().any(|x| equal(got, x))),
-            Op::Ge | Op::Le | Op::Gt | Op::Lt => match (got.as_f64(), self.value.as_f64()) {
+            Op::Ge | Op::Le | Op::Gt | Op::Lt => match (got.as_f64(), want.as_f64()) {
                 (Some(a), Some(b)) => match self.op {
                     Op::Ge => a >= b,
                     Op::Le => a <= b,
@@ -160,13 +230,28 @@ impl Check {
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} {}",
-            self.path.join("."),
-            self.op.text(),
-            self.value
-        )
+        match &self.reference {
+            Some(r) => {
+                write!(
+                    f,
+                    "{} {} ${}",
+                    self.path.join("."),
+                    self.op.text(),
+                    r.join(".")
+                )?;
+                match self.value.as_f64() {
+                    Some(k) => write!(f, " * {k}"),
+                    None => Ok(()),
+                }
+            }
+            None => write!(
+                f,
+                "{} {} {}",
+                self.path.join("."),
+                self.op.text(),
+                self.value
+            ),
+        }
     }
 }
 
@@ -212,6 +297,11 @@ fn parse_scalar(t: &str, op: Op) -> Result<Value, String> {
         }
         Err(_) => return Err(format!("'{t}' is not a number, string or true/false")),
     };
+    if op == Op::Contains && !v.is_string() {
+        return Err(format!(
+            "'contains' looks for text, but '{t}' is not a string"
+        ));
+    }
     if matches!(op, Op::Ge | Op::Le | Op::Gt | Op::Lt) && !v.is_number() {
         return Err(format!(
             "'{}' compares numbers, but '{t}' is not one",
@@ -242,6 +332,10 @@ mod tests {
             ("worker.paused == true", "worker.paused == true"),
             ("x.0.y != 2.5", "x.0.y != 2.5"),
             ("t < -1", "t < -1"),
+            (
+                "worker.state.reason contains SIGBUS",
+                "worker.state.reason contains \"SIGBUS\"",
+            ),
         ];
         for (src, shown) in ok {
             let c = Check::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
@@ -258,6 +352,11 @@ mod tests {
             ("a in []", "at least one"),
             ("a == [1]", "not a number, string"),
             ("a == {x}", "not a number, string"),
+            ("a contains 3", "looks for text"),
+            ("a >= $b..c", "not a field path"),
+            ("a in $b", "not a field path"),
+            ("a >= $b * x", "positive factor"),
+            ("a >= $b * -1", "positive factor"),
         ];
         for (src, want) in bad {
             let e = Check::parse(src).unwrap_err();
@@ -293,6 +392,25 @@ mod tests {
             ),
             ("comparison.results.0.method == mmap", pass(json!("mmap"))),
             ("worker.paused != true", pass(json!(false))),
+            (
+                "comparison.verdict contains equal",
+                pass(json!("about_equal")),
+            ),
+            (
+                "comparison.verdict contains mmap",
+                fail(json!("about_equal")),
+            ),
+            ("faults.major_total contains x", fail(json!(3))),
+            ("faults.major_total >= $faults.minor_total", pass(json!(3))),
+            ("faults.minor_total >= $faults.major_total", fail(json!(0))),
+            (
+                "faults.pages_cached_per_major >= $faults.major_total * 600",
+                pass(json!(2048.0)),
+            ),
+            (
+                "faults.pages_cached_per_major >= $faults.major_total * 700",
+                fail(json!(2048.0)),
+            ),
             // A string is never >= a number.
             ("comparison.verdict >= 1", fail(json!("about_equal"))),
         ];
@@ -301,6 +419,7 @@ mod tests {
         }
         for src in [
             "faults.newly_cached >= 1",
+            "faults.major_total >= $faults.newly_cached",
             "faults.nope == 1",
             "comparison.results.5.method == x",
         ] {

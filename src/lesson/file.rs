@@ -40,6 +40,32 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../assets/lessons/second-pass.toml"),
     ),
     ("search", include_str!("../../assets/lessons/search.toml")),
+    (
+        "readahead",
+        include_str!("../../assets/lessons/readahead.toml"),
+    ),
+    (
+        "mmap-vs-read",
+        include_str!("../../assets/lessons/mmap-vs-read.toml"),
+    ),
+    (
+        "shared-cache",
+        include_str!("../../assets/lessons/shared-cache.toml"),
+    ),
+    ("ipc", include_str!("../../assets/lessons/ipc.toml")),
+    (
+        "durability",
+        include_str!("../../assets/lessons/durability.toml"),
+    ),
+    (
+        "copy-on-write",
+        include_str!("../../assets/lessons/copy-on-write.toml"),
+    ),
+    ("sigbus", include_str!("../../assets/lessons/sigbus.toml")),
+    (
+        "address-space",
+        include_str!("../../assets/lessons/address-space.toml"),
+    ),
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -47,6 +73,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
 struct RawLesson {
     title: String,
     duration_min: u32,
+    /// The lesson maps a scratch copy writable: "shared" or "private" (never the user's file).
+    #[serde(default)]
+    write: Option<Spanned<String>>,
+    /// Share of accesses that store, 0..1 (with `write`; default 1).
+    #[serde(default)]
+    write_share: Option<f64>,
     #[serde(rename = "step")]
     steps: Vec<RawStep>,
 }
@@ -62,6 +94,15 @@ struct RawStep {
     watch: Option<String>,
     #[serde(default, rename = "check")]
     checks: Vec<RawCheck>,
+    /// Seconds after the set-up before the checks are judged (default 1).
+    #[serde(default)]
+    settle_s: Option<f64>,
+    /// Seconds the headless pre-flight waits for every check to pass (default 8).
+    #[serde(default)]
+    timeout_s: Option<f64>,
+    /// Why this step is slow; `lesson --check` skips it with this reason unless `--slow`.
+    #[serde(default)]
+    slow: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -70,11 +111,15 @@ struct RawCheck {
     expect: Spanned<String>,
     /// What to say when the check fails: why this machine can behave differently.
     otherwise: String,
+    /// A predicate that must hold for the claim to apply here (e.g. the filesystem can
+    /// evict); when it does not, the check is "not applicable here", with `otherwise`.
+    #[serde(default)]
+    applies_if: Option<Spanned<String>>,
 }
 
-/// A set-up action of a step. The write-mode, second-worker, truncate and address-space
-/// actions wait for the issue that adds those to the session; until then they are unknown
-/// actions (an error), not silently ignored.
+/// A set-up action of a step. Write mode is chosen per lesson (`write = "shared"`), a second
+/// process and the address-space limit are `probe` actions (a headless `mmviz run` with its
+/// JSON under `probe.NAME`).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
@@ -103,6 +148,36 @@ pub enum Action {
     Resume,
     /// Reset counters and restart the worker.
     Reset,
+    /// Exactly `count` single accesses (the `.` key), the worker paused.
+    Access {
+        #[serde(default)]
+        count: Option<u64>,
+    },
+    /// msync the mapping: MS_SYNC (`sync = true`) or MS_ASYNC (write lessons only).
+    Msync {
+        sync: bool,
+    },
+    /// The mmap-vs-read comparison from a cache state (cold, warm, as-is): `comparison.*`.
+    Compare {
+        cache: String,
+    },
+    /// Truncate the lesson's scratch copy to `fraction` of its size (write lessons only).
+    Truncate {
+        fraction: f64,
+    },
+    /// Run `mmviz COMMAND FILE ARGS --json` as a separate process (`run` or `bench`; `ipc`
+    /// takes no file) and keep its JSON under `probe.NAME`. FILE is the lesson's file (its
+    /// scratch copy in a write lesson), or a fresh scratch file of `size` (`sparse`: a hole).
+    Probe {
+        name: String,
+        command: String,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        size: Option<String>,
+        #[serde(default)]
+        sparse: Option<bool>,
+    },
 }
 
 /// A validated lesson.
@@ -111,6 +186,8 @@ pub struct Lesson {
     pub name: String,
     pub title: String,
     pub duration_min: u32,
+    /// Write mode ("shared" or "private") and the share of accesses that store.
+    pub write: Option<(crate::workload::worker::WriteMode, f64)>,
     pub steps: Vec<Step>,
 }
 
@@ -120,7 +197,18 @@ pub struct Step {
     pub narrative: String,
     pub setup: Vec<Action>,
     pub watch: Option<String>,
-    pub checks: Vec<(Check, String)>,
+    pub checks: Vec<LessonCheck>,
+    pub settle_s: f64,
+    pub timeout_s: f64,
+    pub slow: Option<String>,
+}
+
+/// One claim of a step: what is expected, why this machine can differ, where it applies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LessonCheck {
+    pub expect: Check,
+    pub otherwise: String,
+    pub applies_if: Option<Check>,
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -143,8 +231,38 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
     if raw.steps.is_empty() {
         return Err(format!("{file}: the lesson has no [[step]]"));
     }
-    let known = serde_json::to_value(crate::session::fixture::fixture_snapshot())
+    let mut known = serde_json::to_value(crate::session::fixture::fixture_snapshot())
         .map_err(|e| e.to_string())?;
+    // Fields of the other shapes of tagged enums: a dead or stopped worker's reason.
+    if let Some(st) = known
+        .pointer_mut("/worker/state")
+        .and_then(|v| v.as_object_mut())
+    {
+        st.entry("reason").or_insert(serde_json::Value::Null);
+    }
+    let write = match &raw.write {
+        None => None,
+        Some(w) => {
+            let mode: crate::workload::worker::WriteMode = w
+                .get_ref()
+                .parse()
+                .map_err(|e: String| at(w.span().start, e))?;
+            let share = raw.write_share.unwrap_or(1.0);
+            if !(0.0..=1.0).contains(&share) {
+                return Err(at(
+                    w.span().start,
+                    format!("write_share {share} is not between 0 and 1"),
+                ));
+            }
+            Some((mode, share))
+        }
+    };
+    if raw.write.is_none() && raw.write_share.is_some() {
+        return Err(format!(
+            "{file}: write_share needs write = \"shared\" or \"private\""
+        ));
+    }
+    let mut probes: Vec<String> = Vec::new();
     let mut steps = Vec::new();
     for s in raw.steps {
         let n = s.narrative.get_ref().trim().lines().count();
@@ -160,36 +278,88 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
         let mut setup = Vec::new();
         for a in s.setup {
             let off = a.span().start;
-            validate_action(a.get_ref()).map_err(|e| at(off, e))?;
+            validate_action(a.get_ref(), write.is_some()).map_err(|e| at(off, e))?;
+            if let Action::Probe { name, .. } = a.get_ref() {
+                if probes.contains(name) {
+                    return Err(at(off, format!("probe '{name}' is defined twice")));
+                }
+                probes.push(name.clone());
+            }
             setup.push(a.into_inner());
         }
         let mut checks = Vec::new();
-        for c in s.checks {
-            let off = c.expect.span().start;
-            let check = Check::parse(c.expect.get_ref()).map_err(|e| at(off, e))?;
-            if check.field(&known).is_none() && !path_exists(&known, &check.path) {
+        let known_check = |text: &Spanned<String>, probes: &[String]| {
+            let off = text.span().start;
+            let check = Check::parse(text.get_ref()).map_err(|e| at(off, e))?;
+            let known_path = |path: &[String]| match path.first().map(String::as_str) {
+                Some("probe") => path.len() >= 3 && probes.contains(&path[1]),
+                _ => path_exists(&known, path),
+            };
+            if let Some(r) = check.reference.as_ref().filter(|r| !known_path(r)) {
                 return Err(at(
                     off,
                     format!(
-                        "'{}' is not a field of the snapshot JSON (as a --record recording stores it)",
-                        check.path.join(".")
+                        "'${}' is not a field of the snapshot JSON or of an earlier probe",
+                        r.join(".")
                     ),
                 ));
             }
-            checks.push((check, c.otherwise));
+            let ok = known_path(&check.path);
+            if !ok {
+                let why = if check.path.first().is_some_and(|p| p == "probe") {
+                    format!(
+                        "'{}' names no probe of this or an earlier step (probe.NAME.FIELD)",
+                        check.path.join(".")
+                    )
+                } else {
+                    format!(
+                        "'{}' is not a field of the snapshot JSON (as a --record recording stores it)",
+                        check.path.join(".")
+                    )
+                };
+                return Err(at(off, why));
+            }
+            Ok(check)
+        };
+        for c in s.checks {
+            let expect = known_check(&c.expect, &probes)?;
+            let applies_if = c
+                .applies_if
+                .as_ref()
+                .map(|a| known_check(a, &probes))
+                .transpose()?;
+            checks.push(LessonCheck {
+                expect,
+                otherwise: c.otherwise,
+                applies_if,
+            });
         }
+        let secs = |v: Option<f64>, default: f64, what: &str| match v {
+            None => Ok(default),
+            Some(x) if x.is_finite() && (0.0..=600.0).contains(&x) => Ok(x),
+            Some(x) => Err(at(
+                s.narrative.span().start,
+                format!("step '{}': {what} {x} is not in 0..=600 seconds", s.title),
+            )),
+        };
+        let settle_s = secs(s.settle_s, 1.0, "settle_s")?;
+        let timeout_s = secs(s.timeout_s, 8.0, "timeout_s")?.max(settle_s);
         steps.push(Step {
             title: s.title,
             narrative: s.narrative.into_inner().trim().to_string(),
             setup,
             watch: s.watch,
             checks,
+            settle_s,
+            timeout_s,
+            slow: s.slow,
         });
     }
     Ok(Lesson {
         name: name.to_string(),
         title: raw.title,
         duration_min: raw.duration_min,
+        write,
         steps,
     })
 }
@@ -210,8 +380,52 @@ fn path_exists(v: &serde_json::Value, path: &[String]) -> bool {
     }
 }
 
-fn validate_action(a: &Action) -> Result<(), String> {
+/// Commands a probe may run (read-only on the lesson's file, or on their own scratch copy).
+pub const PROBE_COMMANDS: [&str; 3] = ["run", "bench", "ipc"];
+
+fn validate_action(a: &Action, write: bool) -> Result<(), String> {
     match a {
+        Action::Advice { advice } if advice == "hugepage" => {
+            Err("advice hugepage is a start option, not a lesson action".into())
+        }
+        Action::Access { count: Some(0) } => Err("access count 0 runs nothing".into()),
+        Action::Msync { .. } if !write => {
+            Err("msync needs a write lesson (write = \"shared\" at the top)".into())
+        }
+        Action::Truncate { .. } if !write => Err(
+            "truncate needs a write lesson (write = \"shared\" at the top): only a scratch copy is truncated"
+                .into(),
+        ),
+        Action::Truncate { fraction } if !(*fraction >= 0.0 && *fraction < 1.0) => Err(format!(
+            "truncate fraction {fraction} is not in 0..1 (the share of the copy kept)"
+        )),
+        Action::Compare { cache } => cache
+            .parse::<crate::session::snapshot::CompareCache>()
+            .map(|_| ()),
+        Action::Probe {
+            name,
+            command,
+            args,
+            size,
+            ..
+        } => {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("probe name '{name}' is not a word like second_reader"));
+            }
+            if !PROBE_COMMANDS.contains(&command.as_str()) {
+                return Err(format!(
+                    "probe command '{command}' is not one of {}",
+                    PROBE_COMMANDS.join(", ")
+                ));
+            }
+            if let Some(a) = args.iter().find(|a| !a.starts_with('-') && !is_option_value(args, a)) {
+                return Err(format!("probe argument '{a}' is not an option (the file is the lesson's)"));
+            }
+            if let Some(sz) = size {
+                crate::units::parse_size(sz).map_err(|e| format!("probe size: {e}"))?;
+            }
+            Ok(())
+        }
         Action::Warm { fill: Some(f) } if f != "sequential" && f != "random" => {
             Err(format!("warm fill '{f}' is not sequential or random"))
         }
@@ -234,6 +448,12 @@ fn validate_action(a: &Action) -> Result<(), String> {
         },
         _ => Ok(()),
     }
+}
+
+/// Whether `a` is the value of the option before it (`--pattern random`).
+fn is_option_value(args: &[String], a: &str) -> bool {
+    args.windows(2)
+        .any(|w| w[1] == a && w[0].starts_with("--") && !w[0].contains('='))
 }
 
 /// Every built-in lesson, validated (a broken one is a bug caught by the tests).
@@ -320,8 +540,58 @@ mod tests {
             ),
             (
                 "narrative = \"one line\"",
-                "narrative = \"one line\"\nsetup = [{ action = \"truncate\" }]",
-                "t.toml:7: unknown variant `truncate`",
+                "narrative = \"one line\"\nsetup = [{ action = \"explode\" }]",
+                "t.toml:7: unknown variant `explode`",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"truncate\", fraction = 0.5 }]",
+                "t.toml:7: truncate needs a write lesson",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"msync\", sync = true }]",
+                "t.toml:7: msync needs a write lesson",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"probe\", name = \"x\", command = \"rm\" }]",
+                "t.toml:7: probe command 'rm' is not one of run, bench, ipc",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"probe\", name = \"x\", command = \"run\", args = [\"/etc/passwd\"] }]",
+                "t.toml:7: probe argument '/etc/passwd' is not an option",
+            ),
+            (
+                "narrative = \"one line\"",
+                "narrative = \"one line\"\nsetup = [{ action = \"compare\", cache = \"lukewarm\" }]",
+                "t.toml:7: comparison cache 'lukewarm'",
+            ),
+            (
+                "faults.major_total >= 1",
+                "probe.nope.major_faults >= 1",
+                "t.toml:9: 'probe.nope.major_faults' names no probe",
+            ),
+            (
+                "faults.major_total >= 1",
+                "faults.major_total >= $faults.nope",
+                "t.toml:9: '$faults.nope' is not a field",
+            ),
+            (
+                "otherwise = \"x\"",
+                "otherwise = \"x\"\napplies_if = \"file.nope == true\"",
+                "t.toml:11: 'file.nope' is not a field",
+            ),
+            (
+                "duration_min = 3",
+                "duration_min = 3\nwrite = \"sideways\"",
+                "t.toml:3:",
+            ),
+            (
+                "duration_min = 3",
+                "duration_min = 3\nwrite_share = 0.5",
+                "t.toml: write_share needs write",
             ),
             (
                 "narrative = \"one line\"",

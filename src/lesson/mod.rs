@@ -1,16 +1,50 @@
-//! Lessons (issue 10): lesson files (TOML in assets/lessons/, compiled in) and the checks
-//! engine, predicates over a snapshot's JSON that turn a step green with the measured value.
-//! The picker and running steps against the live session come later.
+//! Lessons (issue 10): lesson files (TOML in assets/lessons/, compiled in), the checks
+//! engine (predicates over a snapshot's JSON that turn a step green with the measured value),
+//! the controller that runs a lesson's steps against the live session (driven by the TUI and
+//! by the headless pre-flight in `runner`) and its probes (second mmviz processes).
 
 pub mod check;
+pub mod controller;
 pub mod file;
+pub mod probe;
+pub mod runner;
 
 use crate::cli::{LessonArgs, LessonCmd};
 use crate::error::{AppError, Result};
 
-/// `mmviz lesson ...`. An invalid lesson file is bad input (exit 2) naming file and line.
-pub fn main(a: &LessonArgs) -> Result<()> {
-    match &a.command {
+/// `mmviz lesson ...`; returns the exit code. An invalid lesson file is bad input (exit 2)
+/// naming file and line; a pre-flight with a failed check exits 1.
+pub fn main(a: &LessonArgs) -> Result<u8> {
+    let Some(cmd) = &a.command else {
+        let Some(name) = &a.name else {
+            return Err(AppError::usage(
+                "name a lesson (mmviz lesson list shows them) or use mmviz lesson list",
+            ));
+        };
+        let all = file::all(a.lessons.as_deref()).map_err(AppError::usage)?;
+        let Some(lesson) = all.iter().find(|l| &l.name == name).cloned() else {
+            let names: Vec<&str> = all.iter().map(|l| l.name.as_str()).collect();
+            return Err(AppError::usage(format!(
+                "no lesson '{}' (there are: {})",
+                crate::text::escape_controls(name),
+                names.join(", ")
+            )));
+        };
+        if a.check {
+            let r = runner::check(&lesson, a.file.as_deref(), a.slow)?;
+            if a.json {
+                crate::outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).map_err(AppError::runtime)?
+                );
+            } else {
+                crate::outln!("{}", runner::text(&r).trim_end());
+            }
+            return Ok(if r.ok { 0 } else { 1 });
+        }
+        return crate::cli::live::main_lesson(a, lesson, all);
+    };
+    match cmd {
         LessonCmd::List { lessons, json } => {
             let v = file::all(lessons.as_deref()).map_err(AppError::usage)?;
             if *json {
@@ -42,7 +76,7 @@ pub fn main(a: &LessonArgs) -> Result<()> {
                     );
                 }
             }
-            Ok(())
+            Ok(0)
         }
     }
 }

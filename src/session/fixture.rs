@@ -188,6 +188,7 @@ pub fn fixture_snapshot() -> Snapshot {
             verdict: "mmap 2.4× faster than pread: sequential, warm".into(),
             why: "65,536 pread syscalls vs 761 minor faults taken".into(),
             notes: vec![],
+            outcome: Some("mmap_faster".into()),
         }),
         message: Some("advice normal: readahead up to 8 MiB per fault".into()),
         inspector: None,

@@ -483,6 +483,44 @@ impl Session {
                 }
             }
             Command::Msync { sync } => self.msync(sync),
+            Command::Pause | Command::Resume => {
+                if self.worker.is_none() {
+                    self.say("no worker: press r to restart it");
+                    return;
+                }
+                let running = matches!(
+                    self.progress.state,
+                    WorkerState::Running | WorkerState::Idle
+                );
+                match (c == Command::Pause, running) {
+                    (true, true) => self.send(crate::workload::worker::Control::Pause),
+                    (false, false) => self.send(crate::workload::worker::Control::Resume),
+                    _ => {}
+                }
+            }
+            Command::SetRate { rate } => {
+                self.rate = rate;
+                self.send(crate::workload::worker::Control::SetRate { rate });
+                self.say(match rate {
+                    Some(r) => format!("rate: {r} accesses/s"),
+                    None => "rate: max (unlimited)".into(),
+                });
+            }
+            Command::SetAdvice { advice } => {
+                // The `a` cycle from the advice before it: one code path, one message.
+                let all = Advice::ALL;
+                if let Some(i) = all.iter().position(|a| *a == advice) {
+                    self.advice = all[(i + all.len() - 1) % all.len()];
+                    self.cycle_advice();
+                }
+            }
+            Command::SetCompareCache { cache } => self.compare_cache = cache,
+            Command::SetGrep { regex, max_matches } => {
+                self.spec.regex = Some(regex);
+                self.spec.max_matches = max_matches;
+                self.switch_pattern(crate::workload::patterns::PatternKind::Grep);
+            }
+            Command::Note { text } => self.say(text),
             Command::Quit => {}
         }
     }

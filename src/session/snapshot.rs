@@ -426,6 +426,16 @@ impl CompareCache {
     }
 }
 
+impl std::str::FromStr for CompareCache {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [CompareCache::Cold, CompareCache::Warm, CompareCache::AsIs]
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("comparison cache '{s}' is not cold, warm or as-is"))
+    }
+}
+
 /// One method's result in the mmap-vs-read comparison.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MethodResult {
@@ -457,6 +467,10 @@ pub struct ComparisonResult {
     /// What was skipped or capped to stay within memory, one sentence each.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The verdict as a word: `mmap_faster`, `about_equal` or `read_faster` (plain mmap vs
+    /// the counterpart the verdict names, from the medians and the repeats' spread).
+    #[serde(default)]
+    pub outcome: Option<String>,
 }
 
 /// The comparison panel's state.
@@ -597,6 +611,32 @@ pub enum Command {
     Inspect {
         page: Option<u64>,
         read: bool,
+    },
+    /// Lessons: pause (idempotent, unlike the space key's toggle).
+    Pause,
+    /// Lessons: resume (idempotent).
+    Resume,
+    /// Lessons: accesses per second (None = max).
+    SetRate {
+        rate: Option<u64>,
+    },
+    /// Lessons: one advice (not the `a` key's cycle).
+    SetAdvice {
+        advice: crate::kernel::advice::Advice,
+    },
+    /// Lessons: the cache state the next comparison starts from.
+    SetCompareCache {
+        cache: CompareCache,
+    },
+    /// Lessons: the grep pattern with its regex and match limit.
+    SetGrep {
+        regex: String,
+        #[serde(default)]
+        max_matches: Option<u64>,
+    },
+    /// Lessons: a line for the event log (a check's result, a step entered).
+    Note {
+        text: String,
     },
     Quit,
 }

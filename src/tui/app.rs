@@ -89,6 +89,14 @@ pub struct App {
     /// The page the session was last asked to inspect (so each change is sent once).
     inspecting: Option<u64>,
     view: Option<View>,
+    /// The running lesson's panel (built by the event loop's controller each tick).
+    pub lesson: Option<crate::lesson::controller::LessonView>,
+    /// The lessons `L` offers.
+    pub lessons: Vec<super::widgets::lesson::PickerEntry>,
+    /// The open picker: selected row and why the last choice could not start.
+    pub picker: Option<(usize, Option<String>)>,
+    /// Lesson keys for the event loop (it owns the controller).
+    pub lesson_requests: Vec<super::lesson_ui::LessonRequest>,
 }
 
 /// `ceil(total / 2^zoom)`, at least 1 for a non-empty file.
@@ -118,6 +126,10 @@ impl App {
             cursor: false,
             inspecting: None,
             view: None,
+            lesson: None,
+            lessons: Vec::new(),
+            picker: None,
+            lesson_requests: Vec::new(),
         }
     }
 
@@ -195,6 +207,9 @@ impl App {
         if self.offset_input.is_some() {
             return self.offset_key(key);
         }
+        if self.picker.is_some() {
+            return self.picker_key(key);
+        }
         // The layers keys go through, top first: an open overlay over the base mode (the
         // help hides cursor mode; the log does not).
         let base = if self.inspector_shown() {
@@ -208,7 +223,10 @@ impl App {
             self.snapshot.comparison,
             crate::session::snapshot::ComparisonState::Running { .. }
         );
-        let mut layers: Vec<Mode> = Vec::with_capacity(3);
+        let mut layers: Vec<Mode> = Vec::with_capacity(4);
+        if self.lesson.is_some() {
+            layers.push(Mode::Lesson);
+        }
         if self.help {
             layers.push(Mode::Help);
         } else if self.log {
@@ -313,6 +331,14 @@ impl App {
             | Action::CursorLeave
             | Action::CursorRead
             | Action::CursorOffset => return self.cursor_action(action),
+            Action::LessonNext
+            | Action::LessonPrev
+            | Action::LessonAccess
+            | Action::OpenPicker
+            | Action::PickerUp
+            | Action::PickerDown
+            | Action::PickerChoose
+            | Action::PickerClose => return self.lesson_action(action),
         };
         cmd.into_iter().collect()
     }
@@ -509,7 +535,7 @@ impl App {
         })
     }
 
-    fn quit_with(&mut self, kind: ExitKind) -> Vec<Command> {
+    pub(super) fn quit_with(&mut self, kind: ExitKind) -> Vec<Command> {
         self.quit = Some(kind);
         vec![Command::Quit]
     }

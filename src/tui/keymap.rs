@@ -115,6 +115,17 @@ pub enum Action {
     ToggleHelp,
     Quit,
     Interrupt,
+    /// In a lesson: the next / previous step (runs its set-up), one access.
+    LessonNext,
+    LessonPrev,
+    LessonAccess,
+    /// `L`: the lesson picker.
+    OpenPicker,
+    /// In the picker: move, start the lesson, close.
+    PickerUp,
+    PickerDown,
+    PickerChoose,
+    PickerClose,
 }
 
 /// When a binding applies.
@@ -141,16 +152,22 @@ pub enum Mode {
     Comparing,
     /// The `t` TLB measurement runs (a layer over normal mode: Esc cancels it).
     MeasuringTlb,
+    /// A lesson runs (a layer over normal or cursor mode: `n` is the next step there).
+    Lesson,
+    /// The lesson picker (`L`) is open.
+    Picker,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 8] = [
         Mode::Normal,
         Mode::Cursor,
         Mode::Help,
         Mode::Log,
         Mode::Comparing,
         Mode::MeasuringTlb,
+        Mode::Lesson,
+        Mode::Picker,
     ];
 }
 
@@ -167,6 +184,17 @@ const BASE: When = When::In(&[Mode::Normal]);
 const CURSOR: When = When::In(&[Mode::Cursor]);
 const OVERLAY: When = When::In(&[Mode::Help, Mode::Log]);
 const NOT_OVERLAY: When = When::In(&[Mode::Normal, Mode::Cursor]);
+const LESSON: When = When::In(&[Mode::Lesson]);
+/// `n` steps one access everywhere but in a lesson, where it is the next step.
+const NOT_LESSON: When = When::In(&[
+    Mode::Normal,
+    Mode::Cursor,
+    Mode::Help,
+    Mode::Log,
+    Mode::Comparing,
+    Mode::MeasuringTlb,
+]);
+const PICKER: When = When::In(&[Mode::Picker]);
 
 /// One row of help: the keys as shown, the line of help, and what each key does.
 #[derive(Clone, Copy, Debug)]
@@ -262,11 +290,45 @@ line number, line); 9 bsearch looks up keys by binary search in a file of sorted
     row(
         "n",
         "one step while paused (one access at <= 10/s; says what it did)",
-        &[(K::Char('n'), A::Step, W)],
+        &[(K::Char('n'), A::Step, NOT_LESSON)],
     )
     .long(
         "one step while paused: exactly one access at <= 10 accesses/s (a tenth of a \
 second's worth above), and the footer says what it did",
+    ),
+    row(
+        "L",
+        "the lesson picker (arrows choose, Enter starts, Esc closes)",
+        &[
+            (
+                K::Char('L'),
+                A::OpenPicker,
+                When::In(&[Mode::Normal, Mode::Cursor]),
+            ),
+            (K::Char('L'), A::PickerClose, PICKER),
+            (K::Up, A::PickerUp, PICKER),
+            (K::Down, A::PickerDown, PICKER),
+            (K::Enter, A::PickerChoose, PICKER),
+            (K::Esc, A::PickerClose, PICKER),
+        ],
+    )
+    .long(
+        "the lesson picker: arrows choose, Enter starts the lesson (its narrative panel \
+replaces the side column), Esc closes",
+    ),
+    row(
+        "n  p  .",
+        "in a lesson: next / previous step; . runs one access",
+        &[
+            (K::Char('n'), A::LessonNext, LESSON),
+            (K::Char('p'), A::LessonPrev, LESSON),
+            (K::Char('.'), A::LessonAccess, LESSON),
+        ],
+    )
+    .long(
+        "in a lesson: n / p go to the next / previous step and run its set-up actions; . \
+pauses and runs exactly one access (the footer names it); outside lessons n keeps its \
+single-step meaning",
     ),
     row(
         "[  ]",

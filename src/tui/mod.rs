@@ -10,6 +10,7 @@ pub mod asciicast;
 #[doc(hidden)]
 pub mod format;
 pub mod keymap;
+pub mod lesson_ui;
 pub mod replay;
 pub mod svg;
 pub mod theme;
@@ -49,6 +50,8 @@ pub struct Areas {
     pub comparison: Rect,
     /// Under the grid while grep or bsearch runs (zero height otherwise).
     pub search: Rect,
+    /// The lesson's narrative panel (zero outside lessons).
+    pub lesson: Rect,
     pub footer: Rect,
     /// Short screen: side panels drop their explanation lines.
     pub compact: bool,
@@ -91,13 +94,39 @@ impl App {
             Constraint::Length(Footer::height(s, area.width)),
         ])
         .areas(area);
-        let side_w = match area.width {
-            140.. => 48,
-            100.. => 42,
-            _ => 34,
+        let side_w = match (area.width, self.lesson.is_some()) {
+            (140.., false) => 48,
+            (100.., false) => 42,
+            (_, false) => 34,
+            (140.., true) => 54,
+            (100.., true) => 46,
+            (_, true) => 36,
         };
         let [grid, side] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(main);
+        if self.lesson.is_some() {
+            // A lesson: its panel replaces the side column; the fault counters stay below it
+            // where the screen is tall enough for both.
+            let faults_h = if side.height >= 32 { 14 } else { 0 };
+            let [lesson, faults] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(faults_h)]).areas(side);
+            let none = Rect::new(side.x, side.bottom(), side.width, 0);
+            return Some(Areas {
+                header,
+                grid,
+                faults,
+                latency: none,
+                tlb: none,
+                comparison: none,
+                search,
+                lesson,
+                footer,
+                compact: true,
+                latency_compact: true,
+                tlb_compact: true,
+                comparison_compact: true,
+            });
+        }
         // Short screens: panels drop their explanations so the counters keep their room.
         let compact = main.height < 30;
         let tlb_w = |compact| Tlb {
@@ -190,6 +219,7 @@ impl App {
             tlb,
             comparison,
             search,
+            lesson: Rect::new(side.x, side.bottom(), side.width, 0),
             footer,
             compact,
             latency_compact: lat_compact,
@@ -241,23 +271,35 @@ impl Widget for &App {
             selected: self.selected,
         }
         .render(a.grid, buf);
-        Faults { snapshot: s, theme }.render(a.faults, buf);
-        if let Some(l) = s.tlb.latency.as_ref().filter(|_| a.latency.height > 0) {
-            latency_widget(l, theme, a.latency_compact).render(a.latency, buf);
+        if let Some(v) = &self.lesson {
+            widgets::lesson::LessonPanel {
+                view: v,
+                events: &s.events,
+                theme,
+            }
+            .render(a.lesson, buf);
+            if a.faults.height > 0 {
+                Faults { snapshot: s, theme }.render(a.faults, buf);
+            }
+        } else {
+            Faults { snapshot: s, theme }.render(a.faults, buf);
+            if let Some(l) = s.tlb.latency.as_ref().filter(|_| a.latency.height > 0) {
+                latency_widget(l, theme, a.latency_compact).render(a.latency, buf);
+            }
+            Tlb {
+                tlb: &s.tlb,
+                theme,
+                compact: a.tlb_compact,
+            }
+            .render(a.tlb, buf);
+            Comparison {
+                state: &s.comparison,
+                theme,
+                compact: a.comparison_compact,
+                cache: s.compare_cache,
+            }
+            .render(a.comparison, buf);
         }
-        Tlb {
-            tlb: &s.tlb,
-            theme,
-            compact: a.tlb_compact,
-        }
-        .render(a.tlb, buf);
-        Comparison {
-            state: &s.comparison,
-            theme,
-            compact: a.comparison_compact,
-            cache: s.compare_cache,
-        }
-        .render(a.comparison, buf);
         if let Some(v) = &s.search {
             widgets::search::Search {
                 view: v,
@@ -285,6 +327,15 @@ impl Widget for &App {
                 events: &s.events,
                 theme,
                 scroll: self.log_scroll,
+            }
+            .render(area, buf);
+        }
+        if let Some((selected, note)) = &self.picker {
+            widgets::lesson::Picker {
+                entries: &self.lessons,
+                selected: *selected,
+                note: note.as_deref(),
+                theme,
             }
             .render(area, buf);
         }
@@ -462,6 +513,107 @@ pub fn run_with_theme(
     commands: Sender<Command>,
     theme: &'static Theme,
 ) -> anyhow::Result<ExitKind> {
+    run_lessons(snapshots, commands, theme, Lessons::default())
+}
+
+/// The lessons of a live view: what `L` offers, the one to start with, and what the session
+/// can run (a write lesson needs a session started in that write mode).
+#[derive(Clone, Debug, Default)]
+pub struct Lessons {
+    pub all: Vec<crate::lesson::file::Lesson>,
+    pub start: Option<crate::lesson::file::Lesson>,
+    /// The user's file (probes open it read-only).
+    pub file: std::path::PathBuf,
+    /// The session's write mode (None: read-only mapping).
+    pub write: Option<crate::workload::worker::WriteMode>,
+}
+
+/// Turns the keys' lesson requests into controller calls, ticks the controller against the
+/// newest snapshot and hands its view to the app. Returns whether the screen changed.
+fn drive_lesson(
+    app: &mut App,
+    ctl: &mut Option<crate::lesson::controller::Controller>,
+    lessons: &Lessons,
+    commands: &Sender<Command>,
+) -> bool {
+    use crate::lesson::controller::Controller;
+    use lesson_ui::LessonRequest as R;
+    let mut changed = false;
+    for r in app.take_lesson_requests() {
+        changed = true;
+        match r {
+            R::Next | R::Prev => {
+                if let Some(c) = ctl.as_mut() {
+                    let i = c.step_index();
+                    let last = c.lesson().steps.len().saturating_sub(1);
+                    let j = if r == R::Next {
+                        (i + 1).min(last)
+                    } else {
+                        i.saturating_sub(1)
+                    };
+                    if j != i {
+                        c.go(j);
+                        let _ = commands.send(Command::Note {
+                            text: format!(
+                                "lesson step {}/{}: {}",
+                                j + 1,
+                                last + 1,
+                                c.lesson().steps[j].title
+                            ),
+                        });
+                    }
+                }
+            }
+            R::Access => {
+                for c in Controller::one_access(&app.snapshot) {
+                    let _ = commands.send(c);
+                }
+            }
+            R::Start(name) => {
+                let Some(l) = lessons.all.iter().find(|l| l.name == name) else {
+                    continue;
+                };
+                let wants = l.write.map(|(m, _)| m);
+                if wants != lessons.write {
+                    let how = match wants {
+                        Some(m) => format!("write mode ({m}, on a scratch copy)"),
+                        None => "a read-only mapping".into(),
+                    };
+                    app.picker_refused(format!(
+                        "{name} needs {how}: quit and run mmviz lesson {name} FILE"
+                    ));
+                    continue;
+                }
+                let exe = std::env::current_exe().unwrap_or_else(|_| "mmviz".into());
+                *ctl = Some(Controller::new(l.clone(), lessons.file.clone(), exe));
+                app.picker = None;
+                let _ = commands.send(Command::Note {
+                    text: format!("lesson {name}: step 1/{}", l.steps.len()),
+                });
+            }
+        }
+    }
+    if let Some(c) = ctl.as_mut() {
+        let now = std::time::Instant::now();
+        for cmd in c.tick(&app.snapshot, now) {
+            let _ = commands.send(cmd);
+        }
+        let v = c.view(now);
+        if app.lesson.as_ref() != Some(&v) {
+            app.lesson = Some(v);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// [`run_with_theme`] with lessons (`mmviz lesson NAME`, and `L` in any live view).
+pub fn run_lessons(
+    snapshots: Receiver<Snapshot>,
+    commands: Sender<Command>,
+    theme: &'static Theme,
+    lessons: Lessons,
+) -> anyhow::Result<ExitKind> {
     use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
     let signals = Signals::register()?;
@@ -473,6 +625,22 @@ pub fn run_with_theme(
 
     spawn_hangup_watchdog(commands.clone());
     let mut app = App::waiting(theme);
+    app.lessons = lessons
+        .all
+        .iter()
+        .map(|l| widgets::lesson::PickerEntry {
+            name: l.name.clone(),
+            title: l.title.clone(),
+            duration_min: l.duration_min,
+            steps: l.steps.len(),
+        })
+        .collect();
+    let mut ctl = lessons.start.clone().map(|l| {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "mmviz".into());
+        crate::lesson::controller::Controller::new(l, lessons.file.clone(), exe)
+    });
+    // The panel (and the lesson keys) from the first frame, before any snapshot.
+    app.lesson = ctl.as_ref().map(|c| c.view(std::time::Instant::now()));
     let mut last_view: Option<Command> = None;
     let mut dirty = true;
     let mut connected = true;
@@ -507,6 +675,9 @@ pub fn run_with_theme(
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => connected = false,
             }
+        }
+        if !app.waiting && drive_lesson(&mut app, &mut ctl, &lessons, &commands) {
+            dirty = true;
         }
         if dirty {
             let size = terminal.size()?;
@@ -771,10 +942,45 @@ mod tests {
     }
 
     #[test]
+    fn lesson_screen_80x24_and_120x40() {
+        let lesson = |app: &mut App| app.lesson = Some(widgets::lesson::tests::view());
+        let t = screen(80, 24, lesson);
+        let small = t.backend().to_string();
+        for want in [
+            "Lesson: Demand paging",
+            "✓ faults.major_total >= 1",
+            "n next p prev",
+        ] {
+            assert!(small.contains(want), "{want}: {small}");
+        }
+        insta::assert_snapshot!("lesson_80x24", t.backend());
+        let t = screen(120, 40, lesson);
+        let big = t.backend().to_string();
+        // Tall enough: the fault counters stay below the lesson.
+        assert!(
+            big.contains("minor") && big.contains("Touching the first page"),
+            "{big}"
+        );
+        insta::assert_snapshot!("lesson_120x40", t.backend());
+        let t = screen(80, 24, |app| {
+            lesson(app);
+            app.lessons = vec![widgets::lesson::PickerEntry {
+                name: "demand-paging".into(),
+                title: "Demand paging".into(),
+                duration_min: 10,
+                steps: 4,
+            }];
+            app.picker = Some((0, None));
+        });
+        assert!(t.backend().to_string().contains("▶ demand-paging"));
+    }
+
+    #[test]
     fn help_overlay_80x24() {
         let t = screen(80, 24, |app| app.help = true);
         let text = t.backend().to_string();
-        assert!(text.contains("this help (Esc closes it)"), "{text}");
+        // How to close it is on the first screen, even where the rows scroll.
+        assert!(text.contains("? or Esc closes"), "{text}");
         insta::assert_snapshot!(t.backend());
     }
 

@@ -9,6 +9,7 @@ pub mod header;
 pub mod help;
 pub mod inspector;
 pub mod latency;
+pub mod lesson;
 pub mod log;
 pub mod search;
 pub mod tlb;

@@ -1,0 +1,215 @@
+//! `mmviz lesson NAME --check`: the pre-flight a teacher runs before class. Every step runs
+//! headless against the live session on this machine (the same [`Controller`] the TUI drives),
+//! and every check's verdict is printed with what was measured. Exit 0 when every check
+//! passed or is explained as not applicable here, 1 otherwise.
+
+use super::controller::{CheckState, Controller};
+use super::file::Lesson;
+use crate::error::{AppError, Result};
+use crate::kernel::target::Target;
+use crate::session::snapshot::{Command, Snapshot};
+use crate::session::{self, SessionOptions, SessionWrite};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+/// One check in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub expect: String,
+    /// pass, fail, not_measured, not_applicable, skipped, pending (never judged: a fail).
+    pub verdict: &'static str,
+    pub measured: Option<serde_json::Value>,
+    pub detail: String,
+    pub ok: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    pub index: usize,
+    pub title: String,
+    pub skipped: Option<String>,
+    pub problem: Option<String>,
+    pub seconds: f64,
+    pub checks: Vec<CheckReport>,
+}
+
+/// `lesson NAME --check --json` (schema_version 1).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub lesson: String,
+    pub title: String,
+    /// The file the lesson ran on (a write lesson wrote only a scratch copy of it).
+    pub file: String,
+    pub write: Option<String>,
+    pub steps: Vec<StepReport>,
+    pub pass: usize,
+    pub fail: usize,
+    /// not measured, not applicable or skipped: each with its reason.
+    pub explained: usize,
+    pub ok: bool,
+    pub machine: crate::kernel::machine::Machine,
+}
+
+/// Runs every step of `lesson` headless on `file` (or the demo file). `slow`: also the
+/// steps marked slow (the flusher's 30 s).
+pub fn check(lesson: &Lesson, file: Option<&Path>, slow: bool) -> Result<Report> {
+    let (path, is_demo) = match file {
+        Some(p) => (p.to_path_buf(), false),
+        None => (crate::cli::demo::ensure_demo_file(false)?, true),
+    };
+    let t = Target::open(&path)?;
+    let machine = crate::kernel::machine::Machine::detect(Some(&t.file));
+    let size = match lesson.write {
+        Some(_) => t.size.min(crate::workload::scratch::COPY_LIMIT),
+        None => t.size,
+    };
+    let pages = size.div_ceil(machine.page_size.max(1));
+    drop(t);
+    let exe = std::env::current_exe().map_err(AppError::runtime)?;
+    let (tx, rx, handle) = session::spawn(SessionOptions {
+        path: path.clone(),
+        is_demo,
+        spec: Default::default(),
+        advice: crate::kernel::advice::Advice::Normal,
+        rate: Some(crate::cli::live::DEFAULT_TUI_RATE),
+        cold: false,
+        hz: 20,
+        compare: Some(crate::cli::live::compare_for_tui),
+        write: lesson
+            .write
+            .map(|(mode, share)| SessionWrite { mode, share }),
+    })?;
+    let _ = tx.send(Command::SetView {
+        start_page: 0,
+        end_page: pages,
+        cells: 1,
+    });
+    let mut ctl = Controller::new(lesson.clone(), path.clone(), exe);
+    let mut last = wait_first(&rx)?;
+    let mut steps = Vec::new();
+    for i in 0..lesson.steps.len() {
+        ctl.go(i);
+        let step = &lesson.steps[i];
+        let skipped = match (&step.slow, slow) {
+            (Some(why), false) => {
+                let why = format!("{why} (run with --slow to include it)");
+                ctl.skip(&why);
+                Some(why)
+            }
+            _ => None,
+        };
+        let t0 = Instant::now();
+        loop {
+            let now = Instant::now();
+            for c in ctl.tick(&last, now) {
+                let _ = tx.send(c);
+            }
+            if ctl.step_done(now) {
+                break;
+            }
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(s) => last = s,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(AppError::runtime("the live session ended early"))
+                }
+            }
+            // Keep only the newest.
+            while let Ok(s) = rx.try_recv() {
+                last = s;
+            }
+        }
+        let view = ctl.view(Instant::now());
+        steps.push(StepReport {
+            index: i + 1,
+            title: step.title.clone(),
+            skipped,
+            problem: ctl.problem().map(str::to_string),
+            seconds: t0.elapsed().as_secs_f64(),
+            checks: view
+                .checks
+                .into_iter()
+                .map(|c| CheckReport {
+                    expect: c.expect,
+                    verdict: c.state.word(),
+                    measured: match &c.state {
+                        CheckState::Pass { measured } | CheckState::Fail { measured } => {
+                            Some(measured.clone())
+                        }
+                        _ => None,
+                    },
+                    ok: c.state.ok(),
+                    detail: c.detail,
+                })
+                .collect(),
+        });
+    }
+    let _ = tx.send(Command::Quit);
+    let _ = handle.join();
+    let all: Vec<&CheckReport> = steps.iter().flat_map(|s| &s.checks).collect();
+    let pass = all.iter().filter(|c| c.verdict == "pass").count();
+    let fail = all.iter().filter(|c| !c.ok).count();
+    let explained = all.len() - pass - fail;
+    let problems = steps.iter().any(|s| s.problem.is_some());
+    Ok(Report {
+        schema_version: 1,
+        lesson: lesson.name.clone(),
+        title: lesson.title.clone(),
+        file: crate::inspect::escape_path(&path.display().to_string()),
+        write: lesson.write.map(|(m, _)| m.to_string()),
+        steps,
+        pass,
+        fail,
+        explained,
+        ok: fail == 0 && !problems,
+        machine,
+    })
+}
+
+fn wait_first(rx: &std::sync::mpsc::Receiver<Snapshot>) -> Result<Snapshot> {
+    rx.recv_timeout(Duration::from_secs(10))
+        .map_err(|_| AppError::runtime("the live session sent no snapshot in 10 s"))
+}
+
+/// The text report.
+pub fn text(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "lesson {}: {}", r.lesson, r.title);
+    let _ = writeln!(
+        s,
+        "on {}{}",
+        r.file,
+        match &r.write {
+            Some(m) => format!(" (write {m}: a scratch copy; the file itself is never written)"),
+            None => String::new(),
+        }
+    );
+    for st in &r.steps {
+        let _ = writeln!(s, "step {} {} ({:.1} s)", st.index, st.title, st.seconds);
+        if let Some(p) = &st.problem {
+            let _ = writeln!(s, "  set-up failed: {p}");
+        }
+        for c in &st.checks {
+            let word = match c.verdict {
+                "pass" => "pass",
+                "fail" | "pending" => "FAIL",
+                "skipped" => "skip",
+                _ => "n/a",
+            };
+            let _ = writeln!(s, "  {word:<4}  {}  {}", c.expect, c.detail);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "{} passed, {} explained (skipped, not applicable or not measured here), {} failed: {}",
+        r.pass,
+        r.explained,
+        r.fail,
+        if r.ok { "ready for class" } else { "NOT ready" }
+    );
+    s
+}

@@ -7,7 +7,8 @@
 //! (every derived figure over one explicit interval), `provenance` (which cached pages were
 //! there before: "cached only" vs read ahead), `watch` (the file changing under us), `actions`
 //! (evict, warm, advice, step), `compare_job` (the `c` comparison thread), `sample` (building
-//! the snapshot).
+//! the snapshot), `workloads` (the list of workers: add, remove, select, visit each),
+//! `write_mode` (the live switch between the file and a scratch copy).
 
 mod actions;
 mod compare_job;
@@ -18,6 +19,8 @@ mod sample;
 mod tlb_job;
 mod watch;
 mod workload;
+mod workloads;
+mod write_mode;
 
 use crate::advice::Advice;
 use crate::error::{AppError, Result};
@@ -28,8 +31,7 @@ use crate::snapshot::*;
 use crate::target::Target;
 use crate::tlb;
 use crate::units::page_size;
-use crate::worker::{PatternSpec, Progress, WorkerState};
-use roaring::RoaringTreemap;
+use crate::worker::{PatternSpec, WorkerState};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -38,11 +40,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use compare_job::CompareJob;
-use interval::IntervalStats;
 use provenance::Provenance;
 pub use tlb_job::TLB_MAX_WORKING_SET;
 use watch::FileWatch;
-use workload::Workload;
+use workloads::Slot;
+pub use workloads::MAX_WORKLOADS;
 
 /// Rates offered by `[` and `]` (accesses per second); past the last one is "max".
 pub const RATES: [u64; 19] = [
@@ -140,14 +142,7 @@ pub fn spawn(
     let (stx, srx) = mpsc::channel::<Snapshot>();
     let mut s = Session::new(opts, target)?;
     if let Some((sf, w)) = scratch {
-        s.file.write = Some(WriteInfo {
-            mode: w.mode,
-            share: w.share,
-            scratch: crate::inspect::escape_path(&sf.path.display().to_string()),
-            source: crate::inspect::escape_path(&s.opts.path.display().to_string()),
-            dirty_expire_centisecs: crate::run::vm_sysctl("dirty_expire_centisecs"),
-            dirty_writeback_centisecs: crate::run::vm_sysctl("dirty_writeback_centisecs"),
-        });
+        s.file.write = Some(s.write_info(&sf, w));
         s.write_scratch = Some(sf);
     }
     let h = std::thread::Builder::new()
@@ -182,29 +177,21 @@ struct Session {
     /// Write mode: the scratch copy the worker writes (locked; removed when the session ends,
     /// which the UI makes happen on quit and on every ending signal).
     write_scratch: Option<crate::scratch::ScratchFile>,
-    /// An `s` / `S` msync sent to the worker and not answered yet.
-    msync_pending: Option<durability::PendingMsync>,
     target: Target,
     probe: CacheProbe,
     file: FileInfo,
     watch: FileWatch,
     caps: Capabilities,
-    worker: Option<Workload>,
-    dead: Option<String>,
-    /// Set when /proc says the worker is stopped (T): why, in words.
-    stopped: Option<String>,
-    spec: PatternSpec,
-    advice: Advice,
-    rate: Option<u64>,
-    progress: Progress,
-    /// The worker state the last pause/resume asked for, until a report confirms it.
-    expected_state: Option<(WorkerState, Instant)>,
-    touched: RoaringTreemap,
-    /// First touches recorded at slow rates (bounded: `FIRST_TOUCH_KEPT` pages per interval).
-    first_touch: std::collections::HashMap<u64, FirstTouch>,
-    recent: Vec<u64>,
+    /// The workload being acted on: the selected one, except while [`Session::each`] visits
+    /// the others (see `workloads`).
+    w: Slot,
+    /// The other workloads (at most `MAX_WORKLOADS - 1`).
+    others: Vec<Slot>,
+    /// The id the next added workload gets (1, 2, ...: shown as "worker N").
+    next_id: u32,
+    /// True while `each` visits a workload other than the selected one.
+    foreign: bool,
     provenance: Provenance,
-    interval: IntervalStats,
     /// The grid's page range and cell budget, as the UI asked.
     view: (u64, u64, u64),
     scratch: GridScratch,
@@ -215,13 +202,6 @@ struct Session {
     /// The latest whole-file (mapped, private) walk and when it was taken.
     whole_mapped: Option<(Instant, MappedPrivate)>,
     tlb: TlbInfo,
-    last_dtlb: Option<(crate::tlb::CounterValues, u64)>,
-    /// The worker's cumulative latency histogram and fault deltas at the last latency view.
-    last_latency: Option<(
-        Instant,
-        crate::latency::LatencyHist,
-        crate::counters::Faults,
-    )>,
     last_tick: Instant,
     comparison: ComparisonState,
     compare_cache: CompareCache,
@@ -253,10 +233,8 @@ impl Session {
             pagemap: PagemapSource::Unavailable,
             pagemap_note: Some("no worker yet".into()),
         };
+        let w = Slot::new(1, &opts);
         Ok(Session {
-            spec: opts.spec.clone(),
-            advice: opts.advice,
-            rate: opts.rate,
             view: (0, pages, 0),
             tlb: TlbInfo {
                 notes: tlb::notes(page_size(), pages),
@@ -265,27 +243,19 @@ impl Session {
             watch: FileWatch::new(&target),
             opts,
             write_scratch: None,
-            msync_pending: None,
             target,
             probe,
             file,
             caps,
-            worker: None,
-            dead: None,
-            stopped: None,
-            progress: Progress::default(),
-            expected_state: None,
-            touched: RoaringTreemap::new(),
-            first_touch: std::collections::HashMap::new(),
-            recent: Vec::new(),
+            w,
+            others: Vec::new(),
+            next_id: 2,
+            foreign: false,
             provenance: Provenance::default(),
-            interval: IntervalStats::new(),
             scratch: GridScratch::with_budget(SAMPLE_BUDGET),
             whole_scratch: GridScratch::with_budget(SAMPLE_BUDGET / 2),
             whole_cached: None,
             whole_mapped: None,
-            last_dtlb: None,
-            last_latency: None,
             last_tick: Instant::now(),
             comparison: ComparisonState::Idle,
             compare_cache: CompareCache::default(),
@@ -331,7 +301,7 @@ impl Session {
                 resample |= matches!(c, Command::SetView { .. } | Command::Evict);
                 self.command(c);
             }
-            self.poll_worker();
+            self.each(|s| s.poll_worker());
             self.poll_compare();
             self.poll_tlb();
             self.poll_warm();
@@ -342,7 +312,7 @@ impl Session {
                 // them): never spend more than ~10% of a core on it, so the visualizer does not
                 // perturb what it measures.
                 let cost = t0.elapsed();
-                let idle = self.progress.state != WorkerState::Running
+                let idle = self.running_ids().is_empty()
                     && self.compare_job.is_none()
                     && self.tlb_job.is_none()
                     && self.warm_job.is_none()
@@ -374,7 +344,7 @@ impl Session {
         if let Some(j) = &self.tlb_job {
             j.cancel();
         }
-        self.stop_worker();
+        self.each(|s| s.stop_worker());
     }
 
     /// Records an event: the status line shows it, the message log keeps it.
@@ -394,13 +364,13 @@ impl Session {
         match c {
             Command::SetPattern { pattern } => self.switch_pattern(pattern),
             Command::TogglePause => {
-                if self.worker.is_none() {
+                if self.w.worker.is_none() {
                     self.say("no worker: press r to restart it");
                     return;
                 }
                 // A worker that has not reported yet was configured to run: pause it.
                 let c = if matches!(
-                    self.progress.state,
+                    self.w.progress.state,
                     WorkerState::Running | WorkerState::Idle
                 ) {
                     crate::worker::Control::Pause
@@ -411,13 +381,13 @@ impl Session {
             }
             Command::Step => self.step(),
             Command::Slower | Command::Faster => {
-                self.rate = if c == Command::Slower {
-                    slower(self.rate)
+                self.w.rate = if c == Command::Slower {
+                    slower(self.w.rate)
                 } else {
-                    faster(self.rate)
+                    faster(self.w.rate)
                 };
-                self.send(crate::worker::Control::SetRate { rate: self.rate });
-                let m = match self.rate {
+                self.send(crate::worker::Control::SetRate { rate: self.w.rate });
+                let m = match self.w.rate {
                     Some(r) => format!("rate: {r} accesses/s"),
                     None => "rate: max (unlimited)".into(),
                 };
@@ -474,6 +444,10 @@ impl Session {
                 }
             }
             Command::Msync { sync } => self.msync(sync),
+            Command::AddWorkload => self.add_workload(),
+            Command::RemoveWorkload => self.remove_workload(),
+            Command::SelectNextWorkload => self.select_next(),
+            Command::CycleWriteMode => self.cycle_write_mode(),
             Command::Quit => {}
         }
     }
@@ -481,10 +455,12 @@ impl Session {
     /// Pages the grid spans: the file's current size, or the worker's mapping when the file
     /// shrank under it (the lost tail stays visible, marked).
     fn extent_pages(&self) -> u64 {
-        let mapped = self
-            .worker
-            .as_ref()
-            .map_or(0, |w| w.handle.map.len.div_ceil(page_size()));
+        let mapped = std::iter::once(&self.w)
+            .chain(&self.others)
+            .filter_map(|s| s.worker.as_ref())
+            .map(|w| w.handle.map.len.div_ceil(page_size()))
+            .max()
+            .unwrap_or(0);
         self.file.pages.max(mapped)
     }
 }
@@ -510,6 +486,7 @@ fn coalesce(batch: Vec<Command>) -> Vec<Command> {
                 | Command::Inspect { .. }
                 | Command::SetPattern { .. }
                 | Command::Msync { .. }
+                | Command::CycleWriteMode
         )
     };
     let toggles = batch.iter().filter(|c| **c == Command::TogglePause).count();
@@ -583,6 +560,7 @@ fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
         && a.faults.major_total == b.faults.major_total
         && a.faults.minor_rate == b.faults.minor_rate
         && a.faults.major_rate == b.faults.major_rate
+        && a.workloads == b.workloads
 }
 
 #[cfg(test)]

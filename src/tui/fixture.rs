@@ -204,6 +204,8 @@ pub fn fixture_snapshot() -> Snapshot {
         warning: None,
         compare_cache: crate::snapshot::CompareCache::Cold,
         inspected_first_touch: None,
+        workloads: Vec::new(),
+        grid_mine: None,
     }
 }
 

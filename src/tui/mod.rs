@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use widgets::{
     comparison::Comparison, faults::Faults, footer::Footer, grid::Grid, header::Header, help::Help,
-    tlb::Tlb, too_small::TooSmall,
+    tlb::Tlb, too_small::TooSmall, workers::Workers,
 };
 
 /// Below this the screen only asks for a bigger terminal.
@@ -43,6 +43,8 @@ pub const MIN_HEIGHT: u16 = 16;
 pub struct Areas {
     pub header: Rect,
     pub grid: Rect,
+    /// The worker panel (address space, descriptor; several workers side by side).
+    pub workers: Rect,
     pub faults: Rect,
     /// The access-latency histogram (zero height when there is no room or no data).
     pub latency: Rect,
@@ -92,6 +94,14 @@ impl App {
         };
         let [grid, side] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(main);
+        // The worker panel on top of the side column; the fault counters keep their rows
+        // (with several workers the panel holds the side-by-side counts, and the selected
+        // worker's panel below may drop its explanations).
+        let keep = if s.workloads.len() > 1 { 8 } else { 14 };
+        let workers_h = Workers::height(s, side_w).min(side.height.saturating_sub(keep));
+        let workers_h = if workers_h < 3 { 0 } else { workers_h };
+        let [workers, side] =
+            Layout::vertical([Constraint::Length(workers_h), Constraint::Fill(1)]).areas(side);
         // Short screens: panels drop their explanations so the counters keep their room.
         let compact = main.height < 30;
         let tlb_w = |compact| Tlb {
@@ -179,6 +189,7 @@ impl App {
         Some(Areas {
             header,
             grid,
+            workers,
             faults,
             latency,
             tlb,
@@ -234,6 +245,9 @@ impl Widget for &App {
             selected: self.selected,
         }
         .render(a.grid, buf);
+        if a.workers.height > 0 {
+            Workers { snapshot: s, theme }.render(a.workers, buf);
+        }
         Faults { snapshot: s, theme }.render(a.faults, buf);
         if let Some(l) = s.tlb.latency.as_ref().filter(|_| a.latency.height > 0) {
             latency_widget(l, theme, a.latency_compact).render(a.latency, buf);

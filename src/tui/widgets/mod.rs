@@ -12,6 +12,7 @@ pub mod latency;
 pub mod log;
 pub mod tlb;
 pub mod too_small;
+pub mod workers;
 
 use super::theme::Theme;
 use ratatui::text::Line;

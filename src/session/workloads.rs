@@ -320,20 +320,26 @@ impl Session {
         let cached = f
             .interval
             .cached_at_start
-            .map(|c| format!(" ({} pages cached when it started)", group(c)))
+            .map(|c| {
+                format!(
+                    "{} pages of the file were cached when it started, ",
+                    group(c)
+                )
+            })
             .unwrap_or_default();
         let id = self.w.id;
         Some(if ma == 0 {
             format!(
-                "worker {id}: 0 major faults, {} minor: the page cache is shared (filled by {}){cached}",
+                "worker {id}: 0 major faults, {} minor: the page cache is shared ({cached}beside {})",
                 group(mi),
                 others.join(", ")
             )
         } else {
             format!(
-                "worker {id}: {} major faults, {} minor: some pages it touched were not cached yet{cached}",
+                "worker {id}: {} major faults, {} minor: some pages it touched were not cached yet ({cached}beside {})",
                 group(ma),
-                group(mi)
+                group(mi),
+                others.join(", ")
             )
         })
     }

@@ -52,7 +52,7 @@ impl Widget for Faults<'_> {
         let (s, t) = (self.snapshot, self.theme);
         let title = match s.workloads.iter().find(|w| w.selected) {
             Some(w) if s.workloads.len() > 1 => {
-                format!("Page faults of worker {} (selected)", w.id)
+                format!("Page faults of worker {}", w.id)
             }
             _ => "Page faults of the worker".to_string(),
         };

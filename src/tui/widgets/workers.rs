@@ -108,19 +108,29 @@ impl Workers<'_> {
             );
         };
         let b = |v: Option<u64>| v.map_or("?".to_string(), human_bytes);
-        let mut out = wrap(
-            &format!(
-                "VmSize {} (address space) · VmRSS {} resident, RssFile {}",
-                b(p.vm_size),
-                b(p.vm_rss),
-                b(p.rss_file)
-            ),
-            w,
-        );
+        let mut out = Vec::new();
+        if w >= 60 {
+            out.extend(wrap(
+                &format!(
+                    "VmSize {} (address space) · VmRSS {} resident, RssFile {}",
+                    b(p.vm_size),
+                    b(p.vm_rss),
+                    b(p.rss_file)
+                ),
+                w,
+            ));
+        } else {
+            out.extend(wrap(&format!("VmSize {} (address space)", b(p.vm_size)), w));
+            out.extend(wrap(
+                &format!("VmRSS {}, RssFile {}", b(p.vm_rss), b(p.rss_file)),
+                w,
+            ));
+        }
         let fd = match (p.fd_open, p.mapping_in_maps) {
-            (Some(false), Some(true)) => {
+            (Some(false), Some(true)) if w >= 40 => {
                 format!("fd closed after mmap: /proc/{pid}/fd has none, /proc/{pid}/maps holds the mapping")
             }
+            (Some(false), Some(true)) => "fd closed after mmap; in maps".to_string(),
             (Some(true), Some(true)) => {
                 format!("/proc/{pid}/fd holds the file, /proc/{pid}/maps the mapping")
             }
@@ -130,6 +140,29 @@ impl Workers<'_> {
         };
         out.extend(wrap(&fd, w));
         out
+    }
+
+    /// One line per noted workload, for panels too short for the full sentences; the same
+    /// counts, fewer words.
+    fn short_notes(s: &Snapshot, w: usize) -> Vec<String> {
+        s.workloads
+            .iter()
+            .filter(|x| x.cache_note.is_some())
+            .map(|x| {
+                let f = &x.faults;
+                let l = if f.major_total == 0 {
+                    format!("w{} 0 major, {} minor: shared", x.id, count(f.minor_total))
+                } else {
+                    format!(
+                        "w{} {} major, {} minor",
+                        x.id,
+                        count(f.major_total),
+                        count(f.minor_total)
+                    )
+                };
+                l.chars().take(w).collect()
+            })
+            .collect()
     }
 
     /// Several workers: one column each.
@@ -167,8 +200,16 @@ impl Workers<'_> {
         vec![
             Line::from(head),
             row(
-                "state",
-                &|x| format!("{} {}", state_word(x), x.worker.pattern),
+                if cw >= 12 { "state" } else { "doing" },
+                &|x| {
+                    if cw >= 12 {
+                        format!("{} {}", state_word(x), x.worker.pattern)
+                    } else if x.worker.state == RunState::Running {
+                        x.worker.pattern.to_string()
+                    } else {
+                        state_word(x).to_string()
+                    }
+                },
                 t.value,
             ),
             row("minor", &|x| short_count(x.faults.minor_total, v), t.value),
@@ -177,7 +218,16 @@ impl Workers<'_> {
             row("RSS", &proc_b(|p| p.vm_rss), t.value),
             row(
                 "fd",
-                &|x| x.process.as_ref().map_or("?", fd_words).to_string(),
+                &|x| {
+                    let w = x.process.as_ref().map_or("?", fd_words);
+                    if w.len() <= v {
+                        w.to_string()
+                    } else if w == "closed" {
+                        "no".to_string()
+                    } else {
+                        w.chars().take(v).collect()
+                    }
+                },
                 t.value,
             ),
         ]
@@ -196,11 +246,14 @@ impl Widget for Workers<'_> {
             let w = w as usize;
             if s.workloads.len() > 1 {
                 let mut lines = self.table(w);
-                lines.extend(
-                    Self::notes(s, w)
-                        .into_iter()
-                        .map(|l| Line::styled(l, t.good)),
-                );
+                let room = (area.height.saturating_sub(2) as usize).saturating_sub(lines.len());
+                let full = Self::notes(s, w);
+                let notes = if full.len() <= room {
+                    full
+                } else {
+                    Self::short_notes(s, w)
+                };
+                lines.extend(notes.into_iter().map(|l| Line::styled(l, t.good)));
                 lines
             } else {
                 Self::single_lines(s, w)
@@ -267,8 +320,7 @@ mod tests {
         let out = show(&s, 44);
         for want in [
             "VmSize 1 TiB",
-            "VmRSS 3 MiB",
-            "RssFile 2 MiB",
+            "VmRSS 3 MiB, RssFile 2 MiB",
             "fd closed after mmap",
             "/proc/101/maps holds the mapping",
         ] {
@@ -301,6 +353,16 @@ mod tests {
             assert!(out.contains("1T") || out.contains("1 TiB"), "{out}");
             assert!(out.contains("page cache is shared"), "{out}");
         }
+        // A short panel keeps the counts of the sentence, in one line.
+        let out = text(&render(
+            Workers {
+                snapshot: &s,
+                theme: &COLOR,
+            },
+            34,
+            10,
+        ));
+        assert!(out.contains("w2 0 major, 1,024 minor: shared"), "{out}");
         // Four workers still fit an 80x24 side panel's width.
         s.workloads.push(view(4, false, 0, 0));
         let out = show(&s, 34);

@@ -94,10 +94,11 @@ impl App {
         };
         let [grid, side] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(main);
-        // The worker panel on top of the side column; the fault counters keep their rows
-        // (with several workers the panel holds the side-by-side counts, and the selected
-        // worker's panel below may drop its explanations).
-        let keep = if s.workloads.len() > 1 { 8 } else { 14 };
+        // The worker panel on top of the side column. With one worker the fault counters
+        // keep every row they had without it (on 80x24 the panel gives way); with several
+        // the panel holds the side-by-side counts, and the selected worker's fault panel
+        // below may drop its explanations.
+        let keep = if s.workloads.len() > 1 { 8 } else { 19 };
         let workers_h = Workers::height(s, side_w).min(side.height.saturating_sub(keep));
         let workers_h = if workers_h < 3 { 0 } else { workers_h };
         let [workers, side] =

@@ -463,7 +463,7 @@ their mappings with the selected worker's own apart",
         &[(K::Char('M'), A::CycleWriteMode, W)],
     )
     .long(
-        "switch the mode, as --write shared|private does at start: read -> write shared \
+        "switch the mode, as --write shared or private does at start: read -> write shared \
 (MAP_SHARED) -> write private (MAP_PRIVATE) -> read; write modes map a fresh scratch copy of the \
 file (the header names it; your file is never written), and every worker restarts on it",
     ),

@@ -186,6 +186,26 @@ fn tab_selects_and_the_grid_tells_the_selected_workers_pages_from_the_others() {
     // The pattern key acts on the selected worker only.
     assert_eq!(s.workloads[0].worker.pattern, PatternKind::Sequential);
     assert_eq!(s.workloads[1].worker.pattern, PatternKind::Random);
+    // Evict drops both workers' mappings first: nothing stays cached because of them.
+    if common::can_evict(&path).is_ok() {
+        live.send(Command::Evict);
+        let s = live.wait("the evict's result", |s| {
+            s.events.iter().any(|e| e.text.starts_with("evict"))
+        });
+        let e = s
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.text.starts_with("evict"))
+            .unwrap();
+        assert!(e.text.ends_with("-> 0 pages cached"), "{}", e.text);
+        let s = live.wait("both run again", |s| {
+            s.workloads
+                .iter()
+                .all(|w| w.worker.state == RunState::Running)
+        });
+        assert_eq!(s.workloads.len(), 2);
+    }
     for _ in 0..3 {
         live.send(Command::AddWorkload);
     }

@@ -89,21 +89,7 @@ pub struct RunReport {
     pub write: Option<WriteOutcome>,
 }
 
-/// The worker as /proc saw it at the end of the run (null where /proc could not tell).
-#[derive(Serialize, Debug, Clone, Default, PartialEq)]
-pub struct ProcessView {
-    /// RLIMIT_AS the worker ran with (bytes), null: unlimited.
-    pub address_space_limit: Option<u64>,
-    /// /proc/<worker>/status VmSize, VmRSS, RssFile, RssAnon in bytes.
-    pub vm_size: Option<u64>,
-    pub vm_rss: Option<u64>,
-    pub rss_file: Option<u64>,
-    pub rss_anon: Option<u64>,
-    /// Whether /proc/<worker>/fd holds a descriptor on the mapped file.
-    pub fd_open: Option<bool>,
-    /// Whether /proc/<worker>/maps holds a mapping of it.
-    pub mapping_in_maps: Option<bool>,
-}
+pub use crate::kernel::addrspace::ProcessView;
 
 /// `run --write`: writes went to `scratch_file`, never to the user's file.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -690,19 +676,9 @@ fn msync_now(
     }
 }
 
-/// The worker's address space and descriptor as /proc shows them right now.
 fn process_view(pid: u32, path: &std::path::Path, limit: Option<u64>) -> ProcessView {
-    let st = crate::kernel::addrspace::vm_status(pid).ok();
     let id = crate::kernel::addrspace::file_id(path).ok();
-    ProcessView {
-        address_space_limit: limit,
-        vm_size: st.map(|s| s.vm_size),
-        vm_rss: st.map(|s| s.vm_rss),
-        rss_file: st.map(|s| s.rss_file),
-        rss_anon: st.map(|s| s.rss_anon),
-        fd_open: id.and_then(|id| crate::kernel::addrspace::fd_holds(pid, id).ok()),
-        mapping_in_maps: id.and_then(|id| crate::kernel::addrspace::maps_holds(pid, id).ok()),
-    }
+    crate::kernel::addrspace::process_view(pid, id, limit)
 }
 
 fn opt(v: Option<u64>) -> String {

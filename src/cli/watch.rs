@@ -82,6 +82,7 @@ pub fn json_line(s: &Snapshot, iv: &Interval, machine: &Machine) -> serde_json::
     let mut v = serde_json::to_value(s).expect("snapshots serialize");
     if let Some(o) = v.as_object_mut() {
         o.remove("grid");
+        o.remove("grid_mine");
         o.insert("schema_version".into(), WATCH_SCHEMA_VERSION.into());
         o.insert(
             "interval".into(),

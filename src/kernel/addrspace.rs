@@ -45,6 +45,39 @@ pub fn vm_status(pid: u32) -> io::Result<VmStatus> {
     parse_status(&s).ok_or_else(|| io::Error::other(format!("/proc/{pid}/status: no Vm lines")))
 }
 
+/// A process as /proc saw it at one instant (null where /proc could not tell): its address
+/// space against its resident memory, and whether it holds the file through a descriptor and
+/// through a mapping. `mmviz run` reports it at the end; the live view's worker panel per tick.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessView {
+    /// RLIMIT_AS the worker ran with (bytes), null: unlimited.
+    pub address_space_limit: Option<u64>,
+    /// /proc/<worker>/status VmSize, VmRSS, RssFile, RssAnon in bytes.
+    pub vm_size: Option<u64>,
+    pub vm_rss: Option<u64>,
+    pub rss_file: Option<u64>,
+    pub rss_anon: Option<u64>,
+    /// Whether /proc/<worker>/fd holds a descriptor on the mapped file.
+    pub fd_open: Option<bool>,
+    /// Whether /proc/<worker>/maps holds a mapping of it.
+    pub mapping_in_maps: Option<bool>,
+}
+
+/// [`ProcessView`] of `pid` now; `file` is the (device, inode) of the mapped file (None:
+/// unknown, and so are the descriptor and mapping answers).
+pub fn process_view(pid: u32, file: Option<(u64, u64)>, limit: Option<u64>) -> ProcessView {
+    let st = vm_status(pid).ok();
+    ProcessView {
+        address_space_limit: limit,
+        vm_size: st.map(|s| s.vm_size),
+        vm_rss: st.map(|s| s.vm_rss),
+        rss_file: st.map(|s| s.rss_file),
+        rss_anon: st.map(|s| s.rss_anon),
+        fd_open: file.and_then(|id| fd_holds(pid, id).ok()),
+        mapping_in_maps: file.and_then(|id| maps_holds(pid, id).ok()),
+    }
+}
+
 /// (device, inode) of a file, to recognise it in /proc without trusting names.
 pub fn file_id(path: &Path) -> io::Result<(u64, u64)> {
     let m = std::fs::metadata(path)?;

@@ -46,21 +46,24 @@ impl Session {
         self.probe.range(0, pages).ok().flatten().map(|r| r.cached)
     }
 
-    /// Begins a new interval for every derived figure: faults, accesses, read bytes, cached
-    /// pages at the start, and which cached pages were already there.
+    /// Begins a new interval of every workload (evict, warm, comparison: the file changed
+    /// under all of them): faults, accesses, read bytes, cached pages at the start, and which
+    /// cached pages were already there.
     pub(super) fn begin_interval(&mut self, reason: &str) {
-        let faults = self
-            .worker
-            .as_mut()
-            .and_then(|w| w.counters.as_mut())
-            .and_then(|c| c.faults().ok())
-            .unwrap_or_default();
-        let read = self
-            .worker
-            .as_mut()
-            .and_then(|w| w.counters.as_mut())
-            .and_then(|c| c.read_bytes());
-        let cached = self.cached_now();
+        self.capture_provenance();
+        self.each(|s| s.reset_slot_interval(reason));
+        self.interval_began(reason);
+    }
+
+    /// Begins a new interval of the current workload only (its start, its pattern switch).
+    pub(super) fn begin_slot_interval(&mut self, reason: &str) {
+        self.capture_provenance();
+        self.reset_slot_interval(reason);
+        self.interval_began(reason);
+    }
+
+    /// Which cached pages were there at the start of the interval (shared by all workloads).
+    fn capture_provenance(&mut self) {
         let pages = self.probe.pages();
         if let Err(e) = self.provenance.capture(&mut self.probe, pages) {
             self.say(format!("could not record which pages were cached: {e}"));
@@ -69,9 +72,33 @@ impl Session {
                 "too many cached pages to record one by one in 150 ms: partly cached ranges                  count as cached before, so 'read ahead' is a lower bound in this interval",
             );
         }
-        self.interval
-            .reset(reason, faults, self.progress.accesses, read, cached);
-        self.first_touch.clear();
+    }
+
+    fn reset_slot_interval(&mut self, reason: &str) {
+        let faults = self
+            .w
+            .worker
+            .as_mut()
+            .and_then(|w| w.counters.as_mut())
+            .and_then(|c| c.faults().ok())
+            .unwrap_or_default();
+        let read = self
+            .w
+            .worker
+            .as_mut()
+            .and_then(|w| w.counters.as_mut())
+            .and_then(|c| c.read_bytes());
+        let cached = self.cached_now();
+        self.w
+            .interval
+            .reset(reason, faults, self.w.progress.accesses, read, cached);
+        self.w.first_touch.clear();
+        // Until the next full sample: the new interval's figures, not the old one's.
+        self.w.faults = Default::default();
+        self.w.faults.interval.reason = reason.to_string();
+    }
+
+    fn interval_began(&mut self, reason: &str) {
         self.warning = None;
         // A measurement spanning the reset would mix two intervals: drop it, and say so.
         if let Some((advice, _, _)) = self.pending.advice.take() {
@@ -81,10 +108,10 @@ impl Session {
         }
     }
 
-    /// Pauses the worker and drops its mapping, evicts the file, says what happened and why
-    /// any pages stayed (only reasons that were checked), then resumes.
+    /// Pauses every worker and drops its mapping, evicts the file, says what happened and why
+    /// any pages stayed (only reasons that were checked), then resumes those that ran.
     pub(super) fn evict(&mut self) {
-        let was_running = self.quiesce();
+        let was_running = self.quiesce_all();
         let pages = self.probe.pages();
         let r = cache::evict(
             &self.target.file,
@@ -108,9 +135,7 @@ impl Session {
         };
         self.begin_interval("evict");
         self.say(m);
-        if was_running {
-            self.send(Control::Resume);
-        }
+        self.resume_ids(&was_running);
     }
 
     /// Starts a warm pass in the background (a second one while it runs is refused, said so).
@@ -185,26 +210,30 @@ impl Session {
                 return;
             }
         }
-        if pattern == PatternKind::Grep && self.spec.regex.is_none() {
-            self.spec.regex = Some(crate::workload::patterns::grep::DEFAULT_REGEX.into());
+        if pattern == PatternKind::Grep && self.w.spec.regex.is_none() {
+            self.w.spec.regex = Some(crate::workload::patterns::grep::DEFAULT_REGEX.into());
         }
-        let old = self.spec.kind;
-        let paused = self.progress.state == WorkerState::Paused;
+        let old = self.w.spec.kind;
+        let paused = self.w.progress.state == WorkerState::Paused;
         self.quiesce();
-        self.spec.kind = pattern;
-        self.begin_interval("pattern");
+        self.w.spec.kind = pattern;
+        self.begin_slot_interval("pattern");
         let cfg = self.configure(paused);
         self.send(cfg);
-        let mut m = match (&self.spec.regex, pattern) {
+        let mut m = match (&self.w.spec.regex, pattern) {
             (Some(re), PatternKind::Grep) => format!(
-                "pattern: grep /{re}/{} (mapping dropped, counters reset)",
+                "{}pattern: grep /{re}/{} (mapping dropped, counters reset)",
+                self.who(),
                 if self.opts.spec.regex.is_none() {
                     " (the default regex: --regex RE searches for another)"
                 } else {
                     ""
                 }
             ),
-            _ => format!("pattern: {pattern} (mapping dropped, counters reset)"),
+            _ => format!(
+                "{}pattern: {pattern} (mapping dropped, counters reset)",
+                self.who()
+            ),
         };
         if let ComparisonState::Done(r) = &self.comparison {
             if r.pattern != pattern {
@@ -216,17 +245,17 @@ impl Session {
     }
 
     pub(super) fn cycle_advice(&mut self) {
-        let was_huge = self.advice == Advice::Hugepage;
-        self.advice = self.advice.next();
+        let was_huge = self.w.advice == Advice::Hugepage;
+        self.w.advice = self.w.advice.next();
         self.send(Control::Advise {
-            advice: self.advice,
+            advice: self.w.advice,
         });
         let ra = self
             .file
             .read_ahead_kb
             .map(|kb| format!(" (read_ahead_kb {kb})"))
             .unwrap_or_default();
-        let what = match self.advice {
+        let what = match self.w.advice {
             Advice::Normal => format!("MADV_NORMAL: the default readahead on faults{ra}"),
             Advice::Random => "MADV_RANDOM: asks for no readahead on faults".into(),
             Advice::Sequential => "MADV_SEQUENTIAL: asks for aggressive readahead on faults".into(),
@@ -243,21 +272,21 @@ impl Session {
         };
         self.say(format!(
             "advice {}: {what}; measuring what the cache does…",
-            self.advice
+            self.w.advice
         ));
         let cached = self.cached_now();
-        self.pending.advice = Some((self.advice, cached, Instant::now()));
+        self.pending.advice = Some((self.w.advice, cached, Instant::now()));
     }
 
     /// One batch while paused; at <= 10 accesses/s exactly one access (the worker's step is
     /// a tenth of a second of the rate). The result is said when its report arrives.
     pub(super) fn step(&mut self) {
-        if self.worker.is_none() {
+        if self.w.worker.is_none() {
             self.say("no worker: press r to restart it");
             return;
         }
         let cached = self.last_sent.as_ref().and_then(|s| s.totals.cached);
-        self.pending.step = Some((self.progress.accesses, cached));
+        self.pending.step = Some((self.w.progress.accesses, cached));
         self.send(Control::Step);
     }
 
@@ -321,7 +350,7 @@ impl Session {
                     } else {
                         String::new()
                     };
-                    let running = if self.progress.state == WorkerState::Running {
+                    let running = if self.w.progress.state == WorkerState::Running {
                         ", the workload's own faults included"
                     } else {
                         ""

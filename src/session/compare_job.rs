@@ -5,7 +5,6 @@
 
 use super::{CompareRequest, Session};
 use crate::session::snapshot::{ComparisonResult, ComparisonState};
-use crate::workload::worker::Control;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -13,7 +12,8 @@ use std::sync::Arc;
 pub struct CompareJob {
     rx: Receiver<CompareMsg>,
     cancel: Arc<AtomicBool>,
-    resume_after: bool,
+    /// The workloads (ids) that ran before and resume after.
+    resume_after: Vec<u32>,
 }
 
 enum CompareMsg {
@@ -37,13 +37,13 @@ impl Session {
             self.say("the comparison is not available in this build");
             return;
         };
-        let was_running = self.quiesce();
+        let was_running = self.quiesce_all();
         let (tx, rx) = mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let req = CompareRequest {
             path: self.target.path.clone(),
-            spec: self.spec.clone(),
-            advice: self.advice,
+            spec: self.w.spec.clone(),
+            advice: self.w.advice,
             cache: self.compare_cache,
         };
         let c2 = Arc::clone(&cancel);
@@ -70,7 +70,7 @@ impl Session {
                 });
                 let m = format!(
                     "comparing mmap with read() for {}, {} cache: the pattern is paused and its mapping dropped",
-                    self.spec.kind,
+                    self.w.spec.kind,
                     self.compare_cache.name()
                 );
                 self.say(m);
@@ -79,9 +79,7 @@ impl Session {
                 self.comparison = ComparisonState::Failed {
                     error: e.to_string(),
                 };
-                if was_running {
-                    self.send(Control::Resume);
-                }
+                self.resume_ids(&was_running);
             }
         }
     }
@@ -101,7 +99,7 @@ impl Session {
             }
         }
         let Some(r) = done else { return };
-        let resume = job.resume_after;
+        let resume = job.resume_after.clone();
         self.compare_job = None;
         self.begin_interval("comparison");
         self.comparison = match r {
@@ -114,8 +112,6 @@ impl Session {
                 ComparisonState::Failed { error: e }
             }
         };
-        if resume {
-            self.send(Control::Resume);
-        }
+        self.resume_ids(&resume);
     }
 }

@@ -42,12 +42,13 @@ impl Session {
             ));
             return;
         }
-        if self.worker.is_none() {
+        if self.w.worker.is_none() {
             self.say("no worker: press r to restart it");
             return;
         }
         // A worker restart or a quiesce can swallow an answer: a request 10 s old is stale.
         if self
+            .w
             .msync_pending
             .as_ref()
             .is_some_and(|p| p.at.elapsed() < std::time::Duration::from_secs(10))
@@ -59,21 +60,21 @@ impl Session {
         }
         let pages = self.probe.pages();
         let before = self.probe.range(0, pages).ok().flatten();
-        self.msync_pending = Some(PendingMsync {
+        self.w.msync_pending = Some(PendingMsync {
             sync,
             before,
-            running: self.progress.state == WorkerState::Running,
+            running: self.w.progress.state == WorkerState::Running,
             at: Instant::now(),
         });
         self.send(Control::Msync { sync });
-        if self.worker.is_none() {
-            self.msync_pending = None;
+        if self.w.worker.is_none() {
+            self.w.msync_pending = None;
         }
     }
 
     /// The worker's answer: measure the cache again and say what the call did.
     pub(super) fn on_msynced(&mut self, sync: bool, ns: u64, error: Option<String>) {
-        let Some(p) = self.msync_pending.take() else {
+        let Some(p) = self.w.msync_pending.take() else {
             return;
         };
         let flag = if sync { "MS_SYNC" } else { "MS_ASYNC" };
@@ -129,7 +130,7 @@ impl Session {
 }
 
 /// 1234567 -> "1,234,567" (the footer's number style, without the TUI's formatter).
-fn group(n: u64) -> String {
+pub(super) fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -206,6 +206,8 @@ pub fn fixture_snapshot() -> Snapshot {
         compare_cache: crate::session::snapshot::CompareCache::Cold,
         inspected_first_touch: None,
         search: None,
+        workloads: Vec::new(),
+        grid_mine: None,
     }
 }
 

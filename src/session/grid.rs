@@ -120,6 +120,35 @@ pub fn sample(
     cells: u64,
     scratch: &mut GridScratch,
 ) -> io::Result<GridData> {
+    let mut sources: Vec<MappedSource<'_>> = mapped.into_iter().collect();
+    sample_many(
+        probe,
+        &mut sources,
+        touched,
+        recent,
+        start,
+        end,
+        cells,
+        scratch,
+    )
+    .map(|(g, _)| g)
+}
+
+/// [`sample`] over the page tables of several processes mapping the file: `mapped` and
+/// `private` are the union over `sources` (a page any of them maps), huge mappings are those of
+/// `sources[0]` (the selected one). With more than one source, also returns per cell the pages
+/// `sources[0]` maps itself (file pages or private copies).
+#[allow(clippy::too_many_arguments)]
+pub fn sample_many(
+    probe: &mut CacheProbe,
+    sources: &mut [MappedSource<'_>],
+    touched: Option<&RoaringTreemap>,
+    recent: &[u64],
+    start: u64,
+    end: u64,
+    cells: u64,
+    scratch: &mut GridScratch,
+) -> io::Result<(GridData, Option<Vec<u64>>)> {
     let end = end.min(probe.pages()).max(start);
     let (ppc, n) = geometry(start, end, cells);
     let unsampled = match scratch.budget {
@@ -153,15 +182,36 @@ pub fn sample(
         })
         .collect();
 
-    if let Some(m) = mapped {
-        let mend = end.min(m.pages);
-        scratch.runs.clear();
-        if mend > start {
-            let ps = crate::units::page_size();
-            m.reader
-                .present_runs(m.addr + start * ps, mend - start, ps, &mut scratch.runs)?;
+    let mut mine = None;
+    if !sources.is_empty() {
+        let ps = crate::units::page_size();
+        // Runs are relative to `start`; the selected source's last, so its huge runs stay.
+        let mut lists: Vec<Vec<PresentRun>> = Vec::with_capacity(sources.len());
+        for m in sources.iter_mut().rev() {
+            let mend = end.min(m.pages);
+            let mut runs = Vec::new();
+            if mend > start {
+                m.reader
+                    .present_runs(m.addr + start * ps, mend - start, ps, &mut runs)?;
+            }
+            lists.push(runs);
         }
-        // Runs are relative to `start`.
+        if lists.len() > 1 {
+            let own = lists.last().expect("non-empty");
+            let mut hint = 0;
+            mine = Some(
+                out.iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let s = i as u64 * ppc;
+                        let (f, p) = count_in(own, s, s + c.pages, &mut hint);
+                        f + p
+                    })
+                    .collect(),
+            );
+        }
+        scratch.runs = union_runs(lists);
+        let m = &mut sources[0];
         let mut hint = 0;
         for (i, c) in out.iter_mut().enumerate() {
             let s = i as u64 * ppc;
@@ -220,14 +270,37 @@ pub fn sample(
             c.recent = (hi - lo) as u64;
         }
     }
-    Ok(GridData {
-        start_page: start,
-        end_page: end,
-        pages_per_cell: ppc,
-        cells: out,
-        eof_page: None,
-        unsampled,
-    })
+    Ok((
+        GridData {
+            start_page: start,
+            end_page: end,
+            pages_per_cell: ppc,
+            cells: out,
+            eof_page: None,
+            unsampled,
+        },
+        mine,
+    ))
+}
+
+/// The union of several processes' present runs: file pages merged with file pages, private
+/// copies with private copies, sorted by start (a file run and a private run may overlap: one
+/// process maps the page, another holds its own copy of it).
+pub fn union_runs(mut lists: Vec<Vec<PresentRun>>) -> Vec<PresentRun> {
+    if lists.len() == 1 {
+        return lists.pop().unwrap_or_default();
+    }
+    let mut all: Vec<PresentRun> = lists.into_iter().flatten().collect();
+    all.sort_unstable_by_key(|r| (r.file, r.start));
+    let mut merged: Vec<PresentRun> = Vec::with_capacity(all.len());
+    for r in all {
+        match merged.last_mut() {
+            Some(l) if l.file == r.file && r.start <= l.end => l.end = l.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged.sort_by_key(|r| r.start);
+    merged
 }
 
 /// Number of members of `set` in `start..end`.

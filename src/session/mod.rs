@@ -7,7 +7,8 @@
 //! (every derived figure over one explicit interval), `provenance` (which cached pages were
 //! there before: "cached only" vs read ahead), `watch` (the file changing under us), `actions`
 //! (evict, warm, advice, step), `compare_job` (the `c` comparison thread), `sample` (building
-//! the snapshot).
+//! the snapshot), `workloads` (the list of workers: add, remove, select, visit each),
+//! `write_mode` (the live switch between the file and a scratch copy).
 
 mod actions;
 mod compare_job;
@@ -21,6 +22,8 @@ pub mod snapshot;
 mod tlb_job;
 mod watch;
 mod workload;
+mod workloads;
+mod write_mode;
 
 use crate::error::{AppError, Result};
 use crate::kernel::advice::Advice;
@@ -31,8 +34,7 @@ use crate::kernel::tlb;
 use crate::session::grid::GridScratch;
 use crate::session::snapshot::*;
 use crate::units::page_size;
-use crate::workload::worker::{PatternSpec, Progress, WorkerState};
-use roaring::RoaringTreemap;
+use crate::workload::worker::{PatternSpec, WorkerState};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -41,11 +43,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use compare_job::CompareJob;
-use interval::IntervalStats;
 use provenance::Provenance;
 pub use tlb_job::TLB_MAX_WORKING_SET;
 use watch::FileWatch;
-use workload::Workload;
+use workloads::Slot;
+pub use workloads::MAX_WORKLOADS;
 
 /// Rates offered by `[` and `]` (accesses per second); past the last one is "max".
 pub const RATES: [u64; 19] = [
@@ -143,16 +145,7 @@ pub fn spawn(
     let (stx, srx) = mpsc::channel::<Snapshot>();
     let mut s = Session::new(opts, target)?;
     if let Some((sf, w)) = scratch {
-        s.file.write = Some(WriteInfo {
-            mode: w.mode,
-            share: w.share,
-            scratch: crate::inspect::escape_path(&sf.path.display().to_string()),
-            source: crate::inspect::escape_path(&s.opts.path.display().to_string()),
-            dirty_expire_centisecs: crate::kernel::machine::vm_sysctl("dirty_expire_centisecs"),
-            dirty_writeback_centisecs: crate::kernel::machine::vm_sysctl(
-                "dirty_writeback_centisecs",
-            ),
-        });
+        s.file.write = Some(s.write_info(&sf, w));
         s.write_scratch = Some(sf);
     }
     let h = std::thread::Builder::new()
@@ -191,29 +184,21 @@ struct Session {
     /// Write mode: the scratch copy the worker writes (locked; removed when the session ends,
     /// which the UI makes happen on quit and on every ending signal).
     write_scratch: Option<crate::workload::scratch::ScratchFile>,
-    /// An `s` / `S` msync sent to the worker and not answered yet.
-    msync_pending: Option<durability::PendingMsync>,
     target: Target,
     probe: CacheProbe,
     file: FileInfo,
     watch: FileWatch,
     caps: Capabilities,
-    worker: Option<Workload>,
-    dead: Option<String>,
-    /// Set when /proc says the worker is stopped (T): why, in words.
-    stopped: Option<String>,
-    spec: PatternSpec,
-    advice: Advice,
-    rate: Option<u64>,
-    progress: Progress,
-    /// The worker state the last pause/resume asked for, until a report confirms it.
-    expected_state: Option<(WorkerState, Instant)>,
-    touched: RoaringTreemap,
-    /// First touches recorded at slow rates (bounded: `FIRST_TOUCH_KEPT` pages per interval).
-    first_touch: std::collections::HashMap<u64, FirstTouch>,
-    recent: Vec<u64>,
+    /// The workload being acted on: the selected one, except while [`Session::each`] visits
+    /// the others (see `workloads`).
+    w: Slot,
+    /// The other workloads (at most `MAX_WORKLOADS - 1`).
+    others: Vec<Slot>,
+    /// The id the next added workload gets (1, 2, ...: shown as "worker N").
+    next_id: u32,
+    /// True while `each` visits a workload other than the selected one.
+    foreign: bool,
     provenance: Provenance,
-    interval: IntervalStats,
     /// The grid's page range and cell budget, as the UI asked.
     view: (u64, u64, u64),
     scratch: GridScratch,
@@ -224,13 +209,7 @@ struct Session {
     /// The latest whole-file (mapped, private) walk and when it was taken.
     whole_mapped: Option<(Instant, MappedPrivate)>,
     tlb: TlbInfo,
-    last_dtlb: Option<(crate::kernel::tlb::CounterValues, u64)>,
-    /// The worker's cumulative latency histogram and fault deltas at the last latency view.
-    last_latency: Option<(
-        Instant,
-        crate::latency::LatencyHist,
-        crate::kernel::counters::Faults,
-    )>,
+
     last_tick: Instant,
     comparison: ComparisonState,
     compare_cache: CompareCache,
@@ -262,10 +241,8 @@ impl Session {
             pagemap: PagemapSource::Unavailable,
             pagemap_note: Some("no worker yet".into()),
         };
+        let w = Slot::new(1, &opts);
         Ok(Session {
-            spec: opts.spec.clone(),
-            advice: opts.advice,
-            rate: opts.rate,
             view: (0, pages, 0),
             tlb: TlbInfo {
                 notes: tlb::notes(page_size(), pages),
@@ -274,27 +251,19 @@ impl Session {
             watch: FileWatch::new(&target),
             opts,
             write_scratch: None,
-            msync_pending: None,
             target,
             probe,
             file,
             caps,
-            worker: None,
-            dead: None,
-            stopped: None,
-            progress: Progress::default(),
-            expected_state: None,
-            touched: RoaringTreemap::new(),
-            first_touch: std::collections::HashMap::new(),
-            recent: Vec::new(),
+            w,
+            others: Vec::new(),
+            next_id: 2,
+            foreign: false,
             provenance: Provenance::default(),
-            interval: IntervalStats::new(),
             scratch: GridScratch::with_budget(SAMPLE_BUDGET),
             whole_scratch: GridScratch::with_budget(SAMPLE_BUDGET / 2),
             whole_cached: None,
             whole_mapped: None,
-            last_dtlb: None,
-            last_latency: None,
             last_tick: Instant::now(),
             comparison: ComparisonState::Idle,
             compare_cache: CompareCache::default(),
@@ -340,7 +309,7 @@ impl Session {
                 resample |= matches!(c, Command::SetView { .. } | Command::Evict);
                 self.command(c);
             }
-            self.poll_worker();
+            self.each(|s| s.poll_worker());
             self.poll_compare();
             self.poll_tlb();
             self.poll_warm();
@@ -351,7 +320,7 @@ impl Session {
                 // them): never spend more than ~10% of a core on it, so the visualizer does not
                 // perturb what it measures.
                 let cost = t0.elapsed();
-                let idle = self.progress.state != WorkerState::Running
+                let idle = self.running_ids().is_empty()
                     && self.compare_job.is_none()
                     && self.tlb_job.is_none()
                     && self.warm_job.is_none()
@@ -383,7 +352,7 @@ impl Session {
         if let Some(j) = &self.tlb_job {
             j.cancel();
         }
-        self.stop_worker();
+        self.each(|s| s.stop_worker());
     }
 
     /// Records an event: the status line shows it, the message log keeps it.
@@ -403,13 +372,13 @@ impl Session {
         match c {
             Command::SetPattern { pattern } => self.switch_pattern(pattern),
             Command::TogglePause => {
-                if self.worker.is_none() {
+                if self.w.worker.is_none() {
                     self.say("no worker: press r to restart it");
                     return;
                 }
                 // A worker that has not reported yet was configured to run: pause it.
                 let c = if matches!(
-                    self.progress.state,
+                    self.w.progress.state,
                     WorkerState::Running | WorkerState::Idle
                 ) {
                     crate::workload::worker::Control::Pause
@@ -420,13 +389,13 @@ impl Session {
             }
             Command::Step => self.step(),
             Command::Slower | Command::Faster => {
-                self.rate = if c == Command::Slower {
-                    slower(self.rate)
+                self.w.rate = if c == Command::Slower {
+                    slower(self.w.rate)
                 } else {
-                    faster(self.rate)
+                    faster(self.w.rate)
                 };
-                self.send(crate::workload::worker::Control::SetRate { rate: self.rate });
-                let m = match self.rate {
+                self.send(crate::workload::worker::Control::SetRate { rate: self.w.rate });
+                let m = match self.w.rate {
                     Some(r) => format!("rate: {r} accesses/s"),
                     None => "rate: max (unlimited)".into(),
                 };
@@ -484,12 +453,12 @@ impl Session {
             }
             Command::Msync { sync } => self.msync(sync),
             Command::Pause | Command::Resume => {
-                if self.worker.is_none() {
+                if self.w.worker.is_none() {
                     self.say("no worker: press r to restart it");
                     return;
                 }
                 let running = matches!(
-                    self.progress.state,
+                    self.w.progress.state,
                     WorkerState::Running | WorkerState::Idle
                 );
                 match (c == Command::Pause, running) {
@@ -499,7 +468,7 @@ impl Session {
                 }
             }
             Command::SetRate { rate } => {
-                self.rate = rate;
+                self.w.rate = rate;
                 self.send(crate::workload::worker::Control::SetRate { rate });
                 self.say(match rate {
                     Some(r) => format!("rate: {r} accesses/s"),
@@ -510,17 +479,21 @@ impl Session {
                 // The `a` cycle from the advice before it: one code path, one message.
                 let all = Advice::ALL;
                 if let Some(i) = all.iter().position(|a| *a == advice) {
-                    self.advice = all[(i + all.len() - 1) % all.len()];
+                    self.w.advice = all[(i + all.len() - 1) % all.len()];
                     self.cycle_advice();
                 }
             }
             Command::SetCompareCache { cache } => self.compare_cache = cache,
             Command::SetGrep { regex, max_matches } => {
-                self.spec.regex = Some(regex);
-                self.spec.max_matches = max_matches;
+                self.w.spec.regex = Some(regex);
+                self.w.spec.max_matches = max_matches;
                 self.switch_pattern(crate::workload::patterns::PatternKind::Grep);
             }
             Command::Note { text } => self.say(text),
+            Command::AddWorkload => self.add_workload(),
+            Command::RemoveWorkload => self.remove_workload(),
+            Command::SelectNextWorkload => self.select_next(),
+            Command::CycleWriteMode => self.cycle_write_mode(),
             Command::Quit => {}
         }
     }
@@ -528,10 +501,12 @@ impl Session {
     /// Pages the grid spans: the file's current size, or the worker's mapping when the file
     /// shrank under it (the lost tail stays visible, marked).
     fn extent_pages(&self) -> u64 {
-        let mapped = self
-            .worker
-            .as_ref()
-            .map_or(0, |w| w.handle.map.len.div_ceil(page_size()));
+        let mapped = std::iter::once(&self.w)
+            .chain(&self.others)
+            .filter_map(|s| s.worker.as_ref())
+            .map(|w| w.handle.map.len.div_ceil(page_size()))
+            .max()
+            .unwrap_or(0);
         self.file.pages.max(mapped)
     }
 }
@@ -557,6 +532,7 @@ fn coalesce(batch: Vec<Command>) -> Vec<Command> {
                 | Command::Inspect { .. }
                 | Command::SetPattern { .. }
                 | Command::Msync { .. }
+                | Command::CycleWriteMode
         )
     };
     let toggles = batch.iter().filter(|c| **c == Command::TogglePause).count();
@@ -630,6 +606,7 @@ fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
         && a.faults.major_total == b.faults.major_total
         && a.faults.minor_rate == b.faults.minor_rate
         && a.faults.major_rate == b.faults.major_rate
+        && a.workloads == b.workloads
 }
 
 #[cfg(test)]

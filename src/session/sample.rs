@@ -22,6 +22,7 @@ impl Session {
         s.seq = self.seq;
         s.t_ms = self.started.elapsed().as_millis() as u64;
         s.worker = self.worker_info();
+        s.workloads = self.workload_views();
         s.caps = self.caps.clone();
         s.file = self.file.clone();
         s.comparison = self.comparison.clone();
@@ -41,13 +42,13 @@ impl Session {
     fn search_view(&self) -> Option<crate::session::snapshot::SearchView> {
         use crate::session::snapshot::SearchView;
         use crate::workload::patterns::{bsearch, PatternKind};
-        match self.spec.kind {
+        match self.w.spec.kind {
             PatternKind::Grep => Some(SearchView::Grep {
-                regex: self.spec.regex.clone().unwrap_or_default(),
+                regex: self.w.spec.regex.clone().unwrap_or_default(),
                 default_regex: self.opts.spec.regex.is_none(),
-                max_matches: self.spec.max_matches,
-                matches: self.progress.matches.unwrap_or(0),
-                first_matches: self.progress.first_matches.clone(),
+                max_matches: self.w.spec.max_matches,
+                matches: self.w.progress.matches.unwrap_or(0),
+                first_matches: self.w.progress.first_matches.clone(),
             }),
             PatternKind::Bsearch => {
                 let records = bsearch::records(self.file.size_bytes);
@@ -67,12 +68,12 @@ impl Session {
     }
 
     pub(super) fn worker_info(&self) -> WorkerInfo {
-        let state = if let Some(r) = &self.dead {
+        let state = if let Some(r) = &self.w.dead {
             RunState::Dead { reason: r.clone() }
-        } else if let Some(r) = &self.stopped {
+        } else if let Some(r) = &self.w.stopped {
             RunState::Stopped { reason: r.clone() }
         } else {
-            match self.progress.state {
+            match self.w.progress.state {
                 WorkerState::Idle => RunState::Starting,
                 WorkerState::Running => RunState::Running,
                 WorkerState::Paused => RunState::Paused,
@@ -80,17 +81,18 @@ impl Session {
             }
         };
         WorkerInfo {
-            pid: self.worker.as_ref().map(|w| w.handle.pid()),
+            pid: self.w.worker.as_ref().map(|w| w.handle.pid()),
             state,
-            pattern: self.spec.kind,
-            rate: self.rate,
-            advice: self.advice,
-            access_size: self.spec.access_size,
+            pattern: self.w.spec.kind,
+            rate: self.w.rate,
+            advice: self.w.advice,
+            access_size: self.w.spec.access_size,
             accesses: self
+                .w
                 .progress
                 .accesses
-                .saturating_sub(self.interval.accesses_at_start),
-            batches: self.progress.batches,
+                .saturating_sub(self.w.interval.accesses_at_start),
+            batches: self.w.progress.batches,
         }
     }
 
@@ -101,22 +103,28 @@ impl Session {
         let extent = self.extent_pages();
         let (vs, ve, vc) = self.view;
         let cells = if vc == 0 { 2000 } else { vc };
-        let mut recent = self.recent.clone();
-        recent.sort_unstable();
+        let recent = self.union_recent();
+        let union_touched = (!self.others.is_empty()).then(|| self.union_touched().into_owned());
+        let selected_maps = self.w.worker.as_ref().is_some_and(|w| w.pagemap.is_some());
         let grid_res = {
-            let mapped = self.worker.as_mut().and_then(|w| {
-                let addr = w.handle.map.addr;
-                let mp = w.handle.map.len.div_ceil(page_size());
-                w.pagemap.as_mut().map(|r| MappedSource {
-                    reader: r,
-                    addr,
-                    pages: mp,
+            // The selected workload's page table first (its huge mappings, its own share).
+            let mut sources: Vec<MappedSource> = std::iter::once(&mut self.w.worker)
+                .chain(self.others.iter_mut().map(|o| &mut o.worker))
+                .filter_map(|w| w.as_mut())
+                .filter_map(|w| {
+                    let addr = w.handle.map.addr;
+                    let mp = w.handle.map.len.div_ceil(page_size());
+                    w.pagemap.as_mut().map(|r| MappedSource {
+                        reader: r,
+                        addr,
+                        pages: mp,
+                    })
                 })
-            });
-            grid::sample(
+                .collect();
+            grid::sample_many(
                 &mut self.probe,
-                mapped,
-                Some(&self.touched),
+                &mut sources,
+                Some(union_touched.as_ref().unwrap_or(&self.w.touched)),
                 &recent,
                 vs,
                 ve.min(extent),
@@ -124,6 +132,15 @@ impl Session {
                 &mut self.scratch,
             )
         };
+        let (grid_res, mut grid_mine) = match grid_res {
+            Ok((g, m)) => (Ok(g), m),
+            Err(e) => (Err(e), None),
+        };
+        if !self.others.is_empty() && !selected_maps {
+            // The selected worker is gone or its page table unreadable: it maps nothing we
+            // can show as its own.
+            grid_mine = None;
+        }
         let mut grid = grid_res.unwrap_or_else(|e| {
             self.say(format!("sampling failed: {e}"));
             GridData::default()
@@ -142,13 +159,22 @@ impl Session {
         // Whole-file totals: from the grid when it shows the whole extent, else separately.
         let whole = grid.start_page == 0 && grid.end_page == extent;
         let totals = self.totals(&grid, whole);
+        // The selected workload's own mapped pages (the totals are the union).
+        let own_mapped = match (&grid_mine, whole) {
+            _ if self.others.is_empty() => totals.mapped,
+            (Some(m), true) => Some(m.iter().sum()),
+            _ => self.w.mapped,
+        };
 
-        let has_worker = self.worker.is_some();
-        let (faults, read) = match self.worker.as_mut().and_then(|w| w.counters.as_mut()) {
+        let has_worker = self.w.worker.is_some();
+        let (faults, read) = match self.w.worker.as_mut().and_then(|w| w.counters.as_mut()) {
             Some(c) => (c.faults().ok(), c.read_bytes()),
             // The worker's /proc is unreadable to us (hidepid): its own reports carry the
             // counts it reads from /proc/self (start-up faults included).
-            None if has_worker => (Some(self.progress.faults_total), self.progress.read_bytes),
+            None if has_worker => (
+                Some(self.w.progress.faults_total),
+                self.w.progress.read_bytes,
+            ),
             None => (None, None),
         };
         let faults_now = faults.unwrap_or_default();
@@ -157,26 +183,30 @@ impl Session {
             .allocated_bytes
             .is_some_and(|a| a < self.file.size_bytes);
         let fault_stats =
-            self.interval
-                .sample(faults_now, read, totals.cached, totals.mapped, sparse);
+            self.w
+                .interval
+                .sample(faults_now, read, totals.cached, own_mapped, sparse);
+        self.w.faults = fault_stats.clone();
+        self.refresh_process();
+        self.sample_others(totals.cached, sparse);
 
-        if let Some(c) = self.worker.as_ref().and_then(|w| w.dtlb.as_ref()) {
+        if let Some(c) = self.w.worker.as_ref().and_then(|w| w.dtlb.as_ref()) {
             let v = c.read();
-            if let Some((pv, pa)) = self.last_dtlb {
-                let da = self.progress.accesses.saturating_sub(pa);
+            if let Some((pv, pa)) = self.w.last_dtlb {
+                let da = self.w.progress.accesses.saturating_sub(pa);
                 self.tlb.hardware = Some(crate::kernel::tlb::rates(&pv, &v, dt, da));
             }
-            self.last_dtlb = Some((v, self.progress.accesses));
+            self.w.last_dtlb = Some((v, self.w.progress.accesses));
         }
         // Labelled estimate (pages of the latest report interval vs TLB entries) and the
         // worker's huge (PMD) mappings of the file from its smaps.
         // Latency: a new view about once a second, from two cumulative reports (the faults
         // are the same reports' timed-window deltas, so both cover the same batches).
-        let (hist, faults) = (&self.progress.latency, self.progress.faults);
-        match &self.last_latency {
+        let (hist, faults) = (&self.w.progress.latency, self.w.progress.faults);
+        match &self.w.last_latency {
             Some((_, prev, _)) if hist.count() < prev.count() => {
                 // The worker was reconfigured: its counts restarted.
-                self.last_latency = Some((now, hist.clone(), faults));
+                self.w.last_latency = Some((now, hist.clone(), faults));
                 self.tlb.latency = None;
             }
             Some((t, prev, pf)) if now.duration_since(*t) >= Duration::from_secs(1) => {
@@ -187,21 +217,21 @@ impl Session {
                     major: d.major,
                     interval_ms: now.duration_since(*t).as_millis() as u64,
                 });
-                self.last_latency = Some((now, hist.clone(), faults));
+                self.w.last_latency = Some((now, hist.clone(), faults));
             }
             Some(_) => {}
-            None => self.last_latency = Some((now, hist.clone(), faults)),
+            None => self.w.last_latency = Some((now, hist.clone(), faults)),
         }
         // Only while running: a paused or finished worker touched nothing "last interval".
-        let running = self.progress.state == WorkerState::Running;
-        self.tlb.estimate = (running && self.progress.interval_pages > 0).then(|| {
+        let running = self.w.progress.state == WorkerState::Running;
+        self.tlb.estimate = (running && self.w.progress.interval_pages > 0).then(|| {
             crate::kernel::tlb::reach_estimate(
                 &self.tlb.geometry,
-                self.progress.interval_pages,
-                self.progress.interval_regions,
+                self.w.progress.interval_pages,
+                self.w.progress.interval_regions,
             )
         });
-        self.tlb.huge = self.worker.as_ref().and_then(|w| {
+        self.tlb.huge = self.w.worker.as_ref().and_then(|w| {
             crate::kernel::tlb::huge_mapped(w.handle.pid(), w.handle.map.addr, w.handle.map.len)
                 .ok()
         });
@@ -211,7 +241,7 @@ impl Session {
         self.seq += 1;
 
         Snapshot {
-            schema_version: 2,
+            schema_version: 3,
             seq: self.seq,
             t_ms: self.started.elapsed().as_millis() as u64,
             file: self.file.clone(),
@@ -232,12 +262,39 @@ impl Session {
             compare_cache: self.compare_cache,
             inspected_first_touch: self.inspected_first_touch(),
             search: self.search_view(),
+            workloads: self.workload_views(),
+            grid_mine,
+        }
+    }
+
+    /// The other workloads' faults over their own intervals and their /proc views.
+    fn sample_others(&mut self, cached: Option<u64>, sparse: bool) {
+        for i in 0..self.others.len() {
+            std::mem::swap(&mut self.w, &mut self.others[i]);
+            self.foreign = true;
+            let has_worker = self.w.worker.is_some();
+            let (faults, read) = match self.w.worker.as_mut().and_then(|w| w.counters.as_mut()) {
+                Some(c) => (c.faults().ok(), c.read_bytes()),
+                None if has_worker => (
+                    Some(self.w.progress.faults_total),
+                    self.w.progress.read_bytes,
+                ),
+                None => (None, None),
+            };
+            let mapped = self.w.mapped;
+            self.w.faults =
+                self.w
+                    .interval
+                    .sample(faults.unwrap_or_default(), read, cached, mapped, sparse);
+            self.refresh_process();
+            self.foreign = false;
+            std::mem::swap(&mut self.w, &mut self.others[i]);
         }
     }
 
     fn inspected_first_touch(&self) -> Option<FirstTouch> {
         let page = self.inspector.current()?.page_index;
-        self.first_touch.get(&page).copied()
+        self.w.first_touch.get(&page).copied()
     }
 
     /// Warns (once per interval) when this file's cached pages pass half of the memory that
@@ -299,29 +356,14 @@ impl Session {
             // second.
             let _ = at;
             v
-        } else if let Some(w) = self.worker.as_mut() {
-            let ps = page_size();
-            let mp = w.handle.map.len.div_ceil(ps);
-            let addr = w.handle.map.addr;
-            match w.pagemap.as_mut() {
-                Some(r) => {
-                    let mut runs = Vec::new();
-                    match r.present_runs(addr, mp, ps, &mut runs) {
-                        Ok(()) => {
-                            let (f, p) =
-                                crate::kernel::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
-                            self.whole_mapped = Some((Instant::now(), (Some(f), Some(p))));
-                            (Some(f), Some(p))
-                        }
-                        Err(_) => (None, None),
-                    }
-                }
-                None => (None, None),
-            }
         } else {
-            (None, None)
+            self.walk_whole_mapped()
         };
-        let touched = self.touched.len();
+        let touched = if self.others.is_empty() {
+            self.w.touched.len()
+        } else {
+            self.union_touched().len()
+        };
         let earlier = self.provenance.len();
         Totals {
             cached,
@@ -332,5 +374,36 @@ impl Session {
             touched,
             ghosts: cached.map(|c| c.saturating_sub(touched).saturating_sub(earlier)),
         }
+    }
+}
+
+impl Session {
+    /// Walks every workload's page table over its whole mapping: each one's own file pages
+    /// (`Slot::mapped`) and the union (file pages, private copies) any of them maps.
+    fn walk_whole_mapped(&mut self) -> super::MappedPrivate {
+        let ps = page_size();
+        let mut lists = Vec::new();
+        let mut any = false;
+        self.each(|s| {
+            s.w.mapped = None;
+            let Some(w) = s.w.worker.as_mut() else { return };
+            let mp = w.handle.map.len.div_ceil(ps);
+            let addr = w.handle.map.addr;
+            let Some(r) = w.pagemap.as_mut() else { return };
+            let mut runs = Vec::new();
+            if r.present_runs(addr, mp, ps, &mut runs).is_ok() {
+                let (f, _) = crate::kernel::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
+                s.w.mapped = Some(f);
+                lists.push(runs);
+                any = true;
+            }
+        });
+        if !any {
+            return (None, None);
+        }
+        let runs = grid::union_runs(lists);
+        let (f, p) = crate::kernel::pagemap::count_in(&runs, 0, u64::MAX, &mut 0);
+        self.whole_mapped = Some((Instant::now(), (Some(f), Some(p))));
+        (Some(f), Some(p))
     }
 }

@@ -553,6 +553,40 @@ pub struct Snapshot {
     /// The grep or bsearch pattern's search (None for the other patterns).
     #[serde(default)]
     pub search: Option<SearchView>,
+    /// Every workload, by id (schema 3). `worker`, `faults`, `tlb` and
+    /// `inspected_first_touch` above are the selected workload's; `grid` and `totals` are the
+    /// union over all workloads (`totals.mapped`: pages any of them maps; `totals.touched`:
+    /// pages any of them touched), and `grid_mine` is the selected one's share per cell.
+    #[serde(default)]
+    pub workloads: Vec<WorkloadView>,
+    /// With several workloads: per grid cell (same order as `grid.cells`), the pages the
+    /// selected workload itself maps (file pages or private copies), so the grid can tell
+    /// "mapped by the selected worker" from "mapped by another"; `grid`'s `mapped` and
+    /// `private` are then the union over every workload. None with one workload (whose
+    /// `mapped` and `private` are its own) or where its page table cannot be read.
+    #[serde(default)]
+    pub grid_mine: Option<Vec<u64>>,
+}
+
+/// One workload of the live session (a worker process with its own pattern, rate, counters
+/// and page table), as the worker panel shows them side by side.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadView {
+    /// 1, 2, ...: "worker N" on screen (ids are not reused within a session).
+    pub id: u32,
+    /// The workload the pattern, rate, advice, pause and step keys act on (Tab changes it).
+    pub selected: bool,
+    pub worker: WorkerInfo,
+    /// This workload's faults (/proc/<pid>/stat) over its own interval.
+    pub faults: FaultStats,
+    /// Distinct pages it touched in its interval.
+    pub touched: u64,
+    /// Its address space and descriptor, read from /proc (about twice a second).
+    pub process: Option<crate::kernel::addrspace::ProcessView>,
+    /// A measured sentence about the page cache it found, for a workload added while another
+    /// ran: e.g. "worker 2: 0 major faults, 1,024 minor: the page cache is shared". Only its
+    /// own counts, never a claim they do not show.
+    pub cache_note: Option<String>,
 }
 
 /// What the UI asks of the session (sampler thread).
@@ -638,5 +672,14 @@ pub enum Command {
     Note {
         text: String,
     },
+    /// Start another workload on the same file (up to `session::MAX_WORKLOADS`), selected.
+    AddWorkload,
+    /// Stop the selected workload (the last one stays).
+    RemoveWorkload,
+    /// Select the next workload (by id, wrapping).
+    SelectNextWorkload,
+    /// Read -> write shared -> write private -> read: every workload restarts on a scratch
+    /// copy of the file (write) or on the file itself (read).
+    CycleWriteMode,
     Quit,
 }

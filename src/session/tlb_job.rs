@@ -8,8 +8,6 @@
 
 use super::Session;
 use crate::session::snapshot::{TlbMeasureResult, TlbMeasureRow, TlbMeasureState};
-use crate::workload::worker::Control;
-use crate::workload::worker::WorkerState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -22,7 +20,8 @@ pub const TLB_MAX_WORKING_SET: u64 = 256 << 20;
 pub struct TlbJob {
     rx: Receiver<TlbMsg>,
     cancel: Arc<AtomicBool>,
-    resume_after: bool,
+    /// The workloads (ids) that ran before and resume after.
+    resume_after: Vec<u32>,
     started: Instant,
 }
 
@@ -48,10 +47,7 @@ impl Session {
             self.say("a comparison is running: the TLB measurement waits for it (press t again)");
             return;
         }
-        let was_running = self.worker.is_some() && self.progress.state == WorkerState::Running;
-        if was_running {
-            self.send(Control::Pause);
-        }
+        let was_running = self.pause_all();
         let max = max_working_set.unwrap_or(TLB_MAX_WORKING_SET);
         let opts = crate::tlbbench::Options {
             max_working_set: max,
@@ -94,9 +90,7 @@ impl Session {
                 self.tlb.measurement = TlbMeasureState::Failed {
                     error: e.to_string(),
                 };
-                if was_running {
-                    self.send(Control::Resume);
-                }
+                self.resume_ids(&was_running);
             }
         }
     }
@@ -124,7 +118,7 @@ impl Session {
             }
         }
         let Some(r) = done else { return };
-        let (resume, cancelled) = (job.resume_after, job.cancel.load(Ordering::Relaxed));
+        let (resume, cancelled) = (job.resume_after.clone(), job.cancel.load(Ordering::Relaxed));
         let secs = job.started.elapsed().as_secs_f64();
         self.tlb_job = None;
         self.tlb.measurement = match r {
@@ -141,9 +135,7 @@ impl Session {
                 TlbMeasureState::Failed { error: e }
             }
         };
-        if resume {
-            self.send(Control::Resume);
-        }
+        self.resume_ids(&resume);
     }
 }
 

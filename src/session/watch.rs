@@ -64,14 +64,14 @@ impl Session {
                     self.view.0 = self.view.0.min(extent);
                     self.view.1 = extent;
                 }
-                let mapped = self.worker.as_ref().map_or(0, |w| w.handle.map.len);
+                let mapped = self.w.worker.as_ref().map_or(0, |w| w.handle.map.len);
                 let m = if size < old && mapped > size {
                     format!(
                         "{name} shrank from {} to {} while mapped: touching pages past the new end (marked ×) raises SIGBUS; r restarts on the new size",
                         human_bytes(old),
                         human_bytes(size)
                     )
-                } else if size > old && self.worker.is_some() && mapped < size {
+                } else if size > old && self.w.worker.is_some() && mapped < size {
                     format!(
                         "{name} grew from {} to {}: the worker maps only the first {}; r remaps the whole file",
                         human_bytes(old),

@@ -1,5 +1,6 @@
 //! The workload: one worker process, its /proc counters and its page-table reader. The session
-//! starts, quiesces, restarts and stops it, and folds its reports into the touched set.
+//! starts, quiesces, restarts and stops it, and folds its reports into the touched set. Every
+//! method acts on the current slot `self.w` (see `workloads` for the list).
 
 use super::Session;
 use crate::kernel::counters::ProcCounters;
@@ -37,12 +38,12 @@ impl Session {
     /// session paused. Every derived figure restarts with it (`reason` names the interval).
     pub(super) fn start_worker(&mut self, paused: bool, reason: &str) {
         self.stop_worker();
-        self.touched.clear();
-        self.recent.clear();
-        self.dead = None;
-        self.stopped = None;
-        self.progress = Progress::default();
-        self.expected_state = None;
+        self.w.touched.clear();
+        self.w.recent.clear();
+        self.w.dead = None;
+        self.w.stopped = None;
+        self.w.progress = Progress::default();
+        self.w.expected_state = None;
         let wopts = crate::workload::worker::WorkerOptions {
             write: self.opts.write.map(|w| w.mode),
             write_share: self.opts.write.map_or(1.0, |w| w.share),
@@ -52,7 +53,7 @@ impl Session {
             Ok(h) => h,
             Err(e) => {
                 let m = format!("could not start the worker: {e}");
-                self.dead = Some(m.clone());
+                self.w.dead = Some(m.clone());
                 self.say(m);
                 return;
             }
@@ -76,32 +77,36 @@ impl Session {
                 None
             }
         };
-        let (probe, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
-        self.tlb = crate::session::snapshot::TlbInfo::from_probe(probe);
-        self.last_dtlb = None;
-        self.last_latency = None;
+        let (info, dtlb) = tlb::probe(pid, page_size(), self.file.pages);
+        // A `t` measurement running or shown survives a worker (re)start.
+        let measurement = std::mem::take(&mut self.tlb.measurement);
+        self.tlb = crate::session::snapshot::TlbInfo::from_probe(info);
+        self.tlb.measurement = measurement;
+        self.w.last_dtlb = None;
+        self.w.last_latency = None;
+        self.tlb.latency = None;
         let counters = crate::kernel::features::worker_proc(|| ProcCounters::open(Some(pid))).ok();
-        self.worker = Some(Workload {
+        self.w.worker = Some(Workload {
             handle: h,
             counters,
             pagemap,
             dtlb,
         });
-        if self.advice != crate::kernel::advice::Advice::Normal {
+        if self.w.advice != crate::kernel::advice::Advice::Normal {
             self.send(Control::Advise {
-                advice: self.advice,
+                advice: self.w.advice,
             });
         }
         // The interval starts after the worker's own start-up faults (exec, mmap, /proc).
-        self.begin_interval(reason);
+        self.begin_slot_interval(reason);
         let cfg = self.configure(paused);
         self.send(cfg);
     }
 
     pub(super) fn stop_worker(&mut self) {
         // An msync in flight is answered by this worker or never.
-        self.msync_pending = None;
-        if let Some(mut w) = self.worker.take() {
+        self.w.msync_pending = None;
+        if let Some(mut w) = self.w.worker.take() {
             // A stopped (SIGSTOP) worker cannot read its stop control: kill it at once so
             // quitting stays fast.
             if matches!(proc_state(w.handle.pid()), Some('T' | 't')) {
@@ -112,20 +117,35 @@ impl Session {
         }
     }
 
-    /// `r`: reopen the file if it was replaced, restart the worker, keep a paused session
+    /// `r`: reopen the file if it was replaced, restart every worker, keep a paused worker
     /// paused. Says only what happened.
     pub(super) fn restart(&mut self) {
-        let paused = self.progress.state == WorkerState::Paused;
+        let mut paused = Vec::new();
+        self.each(|s| {
+            if s.w.progress.state == WorkerState::Paused {
+                paused.push(s.w.id);
+            }
+        });
         if let Err(e) = self.reopen_if_changed() {
             self.say(format!("cannot restart: {e}"));
             return;
         }
-        self.start_worker(paused, "restart");
-        if self.worker.is_some() {
+        let mut started = 0;
+        self.each(|s| {
+            s.start_worker(paused.contains(&s.w.id), "restart");
+            started += usize::from(s.w.worker.is_some());
+        });
+        if started > 0 {
+            let n = self.workload_count();
             let m = format!(
-                "counters reset, worker restarted on {} pages{}",
+                "counters reset, {} restarted on {} pages{}",
+                if n == 1 {
+                    "worker".to_string()
+                } else {
+                    format!("{started} of {n} workers")
+                },
                 self.file.pages,
-                if paused { " (paused)" } else { "" }
+                if paused.is_empty() { "" } else { " (paused)" }
             );
             self.say(m);
         }
@@ -133,16 +153,16 @@ impl Session {
 
     pub(super) fn configure(&self, paused: bool) -> Control {
         Control::Configure {
-            pattern: self.spec.clone(),
+            pattern: self.w.spec.clone(),
             limit: Limit::Unbounded,
-            rate: self.rate,
+            rate: self.w.rate,
             paused,
             report_ms: (1000 / self.opts.hz.clamp(1, 60) as u64 / 2).max(10),
         }
     }
 
     pub(super) fn send(&mut self, c: Control) {
-        if let Some(w) = self.worker.as_mut() {
+        if let Some(w) = self.w.worker.as_mut() {
             if w.handle.send(&c).is_err() {
                 self.on_worker_closed();
                 return;
@@ -150,7 +170,7 @@ impl Session {
             // The worker applies controls in order; assume the state it will report, so a key
             // pressed before its next report (a second space, a pause right after an evict
             // resumed it) acts on what the user sees, not on a stale report.
-            let st = &mut self.progress.state;
+            let st = &mut self.w.progress.state;
             let expect = match c {
                 Control::Pause if matches!(*st, WorkerState::Running | WorkerState::Idle) => {
                     Some(WorkerState::Paused)
@@ -162,7 +182,7 @@ impl Session {
             };
             if let Some(e) = expect {
                 *st = e;
-                self.expected_state = Some((e, Instant::now()));
+                self.w.expected_state = Some((e, Instant::now()));
             }
         }
     }
@@ -171,10 +191,10 @@ impl Session {
     /// that nothing touches the file while the session evicts it or switches patterns. Returns
     /// whether the worker was running.
     pub(super) fn quiesce(&mut self) -> bool {
-        let was_running = self.progress.state == WorkerState::Running;
+        let was_running = self.w.progress.state == WorkerState::Running;
         let mut pending = Vec::new();
         let mut closed = false;
-        if let Some(w) = self.worker.as_mut() {
+        if let Some(w) = self.w.worker.as_mut() {
             let ok = w.handle.send(&Control::Pause).is_ok()
                 && w.handle.send(&Control::DropMapping).is_ok();
             if ok {
@@ -201,61 +221,64 @@ impl Session {
         if closed {
             self.on_worker_closed();
         }
-        self.touched.clear();
-        self.recent.clear();
+        self.w.touched.clear();
+        self.w.recent.clear();
         was_running
     }
 
     pub(super) fn apply_progress(&mut self, p: Progress) {
         if p.touched_reset {
-            self.touched.clear();
+            self.w.touched.clear();
         }
         for &(s, l) in &p.new_touched {
-            self.touched.insert_range(s..s + l);
+            self.w.touched.insert_range(s..s + l);
         }
         // At slow rates a batch is a few accesses: record when each page was first touched
         // and what its batch cost, for the page inspector.
         if p.last_batch_accesses > 0
             && p.last_batch_accesses <= crate::session::snapshot::FIRST_TOUCH_BATCH
-            && self.first_touch.len() < super::FIRST_TOUCH_KEPT
+            && self.w.first_touch.len() < super::FIRST_TOUCH_KEPT
         {
             let t_ms = self.started.elapsed().as_millis() as u64;
-            let access = p.accesses.saturating_sub(self.interval.accesses_at_start);
+            let access = p.accesses.saturating_sub(self.w.interval.accesses_at_start);
             for &(s, l) in &p.new_touched {
                 for page in s..(s + l).min(s + 64) {
-                    self.first_touch
-                        .entry(page)
-                        .or_insert(crate::session::snapshot::FirstTouch {
+                    self.w.first_touch.entry(page).or_insert(
+                        crate::session::snapshot::FirstTouch {
                             page,
                             t_ms,
                             access,
                             batch_accesses: p.last_batch_accesses,
                             minor_faults: p.last_batch_faults.minor,
                             major_faults: p.last_batch_faults.major,
-                        });
+                        },
+                    );
                 }
             }
         }
         self.provenance.touched(&p.new_touched);
         if !p.recent.is_empty() || p.state == WorkerState::Running {
-            self.recent = p.recent.clone();
+            self.w.recent = p.recent.clone();
         }
-        self.step_progress(&p);
+        // A step is the selected worker's: another worker's report does not finish it.
+        if !self.foreign {
+            self.step_progress(&p);
+        }
         let mut p = p;
         // Reports written before the worker read our last pause/resume still carry the old
         // state: keep the state we asked for until the worker confirms it (or 1 s passes).
-        if let Some((want, at)) = self.expected_state {
+        if let Some((want, at)) = self.w.expected_state {
             if p.state == want || p.state == WorkerState::Finished || at.elapsed() > EXPECT_FOR {
-                self.expected_state = None;
+                self.w.expected_state = None;
             } else {
                 p.state = want;
             }
         }
-        self.progress = p;
+        self.w.progress = p;
     }
 
     pub(super) fn poll_worker(&mut self) {
-        let Some(w) = self.worker.as_mut() else {
+        let Some(w) = self.w.worker.as_mut() else {
             return;
         };
         let mut closed = false;
@@ -272,7 +295,10 @@ impl Session {
                 Report::Ack {
                     what,
                     error: Some(e),
-                } => self.say(format!("{what} failed: {e}")),
+                } => {
+                    let who = self.who();
+                    self.say(format!("{who}{what} failed: {e}"))
+                }
                 Report::Msynced {
                     sync,
                     ns,
@@ -291,38 +317,43 @@ impl Session {
 
     /// A worker stopped by a signal reports nothing and looks alive: ask /proc.
     fn check_stopped(&mut self) {
-        let Some(pid) = self.worker.as_ref().map(|w| w.handle.pid()) else {
+        let Some(pid) = self.w.worker.as_ref().map(|w| w.handle.pid()) else {
             return;
         };
         let stopped = matches!(proc_state(pid), Some('T' | 't'));
-        match (stopped, self.stopped.is_some()) {
+        match (stopped, self.w.stopped.is_some()) {
             (true, false) => {
                 let m = format!(
-                    "the worker (pid {pid}) is stopped (SIGSTOP or a debugger): it runs \
-                     nothing until continued (kill -CONT {pid}); r restarts it"
+                    "{}the worker (pid {pid}) is stopped (SIGSTOP or a debugger): it runs \
+                     nothing until continued (kill -CONT {pid}); r restarts it",
+                    self.who()
                 );
-                self.stopped = Some(m.clone());
+                self.w.stopped = Some(m.clone());
                 self.say(m);
             }
             (false, true) => {
-                self.stopped = None;
-                self.say(format!("the worker (pid {pid}) was continued"));
+                self.w.stopped = None;
+                let who = self.who();
+                self.say(format!("{who}the worker (pid {pid}) was continued"));
             }
             _ => {}
         }
     }
 
     pub(super) fn on_worker_closed(&mut self) {
-        self.msync_pending = None;
-        if let Some(mut w) = self.worker.take() {
+        self.w.msync_pending = None;
+        if let Some(mut w) = self.w.worker.take() {
             let d = w.handle.death();
+            let who = self.who();
             self.say(format!(
-                "{}; press r to restart on the file's current size",
+                "{who}{}; press r to restart on the file's current size",
                 d.reason
             ));
-            self.dead = Some(d.reason);
-            self.stopped = None;
-            self.caps.pagemap_note = Some("no worker".into());
+            self.w.dead = Some(d.reason);
+            self.w.stopped = None;
+            if self.others.is_empty() {
+                self.caps.pagemap_note = Some("no worker".into());
+            }
         }
     }
 }

@@ -277,6 +277,10 @@ impl App {
             Action::CycleCompareCache => Some(Command::CycleCompareCache),
             Action::MsyncSync => Some(Command::Msync { sync: true }),
             Action::MsyncAsync => Some(Command::Msync { sync: false }),
+            Action::AddWorkload => Some(Command::AddWorkload),
+            Action::RemoveWorkload => Some(Command::RemoveWorkload),
+            Action::SelectNextWorkload => Some(Command::SelectNextWorkload),
+            Action::CycleWriteMode => Some(Command::CycleWriteMode),
             Action::OpenLog => {
                 self.log = true;
                 self.log_scroll = 0;

@@ -16,6 +16,7 @@ pub enum Key {
     Ctrl(char),
     Esc,
     Enter,
+    Tab,
     Up,
     Down,
     Left,
@@ -39,6 +40,7 @@ impl Key {
             KeyCode::Char(c) => Key::Char(c),
             KeyCode::Esc => Key::Esc,
             KeyCode::Enter => Key::Enter,
+            KeyCode::Tab => Key::Tab,
             KeyCode::Up => Key::Up,
             KeyCode::Down => Key::Down,
             KeyCode::Left => Key::Left,
@@ -80,6 +82,12 @@ pub enum Action {
     /// `s` / `S`: msync(MS_SYNC) / msync(MS_ASYNC) of the worker's mapping (write mode).
     MsyncSync,
     MsyncAsync,
+    /// `p` / `x` / Tab: add a worker, remove the selected one, select the next.
+    AddWorkload,
+    RemoveWorkload,
+    SelectNextWorkload,
+    /// `M`: read -> write shared -> write private -> read, on a scratch copy.
+    CycleWriteMode,
     /// `m`: the message log overlay.
     OpenLog,
     /// Scrolling the open overlay (help or log).
@@ -506,6 +514,32 @@ shows the bytes there (only if its page is cached; Enter again reads it), Esc ca
         &[(K::Char('?'), A::ToggleHelp, W)],
     )
     .long("this help (arrows scroll it; ? or Esc closes it)"),
+    row(
+        "p  x  Tab",
+        "workers: add one (<= 4) / remove the selected / select the next",
+        &[
+            (K::Char('p'), A::AddWorkload, NOT_LESSON),
+            (K::Char('x'), A::RemoveWorkload, W),
+            (K::Tab, A::SelectNextWorkload, W),
+        ],
+    )
+    .long(
+        "several processes: p (outside a lesson, where it is the previous step) starts another worker on the same file (up to 4, with the \
+selected one's pattern, rate and advice), x stops the selected one (the last one stays), Tab \
+selects the next; the pattern, rate, advice, pause and step keys act on the selected worker, the \
+worker panel shows each one's faults, VmSize and RSS side by side, and the grid the union of \
+their mappings with the selected worker's own apart",
+    ),
+    row(
+        "M",
+        "mode: read / write shared / write private (scratch copy)",
+        &[(K::Char('M'), A::CycleWriteMode, NOT_LESSON)],
+    )
+    .long(
+        "switch the mode, as --write shared or private does at start: read -> write shared \
+(MAP_SHARED) -> write private (MAP_PRIVATE) -> read; write modes map a fresh scratch copy of the \
+file (the header names it; your file is never written), and every worker restarts on it",
+    ),
     // Documented in the overlays' own titles and the `?` and `m` lines.
     Row {
         keys: "↑ ↓ PgUp PgDn Home End Esc",
@@ -627,7 +661,11 @@ mod tests {
         );
         assert_eq!(lookup(Key::Esc, Mode::Normal), Some(Action::Quit));
         assert_eq!(lookup(Key::Char('q'), Mode::Help), Some(Action::Quit));
-        assert_eq!(lookup(Key::Char('x'), Mode::Normal), None);
+        assert_eq!(lookup(Key::Char('X'), Mode::Normal), None);
+        assert_eq!(
+            lookup(Key::Tab, Mode::Normal),
+            Some(Action::SelectNextWorkload)
+        );
         assert_eq!(lookup(Key::Esc, Mode::Cursor), Some(Action::CursorLeave));
         assert_eq!(lookup(Key::Left, Mode::Cursor), Some(Action::CursorLeft));
         assert_eq!(

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use widgets::{
     comparison::Comparison, faults::Faults, footer::Footer, grid::Grid, header::Header, help::Help,
-    tlb::Tlb, too_small::TooSmall,
+    tlb::Tlb, too_small::TooSmall, workers::Workers,
 };
 
 /// Below this the screen only asks for a bigger terminal.
@@ -43,6 +43,8 @@ pub const MIN_HEIGHT: u16 = 16;
 pub struct Areas {
     pub header: Rect,
     pub grid: Rect,
+    /// The worker panel (address space, descriptor; several workers side by side).
+    pub workers: Rect,
     pub faults: Rect,
     /// The access-latency histogram (zero height when there is no room or no data).
     pub latency: Rect,
@@ -114,6 +116,7 @@ impl App {
             return Some(Areas {
                 header,
                 grid,
+                workers: none,
                 faults,
                 latency: none,
                 tlb: none,
@@ -127,6 +130,15 @@ impl App {
                 comparison_compact: true,
             });
         }
+        // The worker panel on top of the side column. With one worker the fault counters
+        // keep every row they had without it (on 80x24 the panel gives way); with several
+        // the panel holds the side-by-side counts, and the selected worker's fault panel
+        // below may drop its explanations.
+        let keep = if s.workloads.len() > 1 { 8 } else { 19 };
+        let workers_h = Workers::height(s, side_w).min(side.height.saturating_sub(keep));
+        let workers_h = if workers_h < 3 { 0 } else { workers_h };
+        let [workers, side] =
+            Layout::vertical([Constraint::Length(workers_h), Constraint::Fill(1)]).areas(side);
         // Short screens: panels drop their explanations so the counters keep their room.
         let compact = main.height < 30;
         let tlb_w = |compact| Tlb {
@@ -214,6 +226,7 @@ impl App {
         Some(Areas {
             header,
             grid,
+            workers,
             faults,
             latency,
             tlb,
@@ -282,6 +295,9 @@ impl Widget for &App {
                 Faults { snapshot: s, theme }.render(a.faults, buf);
             }
         } else {
+            if a.workers.height > 0 {
+                Workers { snapshot: s, theme }.render(a.workers, buf);
+            }
             Faults { snapshot: s, theme }.render(a.faults, buf);
             if let Some(l) = s.tlb.latency.as_ref().filter(|_| a.latency.height > 0) {
                 latency_widget(l, theme, a.latency_compact).render(a.latency, buf);

@@ -34,6 +34,8 @@ pub struct Theme {
     /// Grid cell styles, one per [`CellState`].
     pub mapped: Style,
     pub partly: Style,
+    /// Mapped by another worker only, not the selected one (several workers).
+    pub other: Style,
     pub cached: Style,
     pub ghost: Style,
     pub uncached: Style,
@@ -87,6 +89,7 @@ pub const COLOR: Theme = Theme {
     overlay: Style::new().fg(Color::White).bg(Color::Black),
     mapped: fg(Color::LightGreen),
     partly: fg(Color::Green),
+    other: fg(Color::Yellow),
     cached: fg(Color::LightBlue),
     ghost: fg(Color::Magenta),
     uncached: fg(Color::DarkGray),
@@ -138,6 +141,7 @@ pub const LIGHT: Theme = Theme {
     overlay: Style::new().fg(Color::Black).bg(Color::White),
     mapped: fg(Color::Green),
     partly: fg(Color::Cyan),
+    other: fg(Color::LightRed),
     cached: fg(Color::Blue),
     ghost: fg(Color::Magenta),
     uncached: fg(Color::Gray),
@@ -184,6 +188,7 @@ pub const PROJECTOR: Theme = Theme {
         .add_modifier(Modifier::BOLD),
     mapped: bold(Color::LightGreen),
     partly: bold(Color::LightGreen),
+    other: bold(Color::Yellow),
     cached: bold(Color::LightCyan),
     ghost: bold(Color::LightMagenta),
     uncached: bold(Color::Gray),
@@ -220,6 +225,7 @@ pub const MONO: Theme = Theme {
     overlay: Style::new(),
     mapped: Style::new(),
     partly: Style::new(),
+    other: Style::new(),
     cached: Style::new(),
     ghost: Style::new(),
     uncached: Style::new().add_modifier(Modifier::DIM),
@@ -303,6 +309,7 @@ impl Theme {
             CellState::CachedTouched => self.cached,
             CellState::PartlyMapped => self.partly,
             CellState::Mapped => self.mapped,
+            CellState::MappedOther => self.other,
             CellState::Private => self.private,
             CellState::HugeMapped => self.huge,
             CellState::Dirty => self.dirty,
@@ -330,6 +337,8 @@ pub enum CellState {
     PartlyMapped,
     /// Every page mapped.
     Mapped,
+    /// With several workers: mapped, but only by workers other than the selected one.
+    MappedOther,
     /// At least half of its pages mapped by a PMD: a 2 MiB huge mapping, one TLB entry for
     /// 512 pages (PAGEMAP_SCAN PAGE_IS_HUGE; a 2 MiB folio mapped by 512 PTEs is not one).
     HugeMapped,
@@ -353,7 +362,7 @@ impl CellState {
     /// Every state, in legend order.
     /// The write states come right after the front: they appear only in write mode, where
     /// they are the news, and a one-line legend cut at the panel's edge keeps them.
-    pub const ALL: [CellState; 14] = [
+    pub const ALL: [CellState; 15] = [
         CellState::Front,
         CellState::Private,
         CellState::Writeback,
@@ -361,6 +370,7 @@ impl CellState {
         CellState::HugeMapped,
         CellState::Mapped,
         CellState::PartlyMapped,
+        CellState::MappedOther,
         CellState::CachedTouched,
         CellState::Ghost,
         CellState::NotCached,
@@ -380,6 +390,7 @@ impl CellState {
             CellState::CachedTouched => '▒',
             CellState::PartlyMapped => '▓',
             CellState::Mapped => '█',
+            CellState::MappedOther => '▚',
             CellState::Private => 'P',
             CellState::HugeMapped => 'H',
             CellState::Dirty => 'D',
@@ -401,6 +412,7 @@ impl CellState {
             CellState::CachedTouched => '▄',
             CellState::PartlyMapped => '▌',
             CellState::Mapped => '█',
+            CellState::MappedOther => '#',
             CellState::Private => 'P',
             CellState::HugeMapped => 'H',
             CellState::Dirty => 'D',
@@ -421,6 +433,7 @@ impl CellState {
             CellState::CachedTouched => "cached, not mapped",
             CellState::PartlyMapped => "partly mapped",
             CellState::Mapped => "mapped",
+            CellState::MappedOther => "mapped by another worker",
             CellState::Private => "private copy",
             CellState::HugeMapped => "huge (2 MiB PMD) mapping",
             CellState::Dirty => "dirty (not on disk yet)",
@@ -438,6 +451,23 @@ impl CellState {
     /// kernel hides it.
     /// Never guesses: with the cache hidden, an unmapped cell is `Hidden`, not "not cached".
     pub fn of(c: &CellCounts) -> CellState {
+        CellState::of_selected(c, None)
+    }
+
+    /// [`CellState::of`] for a cell of several workers' union: `mine` is what the selected
+    /// worker maps itself (None: one worker). A mapped cell the selected one does not map is
+    /// `MappedOther`.
+    pub fn of_selected(c: &CellCounts, mine: Option<u64>) -> CellState {
+        let st = CellState::of_union(c);
+        match (st, mine) {
+            (CellState::Mapped | CellState::PartlyMapped | CellState::HugeMapped, Some(0)) => {
+                CellState::MappedOther
+            }
+            _ => st,
+        }
+    }
+
+    fn of_union(c: &CellCounts) -> CellState {
         if c.pages == 0 {
             return CellState::Empty;
         }

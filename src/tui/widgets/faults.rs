@@ -50,7 +50,13 @@ impl Widget for Faults<'_> {
             return;
         }
         let (s, t) = (self.snapshot, self.theme);
-        let block = super::panel("Page faults of the worker", t);
+        let title = match s.workloads.iter().find(|w| w.selected) {
+            Some(w) if s.workloads.len() > 1 => {
+                format!("Page faults of worker {}", w.id)
+            }
+            _ => "Page faults of the worker".to_string(),
+        };
+        let block = super::panel(&title, t);
         let inner = block.inner(area);
         block.render(area, buf);
         let w = inner.width as usize;

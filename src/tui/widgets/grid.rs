@@ -62,6 +62,7 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
             CellState::Unsampled => s.grid.unsampled > 0,
             CellState::Private => any_private,
             CellState::HugeMapped => any_huge,
+            CellState::MappedOther => s.grid_mine.is_some(),
             CellState::Dirty => can_dirty && writes,
             // Writeback is brief on most disks: in the legend while some is there.
             CellState::Writeback => s.grid.cells.iter().any(|c| c.writeback.unwrap_or(0) > 0),
@@ -112,6 +113,7 @@ fn short_label(st: CellState) -> &'static str {
     match st {
         CellState::Front => "now",
         CellState::Mapped => "mapped",
+        CellState::MappedOther => "other",
         CellState::PartlyMapped => "part",
         CellState::CachedTouched => "cached",
         CellState::Ghost => "ahead",
@@ -301,6 +303,12 @@ impl Widget for Grid<'_> {
             .and_then(|p| p.checked_sub(g.start_page))
             .map(|d| d / ppc);
         let fits = r.cells.width as usize * r.cells.height as usize;
+        // Several workers: the selected one's own pages per cell (a replay may lack them).
+        let mine = self
+            .snapshot
+            .grid_mine
+            .as_ref()
+            .filter(|m| m.len() == g.cells.len());
         for (i, c) in g.cells.iter().take(fits).enumerate() {
             let x = r.cells.x + (i % r.cells.width as usize) as u16;
             let y = r.cells.y + (i / r.cells.width as usize) as u16;
@@ -312,7 +320,7 @@ impl Widget for Grid<'_> {
             } else if self.snapshot.caps.cache_state_visible && c.cached.is_none() && c.pages > 0 {
                 CellState::Unsampled
             } else {
-                CellState::of(&visible(c, self.snapshot))
+                CellState::of_selected(&visible(c, self.snapshot), mine.map(|m| m[i]))
             };
             let mut style = t.cell(st);
             if sel_idx == Some(i as u64) {

@@ -114,7 +114,7 @@ mod tests {
                 scroll: 0,
             },
             100,
-            30,
+            50,
         ));
         for (k, what) in keymap::overlay().map(|r| (r.keys, r.help)) {
             assert!(out.contains(k) && out.contains(what), "{k} missing\n{out}");

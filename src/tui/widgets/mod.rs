@@ -14,6 +14,7 @@ pub mod log;
 pub mod search;
 pub mod tlb;
 pub mod too_small;
+pub mod workers;
 
 use super::theme::Theme;
 use ratatui::text::Line;

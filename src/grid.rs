@@ -28,6 +28,36 @@ pub struct MappedSource<'a> {
     pub pages: u64,
 }
 
+/// Where the grid's mapped state comes from: a page table that can say which of the file's
+/// pages are present. mmviz's own worker ([`MappedSource`]: one mapping of the whole file)
+/// and an observed process (its ranges combined by file offset, see
+/// [`crate::observe::live`]) feed the grid the same way.
+pub trait PresenceSource {
+    /// Present runs of the file's pages `start..end`, as indexes relative to `start`
+    /// (sorted, disjoint), into `out` (cleared first).
+    fn present_runs(&mut self, start: u64, end: u64, out: &mut Vec<PresentRun>) -> io::Result<()>;
+    /// The PMD-mapped runs of the last [`Self::present_runs`] (relative), when known.
+    fn huge_runs(&self) -> Option<&[(u64, u64)]> {
+        None
+    }
+}
+
+impl PresenceSource for MappedSource<'_> {
+    fn present_runs(&mut self, start: u64, end: u64, out: &mut Vec<PresentRun>) -> io::Result<()> {
+        out.clear();
+        let mend = end.min(self.pages);
+        if mend > start {
+            let ps = crate::units::page_size();
+            self.reader
+                .present_runs(self.addr + start * ps, mend - start, ps, out)?;
+        }
+        Ok(())
+    }
+    fn huge_runs(&self) -> Option<&[(u64, u64)]> {
+        self.reader.huge_runs()
+    }
+}
+
 /// Reusable buffers, so sampling at 10 Hz allocates nothing after the first tick.
 #[derive(Default)]
 pub struct GridScratch {
@@ -120,6 +150,31 @@ pub fn sample(
     cells: u64,
     scratch: &mut GridScratch,
 ) -> io::Result<GridData> {
+    let mut mapped = mapped;
+    sample_with(
+        probe,
+        mapped.as_mut().map(|m| m as &mut dyn PresenceSource),
+        touched,
+        recent,
+        start,
+        end,
+        cells,
+        scratch,
+    )
+}
+
+/// [`sample`] with any [`PresenceSource`] for the mapped state.
+#[allow(clippy::too_many_arguments)]
+pub fn sample_with(
+    probe: &mut CacheProbe,
+    mapped: Option<&mut dyn PresenceSource>,
+    touched: Option<&RoaringTreemap>,
+    recent: &[u64],
+    start: u64,
+    end: u64,
+    cells: u64,
+    scratch: &mut GridScratch,
+) -> io::Result<GridData> {
     let end = end.min(probe.pages()).max(start);
     let (ppc, n) = geometry(start, end, cells);
     let unsampled = match scratch.budget {
@@ -154,13 +209,7 @@ pub fn sample(
         .collect();
 
     if let Some(m) = mapped {
-        let mend = end.min(m.pages);
-        scratch.runs.clear();
-        if mend > start {
-            let ps = crate::units::page_size();
-            m.reader
-                .present_runs(m.addr + start * ps, mend - start, ps, &mut scratch.runs)?;
-        }
+        m.present_runs(start, end, &mut scratch.runs)?;
         // Runs are relative to `start`.
         let mut hint = 0;
         for (i, c) in out.iter_mut().enumerate() {
@@ -169,7 +218,7 @@ pub fn sample(
             c.mapped = Some(file);
             c.private = Some(private);
         }
-        if let Some(h) = m.reader.huge_runs() {
+        if let Some(h) = m.huge_runs() {
             let mut hint = 0;
             for (i, c) in out.iter_mut().enumerate() {
                 let s = i as u64 * ppc;

@@ -23,6 +23,7 @@ pub mod ipc;
 pub mod latency;
 pub mod lesson;
 pub mod live;
+pub mod live_observe;
 pub mod machine;
 pub mod mapping;
 pub mod observe;

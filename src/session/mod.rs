@@ -12,7 +12,7 @@
 mod actions;
 mod compare_job;
 mod durability;
-mod interval;
+pub(crate) mod interval;
 mod provenance;
 mod sample;
 mod tlb_job;
@@ -474,7 +474,8 @@ impl Session {
                 }
             }
             Command::Msync { sync } => self.msync(sync),
-            Command::Quit => {}
+            // Only an observed program's session switches files.
+            Command::NextFile | Command::Quit => {}
         }
     }
 

@@ -205,6 +205,7 @@ impl Session {
             warning: self.warning.clone(),
             compare_cache: self.compare_cache,
             inspected_first_touch: self.inspected_first_touch(),
+            observed: None,
         }
     }
 

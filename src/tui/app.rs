@@ -86,9 +86,24 @@ pub struct App {
     pub waiting: bool,
     /// Cursor mode (`i`): the arrows move the selected page and the inspector panel shows it.
     pub cursor: bool,
+    /// Observing a program: the evict or warm waiting for y (the footer asks).
+    pub confirm: Option<Command>,
+    /// A line the screen shows until the next key (the answer to a declined question).
+    pub notice: Option<String>,
     /// The page the session was last asked to inspect (so each change is sent once).
     inspecting: Option<u64>,
     view: Option<View>,
+}
+
+/// The question asked before `cmd` changes an observed program's page cache.
+pub fn confirm_question(cmd: &Command, pid: u32) -> String {
+    let what = match cmd {
+        Command::Evict => "evict the file from the page cache",
+        Command::Warm => "warm the file (read it all into the page cache)",
+        Command::WarmRandom => "warm the file with random 4 KiB reads",
+        _ => "do that",
+    };
+    format!("{what}? It changes PID {pid}'s performance. y: yes, n or Esc: no")
 }
 
 /// `ceil(total / 2^zoom)`, at least 1 for a non-empty file.
@@ -116,6 +131,8 @@ impl App {
             theme,
             waiting: false,
             cursor: false,
+            confirm: None,
+            notice: None,
             inspecting: None,
             view: None,
         }
@@ -195,6 +212,10 @@ impl App {
         if self.offset_input.is_some() {
             return self.offset_key(key);
         }
+        self.notice = None;
+        if self.confirm.is_some() {
+            return self.confirm_key(key);
+        }
         // The layers keys go through, top first: an open overlay over the base mode (the
         // help hides cursor mode; the log does not).
         let base = if self.inspector_shown() {
@@ -243,9 +264,33 @@ impl App {
             Action::Step => Some(Command::Step),
             Action::Slower => Some(Command::Slower),
             Action::Faster => Some(Command::Faster),
-            Action::Evict => Some(Command::Evict),
-            Action::Warm => Some(Command::Warm),
-            Action::WarmRandom => Some(Command::WarmRandom),
+            Action::Evict | Action::Warm | Action::WarmRandom => {
+                let cmd = match action {
+                    Action::Evict => Command::Evict,
+                    Action::Warm => Command::Warm,
+                    _ => Command::WarmRandom,
+                };
+                if self.snapshot.observed.is_some() {
+                    // Another program's page cache: ask first.
+                    self.confirm = Some(cmd);
+                    None
+                } else {
+                    Some(cmd)
+                }
+            }
+            Action::NextFile => {
+                if self.snapshot.observed.is_some() {
+                    Some(Command::NextFile)
+                } else {
+                    self.notice = Some(
+                        "f switches files only while observing a program (mmviz attach / exec)"
+                            .into(),
+                    );
+                    None
+                }
+            }
+            // Only reached through the Confirm layer (confirm_key).
+            Action::Confirm | Action::Decline => None,
             Action::CycleAdvice => Some(Command::CycleAdvice),
             Action::Reset => Some(Command::Reset),
             Action::Compare => Some(Command::Compare),
@@ -315,6 +360,28 @@ impl App {
             | Action::CursorOffset => return self.cursor_action(action),
         };
         cmd.into_iter().collect()
+    }
+
+    /// A question waits: y does it, n or Esc declines; any other key repeats the question.
+    fn confirm_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let action = Key::of(&key).and_then(|k| keymap::lookup(k, Mode::Confirm));
+        match action {
+            Some(Action::Confirm) => self.confirm.take().into_iter().collect(),
+            Some(Action::Decline) => {
+                let what = match self.confirm.take() {
+                    Some(Command::Evict) => "not evicted",
+                    _ => "not warmed",
+                };
+                self.notice = Some(format!("{what}: the page cache is as it was"));
+                vec![]
+            }
+            _ => {
+                if matches!(Key::of(&key), Some(Key::Ctrl('c'))) {
+                    return self.quit_with(ExitKind::Interrupted);
+                }
+                vec![]
+            }
+        }
     }
 
     /// Typing an offset (`o` in cursor mode): characters of a number, Backspace, Enter

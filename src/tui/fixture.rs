@@ -204,6 +204,7 @@ pub fn fixture_snapshot() -> Snapshot {
         warning: None,
         compare_cache: crate::snapshot::CompareCache::Cold,
         inspected_first_touch: None,
+        observed: None,
     }
 }
 

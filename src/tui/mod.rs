@@ -82,7 +82,11 @@ impl App {
         let [header, main, footer] = Layout::vertical([
             Constraint::Length(Header::height(s)),
             Constraint::Fill(1),
-            Constraint::Length(Footer::height(s, area.width)),
+            Constraint::Length(Footer::height_with(
+                s,
+                self.footer_line().as_deref(),
+                area.width,
+            )),
         ])
         .areas(area);
         let side_w = match area.width {
@@ -125,7 +129,10 @@ impl App {
         type Try = (Option<bool>, Option<bool>, Option<bool>);
         const F: Option<bool> = Some(false);
         const C: Option<bool> = Some(true);
+        let observing = s.observed.is_some();
         let tries: &[Try] = match (measuring, compact) {
+            // Observing a program: no workload of ours to time, compare or measure.
+            _ if observing => &[(None, None, None)],
             (true, false) => &[
                 (F, F, F),
                 (C, F, F),
@@ -251,7 +258,13 @@ impl Widget for &App {
             cache: s.compare_cache,
         }
         .render(a.comparison, buf);
-        Footer { snapshot: s, theme }.render(a.footer, buf);
+        let line = self.footer_line();
+        Footer {
+            snapshot: s,
+            theme,
+            line: line.as_deref(),
+        }
+        .render(a.footer, buf);
         if self.inspector_shown() {
             self.render_inspector(
                 a.faults.union(a.latency).union(a.tlb).union(a.comparison),
@@ -262,6 +275,7 @@ impl Widget for &App {
             Help {
                 theme,
                 scroll: self.help_scroll,
+                observing: s.observed.is_some(),
             }
             .render(area, buf);
         }
@@ -277,6 +291,14 @@ impl Widget for &App {
 }
 
 impl App {
+    /// The question waiting for y/n, or the answer to a declined one (the footer's line).
+    fn footer_line(&self) -> Option<String> {
+        match (&self.confirm, &self.snapshot.observed) {
+            (Some(c), Some(o)) => Some(app::confirm_question(c, o.pid)),
+            _ => self.notice.clone(),
+        }
+    }
+
     /// The inspector panel over the side column (the counters come back with Esc).
     fn render_inspector(&self, area: Rect, buf: &mut Buffer) {
         let Some(page) = self.selected else { return };

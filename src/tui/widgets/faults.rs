@@ -50,7 +50,11 @@ impl Widget for Faults<'_> {
             return;
         }
         let (s, t) = (self.snapshot, self.theme);
-        let block = super::panel("Page faults of the worker", t);
+        let title = match &s.observed {
+            Some(o) => format!("Faults: PID {}, all threads", o.pid),
+            None => "Page faults of the worker".to_string(),
+        };
+        let block = super::panel(&title, t);
         let inner = block.inner(area);
         block.render(area, buf);
         let w = inner.width as usize;
@@ -157,6 +161,43 @@ impl Widget for Faults<'_> {
                 ),
             ),
         ];
+        if let Some(o) = &s.observed {
+            // No workload of ours: nothing is "touched" and "read ahead, untouched" cannot be
+            // told apart from what the program read; instead, its whole-life figures.
+            lines.retain(|(_, l)| {
+                let text: String = l.spans.iter().map(|x| x.content.as_ref()).collect();
+                !text.starts_with("touched") && !text.starts_with("read ahead, untouched")
+            });
+            lines.insert(
+                10,
+                (
+                    3,
+                    kv(
+                        "mapped at most",
+                        o.mapped_max.map_or("?".into(), count),
+                        w,
+                        t,
+                        t.value,
+                    ),
+                ),
+            );
+            if let Some(f) = o.faults_process {
+                lines.insert(
+                    3,
+                    (
+                        2,
+                        Line::styled(
+                            format!(
+                                "since it started: {} minor, {} major",
+                                count(f.minor),
+                                count(f.major)
+                            ),
+                            t.dim,
+                        ),
+                    ),
+                );
+            }
+        }
         // Writes: dirty and writeback pages (cachestat), private copies (pagemap), and while
         // pages are dirty the kernel's own clock for writing them back without msync.
         let wr = s.file.write.as_ref();

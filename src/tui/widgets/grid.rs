@@ -66,6 +66,8 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
             // Writeback is brief on most disks: in the legend while some is there.
             CellState::Writeback => s.grid.cells.iter().any(|c| c.writeback.unwrap_or(0) > 0),
             CellState::Hidden => hidden,
+            // Observing a program: no workload front, no readahead attribution.
+            CellState::Front | CellState::Ghost if s.observed.is_some() => false,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
             _ => true,
         })
@@ -95,7 +97,7 @@ fn legend_lines(s: &Snapshot, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     if !cur.is_empty() {
         lines.push(Line::from(cur));
     }
-    if s.caps.cache_state_visible {
+    if s.caps.cache_state_visible && s.observed.is_none() {
         for teach in teach(theme) {
             lines.extend(
                 wrap(&teach, width)
@@ -272,7 +274,14 @@ impl Grid<'_> {
 /// The cell as the screen may show it: when the kernel hides page-cache state, cache counts
 /// are dropped even if the sampler sent some (never draw a number we cannot trust).
 fn visible(c: &CellCounts, s: &Snapshot) -> CellCounts {
-    if s.caps.cache_state_visible {
+    if s.observed.is_some() && s.caps.cache_state_visible {
+        // Observing a program: its touches are not ours to count, so a cached page that is
+        // not mapped cannot be called read ahead (it may have been touched and unmapped).
+        CellCounts {
+            earlier: c.cached.unwrap_or(0),
+            ..*c
+        }
+    } else if s.caps.cache_state_visible {
         *c
     } else {
         CellCounts {

@@ -102,6 +102,7 @@ struct ObservedSession {
     inspector: crate::inspect::SessionInspector,
     output_pos: u64,
     output_partial: String,
+    last_read: Option<u64>,
     seq: u64,
     started: Instant,
 }
@@ -134,6 +135,7 @@ pub fn spawn(
         inspector: Default::default(),
         output_pos: 0,
         output_partial: String::new(),
+        last_read: None,
         seq: 0,
         started: Instant::now(),
     };
@@ -410,6 +412,8 @@ impl ObservedSession {
     }
 
     fn sample(&mut self) {
+        // The program's output first: its last lines come before the exit line.
+        self.read_output();
         if self.ended.is_none() {
             self.obs.sample();
             self.new_events();
@@ -417,7 +421,6 @@ impl ObservedSession {
                 self.finish();
             }
         }
-        self.read_output();
     }
 
     /// Observer events (exec, mapped, unmapped, remapped, resized, switched, unreadable) go
@@ -651,11 +654,13 @@ impl ObservedSession {
             ghosts: None,
         };
         let faults_now = self.obs.last.faults.unwrap_or_default();
-        let read = if self.ended.is_some() {
-            None
-        } else {
-            self.counters.as_mut().and_then(|c| c.read_bytes())
-        };
+        // /proc/PID/io is gone once the process is reaped: keep its last reading.
+        if self.ended.is_none() {
+            if let Some(r) = self.counters.as_mut().and_then(|c| c.read_bytes()) {
+                self.last_read = Some(r);
+            }
+        }
+        let read = self.last_read;
         let sparse = file.allocated_bytes.is_some_and(|a| a < file.size_bytes);
         let mut faults = self.interval.sample(
             faults_now,

@@ -570,7 +570,11 @@ pub fn markdown_table() -> String {
         } else {
             ""
         };
-        s.push_str(&format!("| {} | {}{off} |\n", keys.join(" "), r.long_help()));
+        s.push_str(&format!(
+            "| {} | {}{off} |\n",
+            keys.join(" "),
+            r.long_help()
+        ));
     }
     s
 }

@@ -993,4 +993,59 @@ mod tests {
         app.handle_key(key(KeyCode::Up));
         assert_eq!(app.selected, Some(0));
     }
+
+    #[test]
+    fn observing_evict_and_warm_wait_for_y() {
+        let mut app = App::new(crate::tui::fixture::fixture_observed(false), &COLOR);
+        for (c, want) in [
+            ('e', Command::Evict),
+            ('w', Command::Warm),
+            ('W', Command::WarmRandom),
+        ] {
+            assert!(app.handle_key(key(KeyCode::Char(c))).is_empty(), "{c}");
+            assert_eq!(app.confirm, Some(want.clone()));
+            // Modal: other keys (even q, and n's usual step) do not act meanwhile.
+            assert!(app.handle_key(key(KeyCode::Char('q'))).is_empty());
+            assert!(app.handle_key(key(KeyCode::Char('1'))).is_empty());
+            assert_eq!(app.quit, None);
+            assert_eq!(app.handle_key(key(KeyCode::Char('y'))), vec![want]);
+            assert_eq!(app.confirm, None);
+        }
+        for decline in [KeyCode::Char('n'), KeyCode::Esc] {
+            app.handle_key(key(KeyCode::Char('e')));
+            assert!(app.handle_key(key(decline)).is_empty());
+            assert_eq!(app.confirm, None);
+            assert_eq!(app.quit, None, "Esc declines, it does not quit");
+            assert!(app.notice.as_deref().unwrap().contains("not evicted"));
+        }
+        // The notice lasts until the next key.
+        app.handle_key(key(KeyCode::Char('+')));
+        assert_eq!(app.notice, None);
+        // Ctrl-C still quits from the question.
+        app.handle_key(key(KeyCode::Char('e')));
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(app.handle_key(ctrl_c), vec![Command::Quit]);
+        assert_eq!(app.quit, Some(ExitKind::Interrupted));
+    }
+
+    #[test]
+    fn f_switches_files_only_while_observing() {
+        let mut app = App::new(crate::tui::fixture::fixture_observed(false), &COLOR);
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char('f'))),
+            vec![Command::NextFile]
+        );
+        let mut app = app_with_pages(10);
+        assert!(app.handle_key(key(KeyCode::Char('f'))).is_empty());
+        assert!(app
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("only while observing"));
+        // Without observing, evict needs no question.
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char('e'))),
+            vec![Command::Evict]
+        );
+    }
 }

@@ -187,11 +187,22 @@ impl Widget for Faults<'_> {
                     (
                         2,
                         Line::styled(
-                            format!(
-                                "since it started: {} minor, {} major",
-                                count(f.minor),
-                                count(f.major)
-                            ),
+                            {
+                                let long = format!(
+                                    "since it started: {} minor, {} major",
+                                    count(f.minor),
+                                    count(f.major)
+                                );
+                                if long.chars().count() <= w {
+                                    long
+                                } else {
+                                    format!(
+                                        "started: {} minor {} major",
+                                        count(f.minor),
+                                        count(f.major)
+                                    )
+                                }
+                            },
                             t.dim,
                         ),
                     ),

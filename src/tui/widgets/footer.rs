@@ -29,7 +29,7 @@ const OBSERVED_KEYS: [(&str, &str); 8] = [
     ("i", "inspect"),
     ("+ -", "zoom"),
 ];
-const WORKLOAD_OFF: &str = "workload keys: unavailable (no worker)";
+const WORKLOAD_OFF: &str = "workload keys off: no worker";
 
 /// Most useful first: what does not fit at narrow widths is left out whole, from the end.
 const KEYS: [(&str, &str); 12] = [

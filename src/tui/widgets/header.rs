@@ -89,34 +89,42 @@ impl Header<'_> {
         Line::from(spans)
     }
 
-    /// After the process ended: its totals.
-    fn totals_line(&self, e: &ObservedEnd) -> Line<'static> {
+    /// After the process ended: its totals (a shorter form where the full one does not fit).
+    fn totals_line(&self, e: &ObservedEnd, width: usize) -> Line<'static> {
         let t = self.theme;
         let opt = |v: Option<u64>| v.map_or("?".to_string(), count);
-        let faults = e.faults.map_or("faults unknown".to_string(), |f| {
-            format!(
-                "{} minor / {} major faults ({})",
-                count(f.minor),
-                count(f.major),
-                if e.faults_final {
-                    "final"
-                } else {
-                    "last sample"
-                }
-            )
+        let fin = if e.faults_final {
+            "final"
+        } else {
+            "last sample"
+        };
+        let cached = format!("{} → {}", opt(e.cached_before), opt(e.cached_after));
+        let (minor, major) = e.faults.map_or(("?".to_string(), "?".to_string()), |f| {
+            (count(f.minor), count(f.major))
         });
-        Line::from(vec![
+        let full = Line::from(vec![
             Span::styled(" totals: ", t.label),
-            Span::styled(faults, t.value),
+            Span::styled(
+                format!("{minor} minor / {major} major faults ({fin})"),
+                t.value,
+            ),
             Span::styled("  mapped ", t.label),
             Span::styled(opt(e.mapped_last), t.value),
             Span::styled(" (max ", t.label),
             Span::styled(opt(e.mapped_max), t.value),
             Span::styled(")  cached ", t.label),
-            Span::styled(
-                format!("{} → {}", opt(e.cached_before), opt(e.cached_after)),
-                t.value,
-            ),
+            Span::styled(cached.clone(), t.value),
+        ]);
+        if full.width() <= width {
+            return full;
+        }
+        Line::from(vec![
+            Span::styled(" totals: ", t.label),
+            Span::styled(format!("{minor} minor {major} major ({fin})"), t.value),
+            Span::styled(" · mapped ", t.label),
+            Span::styled(opt(e.mapped_last), t.value),
+            Span::styled(" · cached ", t.label),
+            Span::styled(cached, t.value),
         ])
     }
 
@@ -356,7 +364,7 @@ impl Widget for Header<'_> {
             self.caps_line(),
         ];
         if let Some(e) = observed.and_then(|o| o.ended.as_ref()) {
-            lines.push(self.totals_line(e));
+            lines.push(self.totals_line(e, area.width as usize));
         }
         lines.extend(self.write_line(area.width as usize));
         for w in warnings(self.snapshot).into_iter().take(MAX_WARNINGS) {

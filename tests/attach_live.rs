@@ -198,8 +198,16 @@ fn pages_per_cell(screen: &str) -> u64 {
 
 fn check_attached_screen(t: &Tmux, fx: &Fixture, pid: u32, w: u16) {
     let want_mapped = TOUCHED.len().to_string();
+    let cells_of = |s: &str| {
+        let ppc = pages_per_cell(s);
+        let mut cells: Vec<u64> = TOUCHED.iter().map(|p| p / ppc).collect();
+        cells.dedup();
+        cells.len()
+    };
+    // The first frames may show the grid of the previous view request: wait for both.
     let s = t.wait(15, "the touched pages mapped", |s| {
         panel_value(s, "mapped").as_deref() == Some(want_mapped.as_str())
+            && mapped_cells(s) == cells_of(s)
     });
     // The header says plainly whom and what it observes.
     assert!(s.contains(&format!("observing PID {pid} (python3)")), "{s}");
@@ -315,7 +323,13 @@ fn attach_live_evict_asks_first_and_workload_keys_say_why_not() {
     t.wait(5, "declined", |s| {
         s.contains("not evicted: the page cache is as it was")
     });
-    assert_eq!(fincore_pages(&fx.file), Some(before));
+    // Nothing was evicted. fincore a moment later may see a few pages reclaimed under
+    // memory pressure (parallel tests), never more pages; an evict would leave 6.
+    let after_n = fincore_pages(&fx.file).unwrap();
+    assert!(
+        after_n <= before && after_n >= before - before / 100,
+        "{after_n} of {before} pages cached after n"
+    );
     // y evicts: every page goes but the ones the child maps, and the screen says why.
     t.keys(&["e"]);
     t.wait(5, "the question again", |s| s.contains("n or Esc: no"));
@@ -323,7 +337,7 @@ fn attach_live_evict_asks_first_and_workload_keys_say_why_not() {
     let s = t.wait(10, "evicted", |s| s.contains("evicted (confirmed)"));
     let after = fincore_pages(&fx.file).unwrap();
     assert_eq!(after, TOUCHED.len() as u64, "{s}");
-    assert!(s.contains(&format!("{PAGES} -> {after}")), "{s}");
+    assert!(s.contains(&format!(" -> {after} pages cached")), "{s}");
     t.keys(&["q"]);
     t.wait(10, "exit", |s| s.contains("EXIT=0"));
     assert!(child.try_wait().unwrap().is_none(), "never signalled");
@@ -346,27 +360,53 @@ fn exec_live_keeps_the_last_screen_with_totals_and_exit_status() {
             pages = pages_arg()
         );
         let t = Tmux::start_sized(&format!("exec{w}"), &cmd, w, h);
-        let s = t.wait(20, "the exit", |s| s.contains("exited with status 3"));
+        let cells_of = |s: &str| {
+            let ppc = pages_per_cell(s);
+            let mut cells: Vec<u64> = TOUCHED.iter().map(|p| p / ppc).collect();
+            cells.dedup();
+            cells.len()
+        };
+        // The mapped pages at the last sample: Python may unmap at shutdown before that
+        // sample (then 0, and the log says "unmapped"); the maximum is always all of them.
+        let last_mapped = |s: &str| -> Option<usize> {
+            let l = s.lines().find(|l| l.contains("totals:"))?;
+            let rest = l.split("mapped ").nth(1)?;
+            rest.split([' ', '(']).next()?.parse().ok()
+        };
+        // The header grows by the totals row: the next frame regrids to the smaller area.
+        let s = t.wait(20, "the exit, regridded", |s| {
+            s.contains("exited with status 3")
+                && last_mapped(s)
+                    .is_some_and(|m| mapped_cells(s) == if m == 0 { 0 } else { cells_of(s) })
+        });
+        let last = last_mapped(&s).unwrap();
+        assert!(last == 0 || last == TOUCHED.len(), "{s}");
         // The last screen stays, with the totals.
         assert!(s.contains("last screen kept"), "{s}");
         let n = TOUCHED.len();
-        if w >= 100 {
-            assert!(s.contains(&format!("mapped {n} (max {n})")), "{s}");
-            assert!(s.contains("faults (final)"), "{s}");
-        } else {
-            assert!(s.contains(&format!("· mapped {n} ·")), "{s}");
-            assert!(s.contains("major (final)"), "{s}");
-        }
+        // The full totals row, or its short form where it does not fit.
+        assert!(
+            (s.contains(&format!("mapped {last} (max {n})")) && s.contains("faults (final)"))
+                || (s.contains(&format!("· mapped {last} ·")) && s.contains("major (final)")),
+            "{s}"
+        );
+        assert_eq!(
+            panel_value(&s, "mapped at most"),
+            Some(n.to_string()),
+            "{s}"
+        );
         assert!(s.contains(&format!("cached 0 → {n}")), "{s}");
-        // The grid still shows the pages mapped at the last sample.
-        let ppc = pages_per_cell(&s);
-        let mut cells: Vec<u64> = TOUCHED.iter().map(|p| p / ppc).collect();
-        cells.dedup();
-        assert_eq!(mapped_cells(&s), cells.len(), "{s}");
+        // The grid still shows the pages mapped at the last sample (checked in the wait).
         // The final fault counts: at least what the program read from its own stat just
         // before exiting (the log shows its output line).
         t.keys(&["m"]);
         let log = t.wait(5, "the log", |s| s.contains("program: faults "));
+        if last == 0 {
+            assert!(
+                log.contains("unmapped: the file is no longer mapped"),
+                "{log}"
+            );
+        }
         let line = log
             .lines()
             .find(|l| l.contains("program: faults "))

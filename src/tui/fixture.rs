@@ -226,26 +226,6 @@ pub fn fixture_latency() -> crate::snapshot::LatencyView {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixture_is_consistent() {
-        let s = fixture_snapshot();
-        let g = &s.grid;
-        assert_eq!(g.cells.iter().map(|c| c.pages).sum::<u64>(), PAGES);
-        let cached: u64 = g.cells.iter().map(|c| c.cached.unwrap()).sum();
-        assert_eq!(Some(cached), s.totals.cached);
-        let ghosts: u64 = g.cells.iter().map(|c| c.ghosts().unwrap()).sum();
-        assert_eq!(Some(ghosts), s.totals.ghosts);
-        assert!(g.cells.iter().any(|c| c.recent > 0));
-        // Re-gridding for another area covers the same pages.
-        let g2 = fixture_grid(100, 200, 7);
-        assert_eq!(g2.cells.iter().map(|c| c.pages).sum::<u64>(), 100);
-    }
-}
-
 /// The fixture as `mmviz attach` shows it: PID 4242 (python3) observed, no worker, nothing
 /// touched by mmviz; `ended` makes it the last screen of an `exec` that exited with 3.
 pub fn fixture_observed(ended: bool) -> Snapshot {
@@ -277,7 +257,7 @@ pub fn fixture_observed(ended: bool) -> Snapshot {
         maps_note: None,
         pagemap_note: None,
         output: None,
-        ended: ended.then(|| crate::snapshot::ObservedEnd {
+        ended: ended.then_some(crate::snapshot::ObservedEnd {
             at_ms: 4_200,
             exit_code: Some(3),
             signal: None,
@@ -299,4 +279,24 @@ pub fn fixture_observed(ended: bool) -> Snapshot {
         c.earlier = 0;
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_is_consistent() {
+        let s = fixture_snapshot();
+        let g = &s.grid;
+        assert_eq!(g.cells.iter().map(|c| c.pages).sum::<u64>(), PAGES);
+        let cached: u64 = g.cells.iter().map(|c| c.cached.unwrap()).sum();
+        assert_eq!(Some(cached), s.totals.cached);
+        let ghosts: u64 = g.cells.iter().map(|c| c.ghosts().unwrap()).sum();
+        assert_eq!(Some(ghosts), s.totals.ghosts);
+        assert!(g.cells.iter().any(|c| c.recent > 0));
+        // Re-gridding for another area covers the same pages.
+        let g2 = fixture_grid(100, 200, 7);
+        assert_eq!(g2.cells.iter().map(|c| c.pages).sum::<u64>(), 100);
+    }
 }

@@ -996,11 +996,26 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("mapped: unavailable"), "{out}");
+        assert!(out.contains("ranges unknown"), "{out}");
         let warn = out
             .lines()
             .find(|l| l.contains("permission denied"))
             .unwrap();
         assert!(warn.contains("⚠"), "{out}");
+    }
+
+    #[test]
+    fn no_file_watched_says_so_instead_of_an_empty_file() {
+        let out = observed_screen(120, 40, false, |app| {
+            let o = app.snapshot.observed.as_mut().unwrap();
+            o.chosen = None;
+            o.maps_note = Some("cannot read /proc/4242/maps: permission denied".into());
+            app.snapshot.file = crate::snapshot::FileInfo::default();
+            app.snapshot.grid = Default::default();
+        });
+        assert!(out.contains("no file watched"), "{out}");
+        assert!(out.contains("give FILE"), "{out}");
+        assert!(!out.contains("empty file"), "{out}");
     }
 
     #[test]

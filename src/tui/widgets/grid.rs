@@ -193,6 +193,9 @@ impl Grid<'_> {
         let (s, t) = (self.snapshot, self.theme);
         let g = &s.grid;
         if s.file.pages == 0 {
+            if s.observed.as_ref().is_some_and(|o| o.chosen.is_none()) {
+                return Line::styled("no file watched (the header says why)", t.warn);
+            }
             return Line::styled("empty file: 0 pages, nothing to map", t.warn);
         }
         let range = format!(

@@ -65,14 +65,16 @@ impl Header<'_> {
                     .unwrap_or_default();
                 spans.push(Span::styled("  file: ", t.label));
                 spans.push(Span::styled(format!("{c}{pos}"), t.value));
-                spans.push(Span::styled(
+                let ranges = if o.maps_note.is_some() {
+                    "  ranges unknown".to_string()
+                } else {
                     format!(
                         "  {} range{}",
                         o.ranges,
                         if o.ranges == 1 { "" } else { "s" }
-                    ),
-                    t.label,
-                ));
+                    )
+                };
+                spans.push(Span::styled(ranges, t.label));
             }
             None => spans.push(Span::styled("  no file watched", t.warn)),
         }
@@ -176,9 +178,14 @@ impl Header<'_> {
                 Span::styled(" mmviz ", t.title),
                 Span::styled("no file watched: ", t.warn),
                 Span::styled(
-                    o.file_note
-                        .clone()
-                        .unwrap_or_else(|| "the process maps no regular file".into()),
+                    if o.maps_note.is_some() {
+                        // The warning row below says why in full.
+                        "its memory map is unreadable, so none can be chosen: give FILE".into()
+                    } else {
+                        o.file_note
+                            .clone()
+                            .unwrap_or_else(|| "the process maps no regular file".into())
+                    },
                     t.label,
                 ),
             ]);

@@ -1,7 +1,7 @@
 //! `mmviz attach PID [FILE]` and `mmviz exec [--file FILE] -- CMD [ARGS...]`: observe a real
-//! program through /proc (see [`crate::observe`]) and print one report when it exits, on
-//! Ctrl-C or after `--duration`. The live view is not built yet; in a terminal the same
-//! report is printed.
+//! program through /proc (see [`crate::observe`]). In a terminal (stdin and stdout) without
+//! `--json` or `--duration`: the live view ([`crate::cli::live_observe`]). Otherwise headless: one
+//! report when it exits, on Ctrl-C or after `--duration`.
 
 use crate::cli::{AttachArgs, ExecArgs};
 use crate::error::{io_reason, AppError, Result};
@@ -226,6 +226,17 @@ fn finish(r: &ObserveReport, json: bool) -> Result<()> {
 pub fn attach(a: &AttachArgs) -> Result<()> {
     let pid = parse_pid(&a.pid)?;
     let limit = parse_duration(a.duration)?;
+    if crate::cli::live_observe::wanted(a.json, a.duration) {
+        let mut obs = Observer::attach(pid, a.file.as_deref())?;
+        obs.sample();
+        let opts = crate::observe::live::ObservedOptions {
+            command: "attach",
+            hz: 10,
+            exec: None,
+            cached_before_spawn: None,
+        };
+        return crate::cli::live_observe::run(obs, opts, None);
+    }
     let stop = signal_flag()?;
     let mut obs = Observer::attach(pid, a.file.as_deref())?;
     let faults_at_start = obs.sample().faults;
@@ -245,10 +256,28 @@ pub fn attach(a: &AttachArgs) -> Result<()> {
 
 pub fn exec(a: &ExecArgs) -> Result<()> {
     let limit = parse_duration(a.duration)?;
-    let stop = signal_flag()?;
+    let live = crate::cli::live_observe::wanted(a.json, a.duration);
+    // The live view's signals are the TUI's own (raw mode: Ctrl-C is a key).
+    let stop = if live {
+        Arc::new(AtomicBool::new(false))
+    } else {
+        signal_flag()?
+    };
     let prog = &a.cmd[0];
     let mut cmd = Command::new(prog);
     cmd.args(&a.cmd[1..]);
+    // The live view owns the terminal: the program reads nothing from it (stdin /dev/null)
+    // and writes to a file the log shows (a pipe would SIGPIPE it once mmviz quits).
+    let output = if live {
+        let o = crate::cli::live_observe::output_file()?;
+        let dup = |f: &std::fs::File| f.try_clone().map(Stdio::from).map_err(AppError::runtime);
+        cmd.stdin(Stdio::null())
+            .stdout(dup(&o.file)?)
+            .stderr(dup(&o.file)?);
+        Some(o)
+    } else {
+        None
+    };
     if a.json {
         // stdout holds only the report; the program's output goes to stderr.
         let err = std::io::stderr()
@@ -303,6 +332,20 @@ pub fn exec(a: &ExecArgs) -> Result<()> {
         }
     }
     obs.sample();
+    if let Some(o) = output {
+        let file = o.file.try_clone().map_err(AppError::runtime)?;
+        let opts = crate::observe::live::ObservedOptions {
+            command: "exec",
+            hz: 10,
+            exec: Some(crate::observe::live::ExecChild {
+                child,
+                argv,
+                output: Some((o.path.display().to_string(), file)),
+            }),
+            cached_before_spawn: before,
+        };
+        return crate::cli::live_observe::run(obs, opts, Some(o));
+    }
     let mut ended = if obs.liveness() == Liveness::Running {
         watch(&mut obs, limit, &stop)
     } else {

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod demo;
 pub mod gen;
 pub mod live;
+pub mod live_observe;
 pub mod output;
 pub mod page;
 pub mod run;
@@ -158,11 +159,11 @@ pub enum Cmd {
     #[command(after_help = "Example:\n  mmviz page data.bin 1MiB --read")]
     Page(PageArgs),
     /// Watch a running process: its mapped pages of a file, its faults, the file's cache
-    /// (reads /proc only; live view: not yet, prints a report)
+    /// (reads /proc only; the live view in a terminal, else one report)
     #[command(after_help = "Example:\n  mmviz attach 1234 data.bin --duration 10 --json")]
     Attach(AttachArgs),
     /// Start a program and watch it until it exits: totals of its faults, mapped pages and
-    /// the file's cache (live view: not yet, prints a report)
+    /// the file's cache (the live view in a terminal, else one report)
     #[command(
         after_help = "Example:\n  mmviz exec --file test.db -- python3 examples/sqlite_mmap.py lookups test.db"
     )]
@@ -368,7 +369,9 @@ pub struct CompareChildArgs {
     long_about = "Observe a running process without touching it: reads /proc/PID/maps, \
 /proc/PID/pagemap, /proc/PID/stat and /proc/PID/task/*/stat, and the file's page cache \
 (cachestat). No ptrace, no signals. Ends when the process exits, on Ctrl-C or after \
---duration, with one report. Live view: not yet (the report is printed in a terminal too)."
+--duration, with one report. In a terminal (stdin and stdout) without --json or --duration: \
+the live view (the page grid and fault panel of the process; f switches files, e and w ask y/n \
+first, the workload keys are unavailable)."
 )]
 pub struct AttachArgs {
     /// Process id to observe
@@ -390,7 +393,10 @@ pub struct AttachArgs {
 faults (process and threads), pages of the file mapped (last sample before exit), the file's \
 page cache before and after, its exit status. With --json the program's stdout goes to \
 mmviz's stderr so stdout holds only the report. mmviz never signals the program: after \
---duration or Ctrl-C it keeps running. Live view: not yet."
+--duration or Ctrl-C it keeps running. In a terminal without --json or --duration: the live \
+view, which keeps the last screen with the totals and exit status when the program exits; the \
+program's stdin is then /dev/null and its stdout and stderr go to a scratch file shown in the \
+message log (m) and printed after the screen closes."
 )]
 pub struct ExecArgs {
     /// The file to watch (default: the largest regular file the program maps)

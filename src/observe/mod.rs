@@ -14,6 +14,7 @@
 //! reads as empty and the old `pagemap` descriptor reads zero bytes, while `stat` keeps
 //! working; a zombie's `stat` still holds its final fault counts (equal to wait4's rusage).
 
+pub mod live;
 pub mod procfs;
 
 use crate::kernel::counters::Faults;
@@ -201,6 +202,8 @@ pub enum Chosen {
     Given,
     /// The largest regular file (by size) the process maps, re-chosen on every sample.
     LargestMapped,
+    /// Picked in the live view (the `f` key cycles through the files it maps).
+    Picked,
 }
 
 /// Whether the process is still there.
@@ -320,6 +323,13 @@ pub struct Observer {
     /// Why no file is watched (None when one is).
     pub file_note: Option<String>,
     pub samples: u64,
+    /// The regular files the process mapped at the last sample that read its memory map:
+    /// (path, file size, bytes mapped), largest file first.
+    pub candidates: Vec<(String, u64, u64)>,
+    /// Present runs of the watched file's pages (whole file, combined by file offset) at the
+    /// last sample that read the page table: what the live view's grid shows, and keeps
+    /// after the process exits.
+    pub last_runs: Vec<PresentRun>,
 }
 
 /// Why /proc/<pid>/X cannot be read, in words.
@@ -416,6 +426,8 @@ impl Observer {
             mapped_max: None,
             file_note: None,
             samples: 0,
+            candidates: Vec::new(),
+            last_runs: Vec::new(),
         };
         // Opened after the process checks, so a reused PID was not ours. The open is
         // checked again (regular file, read-only) inside Target::open.
@@ -633,6 +645,10 @@ impl Observer {
             }
         }
         let files = files_in_maps(&parse_maps(&self.text));
+        self.candidates = regular_files(&files)
+            .into_iter()
+            .map(|(f, size)| (f.path.clone(), size, f.mapped_bytes()))
+            .collect();
         if self.want.is_none() {
             self.choose_largest(&files, at_ms);
         }
@@ -699,6 +715,7 @@ impl Observer {
                     crate::kernel::pagemap::count_in(&self.runs, 0, u64::MAX, &mut 0);
                 self.last.mapped = Some(file);
                 self.last.private = Some(private);
+                self.last_runs.clone_from(&self.runs);
                 self.last_mapped_ms = Some(at_ms);
                 self.mapped_max = Some(self.mapped_max.unwrap_or(0).max(file));
             }
@@ -722,21 +739,7 @@ impl Observer {
     /// Without FILE: watch the largest regular file mapped now (by file size; ties: more
     /// bytes mapped). Switching is an event, and the new file's "before" is taken now.
     fn choose_largest(&mut self, files: &[MappedFile], at_ms: u64) {
-        let mut best: Option<(u64, u64, &MappedFile)> = None;
-        for f in files.iter().filter(|f| !f.deleted) {
-            let Ok(meta) = std::fs::metadata(&f.path) else {
-                continue;
-            };
-            // The path must still name the mapped inode (not a replaced file).
-            if !meta.is_file() || dev_of(&meta) != f.dev || meta.ino() != f.inode {
-                continue;
-            }
-            let key = (meta.len(), f.mapped_bytes());
-            if best.map_or(true, |(s, m, _)| key > (s, m)) {
-                best = Some((key.0, key.1, f));
-            }
-        }
-        let Some((_, _, f)) = best else {
+        let Some((f, _)) = regular_files(files).into_iter().next() else {
             if self.watched.is_none() {
                 self.file_note = Some("the process maps no regular file we can open".into());
             }
@@ -747,6 +750,7 @@ impl Observer {
         }
         match Watched::open(Path::new(&f.path), Chosen::LargestMapped, at_ms) {
             Ok(w) => {
+                self.last_runs.clear();
                 let was = self
                     .watched
                     .as_ref()
@@ -767,6 +771,47 @@ impl Observer {
                 }
             }
         }
+    }
+
+    /// Watches the next of [`Self::candidates`] after the current file (the live view's `f`);
+    /// from then on the choice is the user's and is not re-made by size. Returns the line
+    /// for the screen.
+    pub fn switch_next(&mut self) -> Result<String, String> {
+        if self.candidates.is_empty() {
+            return Err(match self.maps_note() {
+                Some(n) => format!("no other file to watch: {n}"),
+                None => "the process maps no regular file we can open".to_string(),
+            });
+        }
+        let cur = self.watched.as_ref().map(|w| (w.dev, w.inode));
+        let pos = self.candidates.iter().position(|(p, _, _)| {
+            std::fs::metadata(p)
+                .ok()
+                .is_some_and(|m| Some((dev_of(&m), m.ino())) == cur)
+        });
+        let next = pos.map_or(0, |i| (i + 1) % self.candidates.len());
+        let (path, _, _) = self.candidates[next].clone();
+        if pos == Some(next) {
+            return Err(format!("{path} is the only regular file it maps"));
+        }
+        let at_ms = self.elapsed_ms();
+        let w = Watched::open(Path::new(&path), Chosen::Picked, at_ms).map_err(|e| e.msg)?;
+        self.watched = Some(w);
+        self.want = Some(PathBuf::from(&path));
+        self.file_note = None;
+        self.last_runs.clear();
+        self.last.mapped = None;
+        self.last.private = None;
+        self.mapped_max = None;
+        let line = format!(
+            "now watching {path} (file {} of {} it maps)",
+            next + 1,
+            self.candidates.len()
+        );
+        self.event("switched", line.clone());
+        // Its ranges and pages now, not at the next tick.
+        self.sample();
+        Ok(line)
     }
 
     /// Present runs of the watched file's pages `start..end` (relative to `start`), from the
@@ -792,6 +837,22 @@ impl Observer {
         let pages = w.probe.pages();
         w.probe.range(0, pages).ok().flatten().map(|r| r.cached)
     }
+}
+
+/// The regular files among `files` whose path still names the mapped inode (not deleted,
+/// not replaced), with their size, largest first (ties: more bytes mapped).
+fn regular_files(files: &[MappedFile]) -> Vec<(&MappedFile, u64)> {
+    let mut out: Vec<(&MappedFile, u64)> = files
+        .iter()
+        .filter(|f| !f.deleted)
+        .filter_map(|f| {
+            let meta = std::fs::metadata(&f.path).ok()?;
+            (meta.is_file() && dev_of(&meta) == f.dev && meta.ino() == f.inode)
+                .then_some((f, meta.len()))
+        })
+        .collect();
+    out.sort_by_key(|b| std::cmp::Reverse((b.1, b.0.mapped_bytes())));
+    out
 }
 
 #[cfg(test)]

@@ -208,6 +208,7 @@ pub fn fixture_snapshot() -> Snapshot {
         search: None,
         workloads: Vec::new(),
         grid_mine: None,
+        observed: None,
     }
 }
 
@@ -227,6 +228,61 @@ pub fn fixture_latency() -> crate::session::snapshot::LatencyView {
         major: 1,
         interval_ms: 1_000,
     }
+}
+
+/// The fixture as `mmviz attach` shows it: PID 4242 (python3) observed, no worker, nothing
+/// touched by mmviz; `ended` makes it the last screen of an `exec` that exited with 3.
+pub fn fixture_observed(ended: bool) -> Snapshot {
+    let mut s = fixture_snapshot();
+    s.worker = crate::session::snapshot::WorkerInfo::default();
+    s.tlb = Default::default();
+    s.totals.touched = 0;
+    s.totals.ghosts = None;
+    s.message = Some("mapped: 1 range(s) of the file mapped".into());
+    s.observed = Some(crate::session::snapshot::ObservedInfo {
+        command: if ended { "exec" } else { "attach" }.into(),
+        pid: 4242,
+        comm: "python3".into(),
+        argv: None,
+        chosen: Some("largest mapped".into()),
+        file_note: None,
+        files: vec![
+            (s.file.path.clone(), 256 << 20),
+            ("/usr/lib/libpython3.11.so.1.0".into(), 20 << 20),
+        ],
+        ranges: 1,
+        faults_process: Some(crate::kernel::counters::Faults {
+            minor: 4_610,
+            major: 14,
+        }),
+        threads: 1,
+        mapped_max: s.totals.mapped,
+        cached_before: Some(0),
+        maps_note: None,
+        pagemap_note: None,
+        output: None,
+        ended: ended.then_some(crate::session::snapshot::ObservedEnd {
+            at_ms: 4_200,
+            exit_code: Some(3),
+            signal: None,
+            status_note: None,
+            faults: Some(crate::kernel::counters::Faults {
+                minor: 4_610,
+                major: 14,
+            }),
+            faults_final: true,
+            mapped_last: s.totals.mapped,
+            mapped_max: s.totals.mapped,
+            cached_before: Some(0),
+            cached_after: s.totals.cached,
+        }),
+    });
+    for c in &mut s.grid.cells {
+        c.touched = 0;
+        c.recent = 0;
+        c.earlier = 0;
+    }
+    s
 }
 
 #[cfg(test)]

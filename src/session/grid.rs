@@ -28,6 +28,36 @@ pub struct MappedSource<'a> {
     pub pages: u64,
 }
 
+/// Where the grid's mapped state comes from: a page table that can say which of the file's
+/// pages are present. mmviz's own worker ([`MappedSource`]: one mapping of the whole file)
+/// and an observed process (its ranges combined by file offset, see
+/// [`crate::observe::live`]) feed the grid the same way.
+pub trait PresenceSource {
+    /// Present runs of the file's pages `start..end`, as indexes relative to `start`
+    /// (sorted, disjoint), into `out` (cleared first).
+    fn present_runs(&mut self, start: u64, end: u64, out: &mut Vec<PresentRun>) -> io::Result<()>;
+    /// The PMD-mapped runs of the last [`Self::present_runs`] (relative), when known.
+    fn huge_runs(&self) -> Option<&[(u64, u64)]> {
+        None
+    }
+}
+
+impl PresenceSource for MappedSource<'_> {
+    fn present_runs(&mut self, start: u64, end: u64, out: &mut Vec<PresentRun>) -> io::Result<()> {
+        out.clear();
+        let mend = end.min(self.pages);
+        if mend > start {
+            let ps = crate::units::page_size();
+            self.reader
+                .present_runs(self.addr + start * ps, mend - start, ps, out)?;
+        }
+        Ok(())
+    }
+    fn huge_runs(&self) -> Option<&[(u64, u64)]> {
+        self.reader.huge_runs()
+    }
+}
+
 /// Reusable buffers, so sampling at 10 Hz allocates nothing after the first tick.
 #[derive(Default)]
 pub struct GridScratch {
@@ -120,7 +150,32 @@ pub fn sample(
     cells: u64,
     scratch: &mut GridScratch,
 ) -> io::Result<GridData> {
-    let mut sources: Vec<MappedSource<'_>> = mapped.into_iter().collect();
+    let mut mapped = mapped;
+    sample_with(
+        probe,
+        mapped.as_mut().map(|m| m as &mut dyn PresenceSource),
+        touched,
+        recent,
+        start,
+        end,
+        cells,
+        scratch,
+    )
+}
+
+/// [`sample`] with any [`PresenceSource`] for the mapped state.
+#[allow(clippy::too_many_arguments)]
+pub fn sample_with(
+    probe: &mut CacheProbe,
+    mapped: Option<&mut dyn PresenceSource>,
+    touched: Option<&RoaringTreemap>,
+    recent: &[u64],
+    start: u64,
+    end: u64,
+    cells: u64,
+    scratch: &mut GridScratch,
+) -> io::Result<GridData> {
+    let mut sources: Vec<&mut dyn PresenceSource> = mapped.into_iter().collect();
     sample_many(
         probe,
         &mut sources,
@@ -141,7 +196,7 @@ pub fn sample(
 #[allow(clippy::too_many_arguments)]
 pub fn sample_many(
     probe: &mut CacheProbe,
-    sources: &mut [MappedSource<'_>],
+    sources: &mut [&mut dyn PresenceSource],
     touched: Option<&RoaringTreemap>,
     recent: &[u64],
     start: u64,
@@ -184,16 +239,11 @@ pub fn sample_many(
 
     let mut mine = None;
     if !sources.is_empty() {
-        let ps = crate::units::page_size();
         // Runs are relative to `start`; the selected source's last, so its huge runs stay.
         let mut lists: Vec<Vec<PresentRun>> = Vec::with_capacity(sources.len());
         for m in sources.iter_mut().rev() {
-            let mend = end.min(m.pages);
             let mut runs = Vec::new();
-            if mend > start {
-                m.reader
-                    .present_runs(m.addr + start * ps, mend - start, ps, &mut runs)?;
-            }
+            m.present_runs(start, end, &mut runs)?;
             lists.push(runs);
         }
         if lists.len() > 1 {
@@ -211,7 +261,7 @@ pub fn sample_many(
             );
         }
         scratch.runs = union_runs(lists);
-        let m = &mut sources[0];
+        let m = &sources[0];
         let mut hint = 0;
         for (i, c) in out.iter_mut().enumerate() {
             let s = i as u64 * ppc;
@@ -219,7 +269,7 @@ pub fn sample_many(
             c.mapped = Some(file);
             c.private = Some(private);
         }
-        if let Some(h) = m.reader.huge_runs() {
+        if let Some(h) = m.huge_runs() {
             let mut hint = 0;
             for (i, c) in out.iter_mut().enumerate() {
                 let s = i as u64 * ppc;

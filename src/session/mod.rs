@@ -15,7 +15,7 @@ mod compare_job;
 mod durability;
 pub mod fixture;
 pub mod grid;
-mod interval;
+pub(crate) mod interval;
 mod provenance;
 mod sample;
 pub mod snapshot;
@@ -494,7 +494,8 @@ impl Session {
             Command::RemoveWorkload => self.remove_workload(),
             Command::SelectNextWorkload => self.select_next(),
             Command::CycleWriteMode => self.cycle_write_mode(),
-            Command::Quit => {}
+            // Only an observed program's session switches files.
+            Command::NextFile | Command::Quit => {}
         }
     }
 

@@ -121,9 +121,13 @@ impl Session {
                     })
                 })
                 .collect();
+            let mut dyns: Vec<&mut dyn grid::PresenceSource> = sources
+                .iter_mut()
+                .map(|m| m as &mut dyn grid::PresenceSource)
+                .collect();
             grid::sample_many(
                 &mut self.probe,
-                &mut sources,
+                &mut dyns,
                 Some(union_touched.as_ref().unwrap_or(&self.w.touched)),
                 &recent,
                 vs,
@@ -264,6 +268,7 @@ impl Session {
             search: self.search_view(),
             workloads: self.workload_views(),
             grid_mine,
+            observed: None,
         }
     }
 

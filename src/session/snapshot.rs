@@ -566,6 +566,10 @@ pub struct Snapshot {
     /// `mapped` and `private` are its own) or where its page table cannot be read.
     #[serde(default)]
     pub grid_mine: Option<Vec<u64>>,
+    /// Set when the screen observes another program (`mmviz attach` / `mmviz exec`) instead
+    /// of running mmviz's own worker: the workload keys are unavailable.
+    #[serde(default)]
+    pub observed: Option<ObservedInfo>,
 }
 
 /// One workload of the live session (a worker process with its own pattern, rate, counters
@@ -587,6 +591,63 @@ pub struct WorkloadView {
     /// ran: e.g. "worker 2: 0 major faults, 1,024 minor: the page cache is shared". Only its
     /// own counts, never a claim they do not show.
     pub cache_note: Option<String>,
+}
+
+/// A foreign process observed through /proc (`mmviz attach PID`, `mmviz exec -- CMD`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedInfo {
+    /// "attach" or "exec".
+    pub command: String,
+    pub pid: u32,
+    /// Its command name now (/proc/PID/stat; changes on execve). Escaped for the terminal.
+    pub comm: String,
+    /// exec only: what mmviz started.
+    pub argv: Option<Vec<String>>,
+    /// How the watched file was chosen: "given", "largest mapped", "picked with f";
+    /// None when no file is watched.
+    pub chosen: Option<String>,
+    /// Why no file is watched (None when one is).
+    pub file_note: Option<String>,
+    /// The regular files it maps now (escaped paths) with the bytes mapped, largest first;
+    /// `f` cycles through them.
+    pub files: Vec<(String, u64)>,
+    /// Mappings (ranges) of the watched file at the last sample.
+    pub ranges: usize,
+    /// Whole process, since it started (/proc/PID/stat, all threads); None: unreadable.
+    pub faults_process: Option<crate::kernel::counters::Faults>,
+    /// Live threads at the last sample (/proc/PID/task/*/stat).
+    pub threads: usize,
+    /// Largest number of the file's pages mapped at any sample.
+    pub mapped_max: Option<u64>,
+    /// The file's cached pages when observation of it began.
+    pub cached_before: Option<u64>,
+    /// Why /proc/PID/maps or /proc/PID/pagemap cannot be read (another user's process).
+    pub maps_note: Option<String>,
+    pub pagemap_note: Option<String>,
+    /// exec: where the program's stdout and stderr go (its stdin is /dev/null).
+    pub output: Option<String>,
+    /// Set once the process exited (the screen then keeps its last sample).
+    pub ended: Option<ObservedEnd>,
+}
+
+/// The totals when an observed process ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedEnd {
+    /// Milliseconds after observation began.
+    pub at_ms: u64,
+    /// exec: its exit code, or the signal that killed it (wait4).
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Why no exit status is shown (attach: not mmviz's child).
+    pub status_note: Option<String>,
+    /// Whole-process faults at exit; `faults_final`: read from its zombie, so exact.
+    pub faults: Option<crate::kernel::counters::Faults>,
+    pub faults_final: bool,
+    /// Pages mapped at the last sample before exit, and at most.
+    pub mapped_last: Option<u64>,
+    pub mapped_max: Option<u64>,
+    pub cached_before: Option<u64>,
+    pub cached_after: Option<u64>,
 }
 
 /// What the UI asks of the session (sampler thread).
@@ -681,5 +742,7 @@ pub enum Command {
     /// Read -> write shared -> write private -> read: every workload restarts on a scratch
     /// copy of the file (write) or on the file itself (read).
     CycleWriteMode,
+    /// Observing another program: watch the next regular file it maps (`f`).
+    NextFile,
     Quit,
 }

@@ -86,6 +86,10 @@ pub struct App {
     pub waiting: bool,
     /// Cursor mode (`i`): the arrows move the selected page and the inspector panel shows it.
     pub cursor: bool,
+    /// Observing a program: the evict or warm waiting for y (the footer asks).
+    pub confirm: Option<Command>,
+    /// A line the screen shows until the next key (the answer to a declined question).
+    pub notice: Option<String>,
     /// The page the session was last asked to inspect (so each change is sent once).
     inspecting: Option<u64>,
     view: Option<View>,
@@ -97,6 +101,17 @@ pub struct App {
     pub picker: Option<(usize, Option<String>)>,
     /// Lesson keys for the event loop (it owns the controller).
     pub lesson_requests: Vec<super::lesson_ui::LessonRequest>,
+}
+
+/// The question asked before `cmd` changes an observed program's page cache.
+pub fn confirm_question(cmd: &Command, pid: u32) -> String {
+    let what = match cmd {
+        Command::Evict => "evict the file from the page cache",
+        Command::Warm => "warm the file (read it all into the page cache)",
+        Command::WarmRandom => "warm the file with random 4 KiB reads",
+        _ => "do that",
+    };
+    format!("{what}? It changes PID {pid}'s performance. y: yes, n or Esc: no")
 }
 
 /// `ceil(total / 2^zoom)`, at least 1 for a non-empty file.
@@ -124,6 +139,8 @@ impl App {
             theme,
             waiting: false,
             cursor: false,
+            confirm: None,
+            notice: None,
             inspecting: None,
             view: None,
             lesson: None,
@@ -207,6 +224,10 @@ impl App {
         if self.offset_input.is_some() {
             return self.offset_key(key);
         }
+        self.notice = None;
+        if self.confirm.is_some() {
+            return self.confirm_key(key);
+        }
         if self.picker.is_some() {
             return self.picker_key(key);
         }
@@ -261,9 +282,33 @@ impl App {
             Action::Step => Some(Command::Step),
             Action::Slower => Some(Command::Slower),
             Action::Faster => Some(Command::Faster),
-            Action::Evict => Some(Command::Evict),
-            Action::Warm => Some(Command::Warm),
-            Action::WarmRandom => Some(Command::WarmRandom),
+            Action::Evict | Action::Warm | Action::WarmRandom => {
+                let cmd = match action {
+                    Action::Evict => Command::Evict,
+                    Action::Warm => Command::Warm,
+                    _ => Command::WarmRandom,
+                };
+                if self.snapshot.observed.is_some() {
+                    // Another program's page cache: ask first.
+                    self.confirm = Some(cmd);
+                    None
+                } else {
+                    Some(cmd)
+                }
+            }
+            Action::NextFile => {
+                if self.snapshot.observed.is_some() {
+                    Some(Command::NextFile)
+                } else {
+                    self.notice = Some(
+                        "f switches files only while observing a program (mmviz attach / exec)"
+                            .into(),
+                    );
+                    None
+                }
+            }
+            // Only reached through the Confirm layer (confirm_key).
+            Action::Confirm | Action::Decline => None,
             Action::CycleAdvice => Some(Command::CycleAdvice),
             Action::Reset => Some(Command::Reset),
             Action::Compare => Some(Command::Compare),
@@ -345,6 +390,28 @@ impl App {
             | Action::PickerClose => return self.lesson_action(action),
         };
         cmd.into_iter().collect()
+    }
+
+    /// A question waits: y does it, n or Esc declines; any other key repeats the question.
+    fn confirm_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let action = Key::of(&key).and_then(|k| keymap::lookup(k, Mode::Confirm));
+        match action {
+            Some(Action::Confirm) => self.confirm.take().into_iter().collect(),
+            Some(Action::Decline) => {
+                let what = match self.confirm.take() {
+                    Some(Command::Evict) => "not evicted",
+                    _ => "not warmed",
+                };
+                self.notice = Some(format!("{what}: the page cache is as it was"));
+                vec![]
+            }
+            _ => {
+                if matches!(Key::of(&key), Some(Key::Ctrl('c'))) {
+                    return self.quit_with(ExitKind::Interrupted);
+                }
+                vec![]
+            }
+        }
     }
 
     /// Typing an offset (`o` in cursor mode): characters of a number, Backspace, Enter
@@ -956,5 +1023,60 @@ mod tests {
         app.selected = Some(3);
         app.handle_key(key(KeyCode::Up));
         assert_eq!(app.selected, Some(0));
+    }
+
+    #[test]
+    fn observing_evict_and_warm_wait_for_y() {
+        let mut app = App::new(crate::session::fixture::fixture_observed(false), &COLOR);
+        for (c, want) in [
+            ('e', Command::Evict),
+            ('w', Command::Warm),
+            ('W', Command::WarmRandom),
+        ] {
+            assert!(app.handle_key(key(KeyCode::Char(c))).is_empty(), "{c}");
+            assert_eq!(app.confirm, Some(want.clone()));
+            // Modal: other keys (even q, and n's usual step) do not act meanwhile.
+            assert!(app.handle_key(key(KeyCode::Char('q'))).is_empty());
+            assert!(app.handle_key(key(KeyCode::Char('1'))).is_empty());
+            assert_eq!(app.quit, None);
+            assert_eq!(app.handle_key(key(KeyCode::Char('y'))), vec![want]);
+            assert_eq!(app.confirm, None);
+        }
+        for decline in [KeyCode::Char('n'), KeyCode::Esc] {
+            app.handle_key(key(KeyCode::Char('e')));
+            assert!(app.handle_key(key(decline)).is_empty());
+            assert_eq!(app.confirm, None);
+            assert_eq!(app.quit, None, "Esc declines, it does not quit");
+            assert!(app.notice.as_deref().unwrap().contains("not evicted"));
+        }
+        // The notice lasts until the next key.
+        app.handle_key(key(KeyCode::Char('+')));
+        assert_eq!(app.notice, None);
+        // Ctrl-C still quits from the question.
+        app.handle_key(key(KeyCode::Char('e')));
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(app.handle_key(ctrl_c), vec![Command::Quit]);
+        assert_eq!(app.quit, Some(ExitKind::Interrupted));
+    }
+
+    #[test]
+    fn f_switches_files_only_while_observing() {
+        let mut app = App::new(crate::session::fixture::fixture_observed(false), &COLOR);
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char('f'))),
+            vec![Command::NextFile]
+        );
+        let mut app = app_with_pages(10);
+        assert!(app.handle_key(key(KeyCode::Char('f'))).is_empty());
+        assert!(app
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("only while observing"));
+        // Without observing, evict needs no question.
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char('e'))),
+            vec![Command::Evict]
+        );
     }
 }

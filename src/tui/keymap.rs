@@ -134,6 +134,11 @@ pub enum Action {
     PickerDown,
     PickerChoose,
     PickerClose,
+    /// `f`, observing a program: watch the next regular file it maps.
+    NextFile,
+    /// `y` / `n` while a confirmation is asked (observing: evict, warm).
+    Confirm,
+    Decline,
 }
 
 /// When a binding applies.
@@ -164,10 +169,13 @@ pub enum Mode {
     Lesson,
     /// The lesson picker (`L`) is open.
     Picker,
+    /// A question waits for y or n (observing a program: evict or warm its file?); the only
+    /// layer while it waits.
+    Confirm,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 8] = [
+    pub const ALL: [Mode; 9] = [
         Mode::Normal,
         Mode::Cursor,
         Mode::Help,
@@ -176,13 +184,15 @@ impl Mode {
         Mode::MeasuringTlb,
         Mode::Lesson,
         Mode::Picker,
+        Mode::Confirm,
     ];
 }
 
 impl When {
     pub fn applies(self, mode: Mode) -> bool {
         match self {
-            When::Always => true,
+            // A question waiting for y/n is modal: only its own keys answer it.
+            When::Always => mode != Mode::Confirm,
             When::In(modes) => modes.contains(&mode),
         }
     }
@@ -217,6 +227,9 @@ pub struct Row {
     pub overlay: bool,
     /// The README's and the man page's longer text (None: `help`).
     pub long: Option<&'static str>,
+    /// Drives mmviz's own workload: unavailable while observing another program (`mmviz
+    /// attach` / `exec`), where the help and the footer say so.
+    pub workload: bool,
 }
 
 const fn row(
@@ -231,6 +244,7 @@ const fn row(
         listed: true,
         overlay: true,
         long: None,
+        workload: false,
     }
 }
 
@@ -241,6 +255,10 @@ impl Row {
     }
     const fn not_in_overlay(mut self) -> Row {
         self.overlay = false;
+        self
+    }
+    const fn workload(mut self) -> Row {
+        self.workload = true;
         self
     }
     /// The README's and the man page's text.
@@ -271,7 +289,8 @@ pub const KEYMAP: &[Row] = &[
     .long(
         "pattern: sequential, reverse, stride, random (a clean switch: the mapping and the \
 touched set are dropped and every counter restarts; a comparison of the old pattern is cleared)",
-    ),
+    )
+    .workload(),
     row(
         "5 6 7 8 9",
         "pattern: hotset, chase, scan, grep (regex), bsearch (records)",
@@ -289,12 +308,14 @@ searches of real programs: 8 grep runs the --regex (or the default regex, named 
 the mapping, and the strip under the grid shows the match count and the first matches (offset, \
 line number, line); 9 bsearch looks up keys by binary search in a file of sorted records \
 (`mmviz gen FILE --records N`), and on any other file is refused with the reason on screen",
-    ),
+    )
+    .workload(),
     row(
         "space",
         "pause / resume the workload",
         &[(K::Char(' '), A::TogglePause, W)],
-    ),
+    )
+    .workload(),
     row(
         "n",
         "one step while paused (one access at <= 10/s; says what it did)",
@@ -303,7 +324,8 @@ line number, line); 9 bsearch looks up keys by binary search in a file of sorted
     .long(
         "one step while paused: exactly one access at <= 10 accesses/s (a tenth of a \
 second's worth above), and the footer says what it did",
-    ),
+    )
+    .workload(),
     row(
         "L",
         "the lesson picker (arrows choose, Enter starts, Esc closes)",
@@ -323,7 +345,8 @@ second's worth above), and the footer says what it did",
     .long(
         "the lesson picker: arrows choose, Enter starts the lesson (its narrative panel \
 replaces the side column), Esc closes",
-    ),
+    )
+    .workload(),
     row(
         "n  p  .",
         "in a lesson: next / previous step; . runs one access",
@@ -343,7 +366,8 @@ single-step meaning",
         "slower / faster (accesses per second)",
         &[(K::Char('['), A::Slower, W), (K::Char(']'), A::Faster, W)],
     )
-    .long("slower / faster (1 access/s ... 1,000,000/s, then max)"),
+    .long("slower / faster (1 access/s ... 1,000,000/s, then max)")
+    .workload(),
     row(
         "e",
         "evict: drop the file's pages from the page cache",
@@ -351,12 +375,17 @@ single-step meaning",
     )
     .long(
         "evict the file from the page cache (pauses the worker and drops its mapping \
-first; when pages stay, says why, naming any other process that maps the file)",
+first; when pages stay, says why, naming any other process that maps the file; observing a \
+program, it asks y/n first)",
     ),
     row(
         "w",
         "warm, sequential reads (large folios: a fault maps <= 2 MiB)",
         &[(K::Char('w'), A::Warm, W)],
+    )
+    .long(
+        "warm the file with sequential reads (large folios: one fault maps up to 2 MiB; \
+observing a program, it asks y/n first)",
     ),
     row(
         "W",
@@ -365,7 +394,7 @@ first; when pages stay, says why, naming any other process that maps the file)",
     )
     .long(
         "warm with 4 KiB reads in random order (4 KiB folios: one fault maps at most 16 \
-pages; evict first)",
+pages; evict first; observing a program, it asks y/n first)",
     ),
     row(
         "a",
@@ -375,7 +404,8 @@ pages; evict first)",
     .long(
         "cycle madvise: normal, random, sequential, willneed (0.7 s later the footer says \
 how much the cache grew meanwhile: measured, not asserted)",
-    ),
+    )
+    .workload(),
     row(
         "r",
         "restart the worker, reset counters (paused stays paused)",
@@ -384,7 +414,8 @@ how much the cache grew meanwhile: measured, not asserted)",
     .long(
         "restart the worker and reset every counter (also after it died; reopens the file \
 if it was replaced; a paused session stays paused)",
-    ),
+    )
+    .workload(),
     row(
         "c",
         "compare mmap with read() for this pattern (Esc cancels it)",
@@ -396,7 +427,8 @@ if it was replaced; a paused session stays paused)",
     .long(
         "run the mmap-vs-read() comparison for the current pattern (Esc cancels a running \
 one, killing its child at once)",
-    ),
+    )
+    .workload(),
     row(
         "t",
         "measure 4 KiB vs huge pages (pauses the worker; t or Esc cancels)",
@@ -410,7 +442,8 @@ one, killing its child at once)",
 pages vs transparent huge pages over working sets from 1 MiB up to 256 MiB (capped to what fits \
 in free memory), as `mmviz tlb` does; the worker pauses meanwhile and the TLB panel shows \
 progress, then ns per access, the ratio and the knee (t again or Esc cancels)",
-    ),
+    )
+    .workload(),
     row(
         "C",
         "comparison cache: cold, warm or as-is (each repeat)",
@@ -420,7 +453,8 @@ progress, then ns per access, the ratio and the knee (t again or Esc cancels)",
         "the comparison's cache state: cold (evicted before every repeat, the default), \
 warm (read in before every repeat), as-is (whatever the cache holds when c is pressed); the \
 result names the state used, and says \"about equal\" when the repeats' ranges overlap",
-    ),
+    )
+    .workload(),
     row(
         "s  S",
         "write mode: msync MS_SYNC / MS_ASYNC (time, pages written back)",
@@ -434,7 +468,8 @@ result names the state used, and says \"about equal\" when the repeats' ranges o
 worker's mapping, in the worker; the footer shows the call's time, the dirty pages before and \
 after (cachestat) and the cost per page written back (on Linux MS_ASYNC starts no I/O: the \
 counts say what it did)",
-    ),
+    )
+    .workload(),
     row(
         "m",
         "message log: every event in full (arrows scroll)",
@@ -529,7 +564,8 @@ selected one's pattern, rate and advice), x stops the selected one (the last one
 selects the next; the pattern, rate, advice, pause and step keys act on the selected worker, the \
 worker panel shows each one's faults, VmSize and RSS side by side, and the grid the union of \
 their mappings with the selected worker's own apart",
-    ),
+    )
+    .workload(),
     row(
         "M",
         "mode: read / write shared / write private (scratch copy)",
@@ -539,6 +575,29 @@ their mappings with the selected worker's own apart",
         "switch the mode, as --write shared or private does at start: read -> write shared \
 (MAP_SHARED) -> write private (MAP_PRIVATE) -> read; write modes map a fresh scratch copy of the \
 file (the header names it; your file is never written), and every worker restarts on it",
+    )
+    .workload(),
+    row(
+        "f",
+        "observing a program: watch the next file it maps",
+        &[(K::Char('f'), A::NextFile, W)],
+    )
+    .long(
+        "observing a program (mmviz attach / exec): watch the next regular file it maps \
+(the largest is the default; counters restart for the new file)",
+    ),
+    row(
+        "y  n",
+        "observing: y / n answer \"evict?\" or \"warm?\" (e, w, W ask)",
+        &[
+            (K::Char('y'), A::Confirm, When::In(&[Mode::Confirm])),
+            (K::Char('n'), A::Decline, When::In(&[Mode::Confirm])),
+            (K::Esc, A::Decline, When::In(&[Mode::Confirm])),
+        ],
+    )
+    .long(
+        "observing a program: e, w and W ask first, because evicting or warming its file \
+changes the observed program's performance; y does it, n or Esc leaves the cache as it was",
     ),
     // Documented in the overlays' own titles and the `?` and `m` lines.
     Row {
@@ -556,6 +615,7 @@ file (the header names it; your file is never written), and every worker restart
         listed: false,
         overlay: false,
         long: None,
+        workload: false,
     },
     row(
         "q  Esc",
@@ -615,7 +675,16 @@ pub fn markdown_table() -> String {
             .split_whitespace()
             .map(|k| format!("`{k}`"))
             .collect();
-        s.push_str(&format!("| {} | {} |\n", keys.join(" "), r.long_help()));
+        let off = if r.workload {
+            " (unavailable while observing a program: no worker)"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "| {} | {}{off} |\n",
+            keys.join(" "),
+            r.long_help()
+        ));
     }
     s
 }

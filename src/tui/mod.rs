@@ -93,7 +93,11 @@ impl App {
             Constraint::Length(Header::height(s)),
             Constraint::Fill(1),
             Constraint::Length(search_h),
-            Constraint::Length(Footer::height(s, area.width)),
+            Constraint::Length(Footer::height_with(
+                s,
+                self.footer_line().as_deref(),
+                area.width,
+            )),
         ])
         .areas(area);
         let side_w = match (area.width, self.lesson.is_some()) {
@@ -172,7 +176,10 @@ impl App {
         type Try = (Option<bool>, Option<bool>, Option<bool>);
         const F: Option<bool> = Some(false);
         const C: Option<bool> = Some(true);
+        let observing = s.observed.is_some();
         let tries: &[Try] = match (measuring, compact) {
+            // Observing a program: no workload of ours to time, compare or measure.
+            _ if observing => &[(None, None, None)],
             (true, false) => &[
                 (F, F, F),
                 (C, F, F),
@@ -324,7 +331,13 @@ impl Widget for &App {
             }
             .render(a.search, buf);
         }
-        Footer { snapshot: s, theme }.render(a.footer, buf);
+        let line = self.footer_line();
+        Footer {
+            snapshot: s,
+            theme,
+            line: line.as_deref(),
+        }
+        .render(a.footer, buf);
         if self.inspector_shown() {
             self.render_inspector(
                 a.faults.union(a.latency).union(a.tlb).union(a.comparison),
@@ -335,6 +348,7 @@ impl Widget for &App {
             Help {
                 theme,
                 scroll: self.help_scroll,
+                observing: s.observed.is_some(),
             }
             .render(area, buf);
         }
@@ -359,6 +373,14 @@ impl Widget for &App {
 }
 
 impl App {
+    /// The question waiting for y/n, or the answer to a declined one (the footer's line).
+    fn footer_line(&self) -> Option<String> {
+        match (&self.confirm, &self.snapshot.observed) {
+            (Some(c), Some(o)) => Some(app::confirm_question(c, o.pid)),
+            _ => self.notice.clone(),
+        }
+    }
+
     /// The inspector panel over the side column (the counters come back with Esc).
     fn render_inspector(&self, area: Rect, buf: &mut Buffer) {
         let Some(page) = self.selected else { return };
@@ -1089,5 +1111,155 @@ mod tests {
         assert!(text.contains("page 29,000"), "{text}");
         assert!(text.contains("46 69 72 73 Firs"), "{text}");
         insta::assert_snapshot!(t.backend());
+    }
+
+    /// The observed-program screen: its fixture, the grid regridded without our touches.
+    fn observed_screen(w: u16, h: u16, ended: bool, tweak: impl FnOnce(&mut App)) -> String {
+        let t = screen_with(
+            w,
+            h,
+            |app| app.snapshot = crate::session::fixture::fixture_observed(ended),
+            |app| {
+                for c in &mut app.snapshot.grid.cells {
+                    c.touched = 0;
+                    c.recent = 0;
+                }
+                tweak(app);
+            },
+        );
+        t.backend().to_string()
+    }
+
+    #[test]
+    fn observed_screen_says_whom_it_watches_and_drops_the_workload_panels() {
+        for (w, h) in [(80, 24), (120, 40)] {
+            let out = observed_screen(w, h, false, |_| {});
+            assert!(
+                out.contains("observing PID 4242 (python3)"),
+                "{w}x{h}\n{out}"
+            );
+            assert!(
+                out.contains("file: largest mapped, 1 of 2"),
+                "{w}x{h}\n{out}"
+            );
+            assert!(
+                out.contains("Faults: PID 4242, all threads"),
+                "{w}x{h}\n{out}"
+            );
+            assert!(out.contains("f next file"), "{w}x{h}\n{out}");
+            assert!(out.contains("e evict (asks)"), "{w}x{h}\n{out}");
+            // No worker: no pattern, rate, comparison or TLB panel, no "touched" claims.
+            for absent in ["pattern ", "mmap vs read()", "TLB", "touched", "read ahead"] {
+                assert!(!out.contains(absent), "{absent:?} at {w}x{h}\n{out}");
+            }
+        }
+        let out = observed_screen(120, 40, false, |_| {});
+        assert!(out.contains("workload keys off: no worker"), "{out}");
+        assert!(
+            out.contains("since it started: 4,610 minor, 14 major"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn observed_screen_after_exit_keeps_the_totals() {
+        for (w, h) in [(80, 24), (120, 40)] {
+            let out = observed_screen(w, h, true, |_| {});
+            assert!(
+                out.contains("PID 4242 (python3) exited with status 3"),
+                "{w}x{h}\n{out}"
+            );
+            let want = if w >= 100 {
+                "totals: 4,610 minor / 14 major faults (final)  mapped 29,000 (max 29,000)  \
+                 cached 0 → 33,096"
+            } else {
+                "totals: 4,610 minor 14 major (final) · mapped 29,000 · cached 0 → 33,096"
+            };
+            assert!(out.contains(want), "{w}x{h}\n{out}");
+        }
+        let t = screen_with(
+            80,
+            24,
+            |app| app.snapshot = crate::session::fixture::fixture_observed(true),
+            |app| {
+                for c in &mut app.snapshot.grid.cells {
+                    c.touched = 0;
+                    c.recent = 0;
+                }
+            },
+        );
+        insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
+    fn observed_evict_asks_in_the_footer_and_n_says_nothing_changed() {
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        let out = observed_screen(80, 24, false, |app| {
+            assert!(app.handle_key(key('e')).is_empty());
+        });
+        assert!(
+            out.contains("evict the file from the page cache? It changes PID 4242's"),
+            "{out}"
+        );
+        let out = observed_screen(80, 24, false, |app| {
+            app.handle_key(key('e'));
+            assert!(app.handle_key(key('n')).is_empty());
+        });
+        assert!(
+            out.contains("not evicted: the page cache is as it was"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn another_users_process_says_what_cannot_be_read() {
+        let out = observed_screen(120, 40, false, |app| {
+            let o = app.snapshot.observed.as_mut().unwrap();
+            o.maps_note = Some(
+                "cannot read /proc/4242/maps: permission denied: another user's memory map \
+                 needs the same user or CAP_SYS_PTRACE"
+                    .into(),
+            );
+            app.snapshot.caps.pagemap = crate::session::snapshot::PagemapSource::Unavailable;
+            app.snapshot.totals.mapped = None;
+            for c in &mut app.snapshot.grid.cells {
+                c.mapped = None;
+                c.private = None;
+            }
+        });
+        assert!(
+            out.contains("cannot read /proc/4242/maps: permission denied"),
+            "{out}"
+        );
+        assert!(out.contains("mapped: unavailable"), "{out}");
+        assert!(out.contains("ranges unknown"), "{out}");
+        let warn = out
+            .lines()
+            .find(|l| l.contains("permission denied"))
+            .unwrap();
+        assert!(warn.contains("⚠"), "{out}");
+    }
+
+    #[test]
+    fn no_file_watched_says_so_instead_of_an_empty_file() {
+        let out = observed_screen(120, 40, false, |app| {
+            let o = app.snapshot.observed.as_mut().unwrap();
+            o.chosen = None;
+            o.maps_note = Some("cannot read /proc/4242/maps: permission denied".into());
+            app.snapshot.file = crate::session::snapshot::FileInfo::default();
+            app.snapshot.grid = Default::default();
+        });
+        assert!(out.contains("no file watched"), "{out}");
+        assert!(out.contains("give FILE"), "{out}");
+        assert!(!out.contains("empty file"), "{out}");
+    }
+
+    #[test]
+    fn observed_help_marks_the_workload_keys() {
+        let out = observed_screen(120, 40, false, |app| app.help = true);
+        assert!(out.contains("✗ keys are unavailable"), "{out}");
+        assert!(out.contains("✗ pattern: sequential"), "{out}");
+        assert!(!out.contains("✗ evict"), "{out}");
     }
 }

@@ -50,10 +50,10 @@ impl Widget for Faults<'_> {
             return;
         }
         let (s, t) = (self.snapshot, self.theme);
-        let title = match s.workloads.iter().find(|w| w.selected) {
-            Some(w) if s.workloads.len() > 1 => {
-                format!("Page faults of worker {}", w.id)
-            }
+        let selected = s.workloads.iter().find(|w| w.selected);
+        let title = match (&s.observed, selected) {
+            (Some(o), _) => format!("Faults: PID {}, all threads", o.pid),
+            (None, Some(w)) if s.workloads.len() > 1 => format!("Page faults of worker {}", w.id),
             _ => "Page faults of the worker".to_string(),
         };
         let block = super::panel(&title, t);
@@ -163,6 +163,54 @@ impl Widget for Faults<'_> {
                 ),
             ),
         ];
+        if let Some(o) = &s.observed {
+            // No workload of ours: nothing is "touched" and "read ahead, untouched" cannot be
+            // told apart from what the program read; instead, its whole-life figures.
+            lines.retain(|(_, l)| {
+                let text: String = l.spans.iter().map(|x| x.content.as_ref()).collect();
+                !text.starts_with("touched") && !text.starts_with("read ahead, untouched")
+            });
+            lines.insert(
+                10,
+                (
+                    3,
+                    kv(
+                        "mapped at most",
+                        o.mapped_max.map_or("?".into(), count),
+                        w,
+                        t,
+                        t.value,
+                    ),
+                ),
+            );
+            if let Some(f) = o.faults_process {
+                lines.insert(
+                    3,
+                    (
+                        2,
+                        Line::styled(
+                            {
+                                let long = format!(
+                                    "since it started: {} minor, {} major",
+                                    count(f.minor),
+                                    count(f.major)
+                                );
+                                if long.chars().count() <= w {
+                                    long
+                                } else {
+                                    format!(
+                                        "started: {} minor {} major",
+                                        count(f.minor),
+                                        count(f.major)
+                                    )
+                                }
+                            },
+                            t.dim,
+                        ),
+                    ),
+                );
+            }
+        }
         // Writes: dirty and writeback pages (cachestat), private copies (pagemap), and while
         // pages are dirty the kernel's own clock for writing them back without msync.
         let wr = s.file.write.as_ref();

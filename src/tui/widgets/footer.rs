@@ -12,7 +12,24 @@ use ratatui::widgets::Widget;
 pub struct Footer<'a> {
     pub snapshot: &'a Snapshot,
     pub theme: &'a Theme,
+    /// Shown instead of the snapshot's message: a question waiting for y/n, or the answer
+    /// to a declined one.
+    pub line: Option<&'a str>,
 }
+
+/// Observing another program: the keys that work, then the note that the workload keys
+/// do not (the help overlay marks each of them).
+const OBSERVED_KEYS: [(&str, &str); 8] = [
+    ("?", "help"),
+    ("q", "quit"),
+    ("f", "next file"),
+    ("e", "evict (asks)"),
+    ("w", "warm (asks)"),
+    ("m", "log"),
+    ("i", "inspect"),
+    ("+ -", "zoom"),
+];
+const WORKLOAD_OFF: &str = "workload keys off: no worker";
 
 /// Most useful first: what does not fit at narrow widths is left out whole, from the end.
 const KEYS: [(&str, &str); 12] = [
@@ -37,7 +54,7 @@ const MORE: &str = " … (m: full log)";
 impl Footer<'_> {
     /// The message rows at `width`: wrapped, at most MESSAGE_ROWS, the last marked when cut.
     fn message_lines(&self, width: u16) -> Vec<String> {
-        let Some(m) = &self.snapshot.message else {
+        let Some(m) = self.line.or(self.snapshot.message.as_deref()) else {
             return Vec::new();
         };
         let w = (width as usize).saturating_sub(2);
@@ -53,9 +70,15 @@ impl Footer<'_> {
 
     /// Rows it needs at `width`: the message rows and the key row.
     pub fn height(snapshot: &Snapshot, width: u16) -> u16 {
+        Self::height_with(snapshot, None, width)
+    }
+
+    /// [`Self::height`] with a line shown instead of the message.
+    pub fn height_with(snapshot: &Snapshot, line: Option<&str>, width: u16) -> u16 {
         let f = Footer {
             snapshot,
             theme: &crate::tui::theme::MONO,
+            line,
         };
         f.message_lines(width).len() as u16 + 1
     }
@@ -75,12 +98,19 @@ impl Widget for Footer<'_> {
             if y >= key_row {
                 break;
             }
-            Line::from(Span::styled(format!(" {l} "), t.message))
+            let style = if self.line.is_some() {
+                t.warn
+            } else {
+                t.message
+            };
+            Line::from(Span::styled(format!(" {l} "), style))
                 .render(Rect::new(area.x, y, area.width, 1), buf);
         }
         let mut spans = Vec::new();
         let mut used = 0usize;
-        for (i, (k, what)) in KEYS.into_iter().enumerate() {
+        let observing = self.snapshot.observed.is_some();
+        let keys: &[(&str, &str)] = if observing { &OBSERVED_KEYS } else { &KEYS };
+        for (i, &(k, what)) in keys.iter().enumerate() {
             let gap = if i == 0 { " " } else { "  " };
             let w = gap.len() + k.chars().count() + 1 + what.len();
             if used + w > area.width as usize {
@@ -89,6 +119,9 @@ impl Widget for Footer<'_> {
             used += w;
             spans.push(Span::styled(format!("{gap}{k}"), t.key));
             spans.push(Span::styled(format!(" {what}"), t.label));
+        }
+        if observing && used + 2 + WORKLOAD_OFF.len() <= area.width as usize {
+            spans.push(Span::styled(format!("  {WORKLOAD_OFF}"), t.dim));
         }
         Line::from(spans).render(Rect::new(area.x, key_row, area.width, 1), buf);
     }
@@ -107,6 +140,7 @@ mod tests {
             Footer {
                 snapshot: s,
                 theme: &COLOR,
+                line: None,
             },
             w,
             h,

@@ -67,6 +67,8 @@ fn legend_states(s: &Snapshot) -> Vec<CellState> {
             // Writeback is brief on most disks: in the legend while some is there.
             CellState::Writeback => s.grid.cells.iter().any(|c| c.writeback.unwrap_or(0) > 0),
             CellState::Hidden => hidden,
+            // Observing a program: no workload front, no readahead attribution.
+            CellState::Front | CellState::Ghost if s.observed.is_some() => false,
             CellState::Ghost | CellState::CachedTouched | CellState::NotCached => !hidden,
             _ => true,
         })
@@ -96,7 +98,7 @@ fn legend_lines(s: &Snapshot, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     if !cur.is_empty() {
         lines.push(Line::from(cur));
     }
-    if s.caps.cache_state_visible {
+    if s.caps.cache_state_visible && s.observed.is_none() {
         for teach in teach(theme) {
             lines.extend(
                 wrap(&teach, width)
@@ -193,6 +195,9 @@ impl Grid<'_> {
         let (s, t) = (self.snapshot, self.theme);
         let g = &s.grid;
         if s.file.pages == 0 {
+            if s.observed.as_ref().is_some_and(|o| o.chosen.is_none()) {
+                return Line::styled("no file watched (the header says why)", t.warn);
+            }
             return Line::styled("empty file: 0 pages, nothing to map", t.warn);
         }
         let range = format!(
@@ -274,7 +279,14 @@ impl Grid<'_> {
 /// The cell as the screen may show it: when the kernel hides page-cache state, cache counts
 /// are dropped even if the sampler sent some (never draw a number we cannot trust).
 fn visible(c: &CellCounts, s: &Snapshot) -> CellCounts {
-    if s.caps.cache_state_visible {
+    if s.observed.is_some() && s.caps.cache_state_visible {
+        // Observing a program: its touches are not ours to count, so a cached page that is
+        // not mapped cannot be called read ahead (it may have been touched and unmapped).
+        CellCounts {
+            earlier: c.cached.unwrap_or(0),
+            ..*c
+        }
+    } else if s.caps.cache_state_visible {
         *c
     } else {
         CellCounts {

@@ -1,7 +1,7 @@
 //! The header: what file, on what filesystem and kernel settings, what the workload does, and
 //! what this machine can and cannot show.
 
-use crate::session::snapshot::{PagemapSource, RunState, Snapshot};
+use crate::session::snapshot::{ObservedEnd, ObservedInfo, PagemapSource, RunState, Snapshot};
 use crate::tui::format::{count, truncate_left};
 use crate::tui::theme::Theme;
 use crate::units::human_bytes;
@@ -19,7 +19,115 @@ impl Header<'_> {
     /// Rows it needs: file, run, capabilities, the write mode, and one per warning (at most
     /// three).
     pub fn height(snapshot: &Snapshot) -> u16 {
-        3 + snapshot.file.write.is_some() as u16 + warnings(snapshot).len().min(MAX_WARNINGS) as u16
+        let ended = snapshot
+            .observed
+            .as_ref()
+            .is_some_and(|o| o.ended.is_some());
+        3 + snapshot.file.write.is_some() as u16
+            + ended as u16
+            + warnings(snapshot).len().min(MAX_WARNINGS) as u16
+    }
+
+    /// Observing a program: who, which file and how it was chosen, or how it ended.
+    fn observe_line(&self, o: &ObservedInfo) -> Line<'static> {
+        let t = self.theme;
+        let who = format!("PID {} ({})", o.pid, o.comm);
+        let mut spans = match &o.ended {
+            None => vec![
+                Span::styled(" ◉ observing ", t.good),
+                Span::styled(who, t.value),
+            ],
+            Some(e) => {
+                let how = match (e.exit_code, e.signal) {
+                    (Some(c), _) => format!(" exited with status {c}"),
+                    (_, Some(s)) => format!(" was killed by signal {s}"),
+                    _ => " exited".to_string(),
+                };
+                vec![
+                    Span::styled(" ■ ", t.warn),
+                    Span::styled(who, t.value),
+                    Span::styled(how, t.warn),
+                    Span::styled(
+                        format!(" after {:.1} s: last screen kept", e.at_ms as f64 / 1000.0),
+                        t.label,
+                    ),
+                ]
+            }
+        };
+        spans.push(Span::styled(format!("  {}", o.command), t.dim));
+        match &o.chosen {
+            Some(c) => {
+                let pos = o
+                    .files
+                    .iter()
+                    .position(|(p, _)| *p == self.snapshot.file.path)
+                    .map(|i| format!(", {} of {}", i + 1, o.files.len()))
+                    .unwrap_or_default();
+                spans.push(Span::styled("  file: ", t.label));
+                spans.push(Span::styled(format!("{c}{pos}"), t.value));
+                let ranges = if o.maps_note.is_some() {
+                    "  ranges unknown".to_string()
+                } else {
+                    format!(
+                        "  {} range{}",
+                        o.ranges,
+                        if o.ranges == 1 { "" } else { "s" }
+                    )
+                };
+                spans.push(Span::styled(ranges, t.label));
+            }
+            None => spans.push(Span::styled("  no file watched", t.warn)),
+        }
+        if o.ended.is_none() {
+            spans.push(Span::styled(
+                format!(
+                    "  {} thread{}",
+                    o.threads,
+                    if o.threads == 1 { "" } else { "s" }
+                ),
+                t.label,
+            ));
+        }
+        Line::from(spans)
+    }
+
+    /// After the process ended: its totals (a shorter form where the full one does not fit).
+    fn totals_line(&self, e: &ObservedEnd, width: usize) -> Line<'static> {
+        let t = self.theme;
+        let opt = |v: Option<u64>| v.map_or("?".to_string(), count);
+        let fin = if e.faults_final {
+            "final"
+        } else {
+            "last sample"
+        };
+        let cached = format!("{} → {}", opt(e.cached_before), opt(e.cached_after));
+        let (minor, major) = e.faults.map_or(("?".to_string(), "?".to_string()), |f| {
+            (count(f.minor), count(f.major))
+        });
+        let full = Line::from(vec![
+            Span::styled(" totals: ", t.label),
+            Span::styled(
+                format!("{minor} minor / {major} major faults ({fin})"),
+                t.value,
+            ),
+            Span::styled("  mapped ", t.label),
+            Span::styled(opt(e.mapped_last), t.value),
+            Span::styled(" (max ", t.label),
+            Span::styled(opt(e.mapped_max), t.value),
+            Span::styled(")  cached ", t.label),
+            Span::styled(cached.clone(), t.value),
+        ]);
+        if full.width() <= width {
+            return full;
+        }
+        Line::from(vec![
+            Span::styled(" totals: ", t.label),
+            Span::styled(format!("{minor} minor {major} major ({fin})"), t.value),
+            Span::styled(" · mapped ", t.label),
+            Span::styled(opt(e.mapped_last), t.value),
+            Span::styled(" · cached ", t.label),
+            Span::styled(cached, t.value),
+        ])
     }
 
     /// Write mode: which file is written (a scratch copy) and that the user's file is not.
@@ -65,6 +173,23 @@ impl Header<'_> {
     fn file_line(&self, width: usize) -> Line<'static> {
         let (s, t) = (self.snapshot, self.theme);
         let f = &s.file;
+        if let Some(o) = s.observed.as_ref().filter(|o| o.chosen.is_none()) {
+            return Line::from(vec![
+                Span::styled(" mmviz ", t.title),
+                Span::styled("no file watched: ", t.warn),
+                Span::styled(
+                    if o.maps_note.is_some() {
+                        // The warning row below says why in full.
+                        "its memory map is unreadable, so none can be chosen: give FILE".into()
+                    } else {
+                        o.file_note
+                            .clone()
+                            .unwrap_or_else(|| "the process maps no regular file".into())
+                    },
+                    t.label,
+                ),
+            ]);
+        }
         let mut facts = vec![
             Span::styled(human_bytes(f.size_bytes), t.value),
             Span::styled(
@@ -190,6 +315,19 @@ fn warnings(s: &Snapshot) -> Vec<String> {
     if let Some(x) = &s.warning {
         w.push(x.clone());
     }
+    if let Some(o) = &s.observed {
+        // Another user's process: say what cannot be read and what is still shown.
+        if let Some(n) = o.maps_note.as_ref().or(o.pagemap_note.as_ref()) {
+            w.push(format!(
+                "{n}; shown: its faults (stat is world-readable){}",
+                if o.chosen.is_some() {
+                    " and the file's page cache"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
     if let Some(n) = &s.file.notice {
         w.push(n.clone());
     }
@@ -223,11 +361,18 @@ fn warnings(s: &Snapshot) -> Vec<String> {
 
 impl Widget for Header<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        let observed = self.snapshot.observed.as_ref();
         let mut lines = vec![
             self.file_line(area.width as usize),
-            self.run_line(),
+            match observed {
+                Some(o) => self.observe_line(o),
+                None => self.run_line(),
+            },
             self.caps_line(),
         ];
+        if let Some(e) = observed.and_then(|o| o.ended.as_ref()) {
+            lines.push(self.totals_line(e, area.width as usize));
+        }
         lines.extend(self.write_line(area.width as usize));
         for w in warnings(self.snapshot).into_iter().take(MAX_WARNINGS) {
             lines.push(Line::from(vec![

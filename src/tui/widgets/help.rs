@@ -11,7 +11,12 @@ pub struct Help<'a> {
     pub theme: &'a Theme,
     /// First line shown; clamped so the last page stays full.
     pub scroll: u16,
+    /// Observing another program: the workload keys are marked unavailable.
+    pub observing: bool,
 }
+
+/// Marks a workload key while observing (the first line of the overlay explains it).
+const UNAVAILABLE: &str = "✗ ";
 
 fn facts(t: &Theme) -> [String; 5] {
     [
@@ -30,14 +35,30 @@ impl Help<'_> {
     fn lines(&self) -> Vec<Line<'static>> {
         let t = self.theme;
         let mut l: Vec<Line> = keymap::overlay()
-            .map(|r| (r.keys, r.help))
-            .map(|(k, what)| {
-                Line::from(vec![
-                    Span::styled(format!(" {k:<10}"), t.key),
-                    Span::styled(what.to_string(), t.label),
-                ])
+            .map(|r| {
+                if self.observing && r.workload {
+                    Line::from(vec![
+                        Span::styled(format!(" {:<10}", r.keys), t.dim),
+                        Span::styled(UNAVAILABLE, t.warn),
+                        Span::styled(r.help.to_string(), t.dim),
+                    ])
+                } else {
+                    Line::from(vec![
+                        Span::styled(format!(" {:<10}", r.keys), t.key),
+                        Span::styled(r.help.to_string(), t.label),
+                    ])
+                }
             })
             .collect();
+        if self.observing {
+            l.insert(
+                0,
+                Line::styled(
+                    " observing a program (reads /proc only): ✗ keys are unavailable, no worker",
+                    t.warn,
+                ),
+            );
+        }
         l.push(Line::raw(""));
         l.extend(
             facts(t)
@@ -110,6 +131,7 @@ mod tests {
     fn lists_every_key_centered() {
         let out = text(&render(
             Help {
+                observing: false,
                 theme: &COLOR,
                 scroll: 0,
             },
@@ -128,10 +150,43 @@ mod tests {
                 Help {
                     theme: &COLOR,
                     scroll: 0,
+                    observing: true,
                 },
                 w,
                 h,
             );
+        }
+    }
+
+    #[test]
+    fn observing_marks_every_workload_key_unavailable() {
+        let out = text(&render(
+            Help {
+                observing: true,
+                theme: &COLOR,
+                scroll: 0,
+            },
+            100,
+            60,
+        ));
+        assert!(out.contains("✗ keys are unavailable"), "{out}");
+        for r in keymap::overlay() {
+            let row = out
+                .lines()
+                .find(|l| l.contains(r.help))
+                .unwrap_or_else(|| panic!("{} missing\n{out}", r.help));
+            assert_eq!(row.contains(&format!("✗ {}", r.help)), r.workload, "{row}");
+        }
+        // e and w (they act on the file) stay available; the pattern keys do not.
+        let workload: Vec<&str> = keymap::overlay()
+            .filter(|r| r.workload)
+            .map(|r| r.keys)
+            .collect();
+        for k in ["1 2 3 4", "space", "[  ]", "a", "c", "s  S"] {
+            assert!(workload.contains(&k), "{k}");
+        }
+        for k in ["e", "w", "W", "f", "i", "q  Esc"] {
+            assert!(!workload.contains(&k), "{k}");
         }
     }
 }

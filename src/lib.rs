@@ -11,7 +11,6 @@
 //!   file systems, address space. Each kernel module owns its result types.
 //! - [`units`], [`error`], [`latency`]: plain helpers every layer uses.
 
-pub mod attach;
 pub mod cli;
 pub mod compare;
 pub mod error;

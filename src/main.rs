@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             };
         }
         Some(Cmd::Bench(a)) => mmviz::cli::bench::bench(a),
-        Some(Cmd::Replay(a)) => mmviz::tui::replay::main(a),
+        Some(Cmd::Replay(a)) => mmviz::cli::replay::main(a),
         Some(Cmd::Lesson(a)) => match mmviz::lesson::main(a) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
@@ -55,8 +55,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Cmd::Page(a)) => mmviz::cli::page::page(a),
-        Some(Cmd::Attach(a)) => mmviz::attach::attach(a),
-        Some(Cmd::Exec(a)) => mmviz::attach::exec(a),
+        Some(Cmd::Attach(a)) => mmviz::cli::attach::attach(a),
+        Some(Cmd::Exec(a)) => mmviz::cli::attach::exec(a),
         Some(Cmd::CompareChild(a)) => {
             return ExitCode::from(mmviz::cli::bench::compare_child(a) as u8);
         }

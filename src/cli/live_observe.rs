@@ -1,6 +1,6 @@
 //! `mmviz attach PID` / `mmviz exec -- CMD` in a terminal: the live view of an observed
 //! program (the TUI fed by [`crate::observe::live`]). Headless (the one final report of
-//! [`crate::attach`]) with `--json`, with `--duration`, or when stdin or stdout is not a
+//! [`crate::cli::attach`]) with `--json`, with `--duration`, or when stdin or stdout is not a
 //! terminal.
 
 use crate::error::{AppError, Result};

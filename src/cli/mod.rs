@@ -2,6 +2,7 @@
 //! argument structs here, and the commands a user types in the submodules. Only `cli` knows
 //! clap's structs; the domain takes plain option structs.
 
+pub mod attach;
 pub mod bench;
 pub mod clidoc;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod live;
 pub mod live_observe;
 pub mod output;
 pub mod page;
+pub mod replay;
 pub mod run;
 pub mod tlb;
 pub mod watch;

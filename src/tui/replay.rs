@@ -8,8 +8,6 @@
 use super::app::App;
 use super::keymap::{replay_lookup, Key, ReplayAction, REPLAY_KEYMAP};
 use super::theme::Theme;
-use crate::cli::ReplayArgs;
-use crate::error::{AppError, Result};
 use crate::record::{self, CheckVerdict, LessonStep, Recording};
 use crate::session::snapshot::Snapshot;
 use crossterm::event::KeyEvent;
@@ -17,7 +15,6 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 /// Playback speeds, `[` and `]` step through them.
@@ -323,37 +320,8 @@ pub fn key_line(width: usize, steps: bool) -> String {
     shown.join("  ")
 }
 
-/// Entry point of `mmviz replay`.
-pub fn main(a: &ReplayArgs) -> Result<()> {
-    let mut rec = Recording::open(&a.file)?;
-    if rec.frames.is_empty() {
-        return Err(AppError::bad_input(
-            &a.file,
-            "the recording has no snapshots to replay",
-        ));
-    }
-    if let Some(w) = rec.truncated_at {
-        eprintln!(
-            "mmviz: warning: {} is truncated at line {w}; replaying the {} frames before it",
-            a.file.display(),
-            rec.frames.len()
-        );
-    }
-    if let Some(out) = &a.asciicast {
-        let (w, h) = super::asciicast::parse_size(&a.size)?;
-        let n = super::asciicast::write(&mut rec, out, a.force, w, h)?;
-        crate::outln!("{}: {n} frames, {w}x{h}", out.display());
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Err(AppError::usage(
-            "replay needs a terminal; without one use `mmviz replay FILE --asciicast OUT.cast`",
-        ));
-    }
-    play(&mut rec).map_err(|e| AppError::runtime(format!("terminal: {e}")))
-}
-
-fn play(rec: &mut Recording) -> anyhow::Result<()> {
+/// Plays `rec` in the terminal until the user quits (the `mmviz replay` screen).
+pub fn play(rec: &mut Recording) -> anyhow::Result<()> {
     use crossterm::event::{self, Event, KeyEventKind};
     let mut terminal = ratatui::try_init()?;
     struct Restore;

@@ -70,7 +70,10 @@ impl Widget for Faults<'_> {
                 hidden()
             }
         };
+        // The totals are the union over every worker (the panel's faults are the selected
+        // one's): say so when there are several.
         let tot = &s.totals;
+        let several = s.workloads.len() > 1;
 
         // (priority, line): on short panels the least important lines give way first
         // (lower = more important); the order on screen stays as listed.
@@ -134,14 +137,31 @@ impl Widget for Faults<'_> {
             (
                 3,
                 kv(
-                    "mapped",
+                    if several {
+                        "mapped, all workers"
+                    } else {
+                        "mapped"
+                    },
                     tot.mapped.map_or("?".into(), count),
                     w,
                     t,
                     t.value,
                 ),
             ),
-            (4, kv("touched", count(tot.touched), w, t, t.value)),
+            (
+                4,
+                kv(
+                    if several {
+                        "touched, all workers"
+                    } else {
+                        "touched"
+                    },
+                    count(tot.touched),
+                    w,
+                    t,
+                    t.value,
+                ),
+            ),
             (
                 3,
                 kv(
@@ -370,6 +390,30 @@ mod tests {
                 .contains(['▄', '▅', '▆', '▇', '█']),
             "{out}"
         );
+    }
+
+    #[test]
+    fn with_several_workers_the_union_totals_say_so() {
+        use crate::session::snapshot::WorkloadView;
+        let mut s = fixture_snapshot();
+        let out = show(&s, 44, 24);
+        assert!(!out.contains("all workers"), "one worker: {out}");
+        s.workloads = (1..=2)
+            .map(|id| WorkloadView {
+                id,
+                selected: id == 2,
+                ..WorkloadView::default()
+            })
+            .collect();
+        // 32 columns: the panel at 80x24.
+        for w in [44, 32] {
+            let out = show(&s, w, 24);
+            assert!(out.contains("Page faults of worker 2"), "{out}");
+            for want in ["mapped, all workers", "touched, all workers"] {
+                let l = out.lines().find(|l| l.contains(want)).expect(want);
+                assert!(l.contains("29,000"), "{want} is the union: {out}");
+            }
+        }
     }
 
     #[test]

@@ -100,11 +100,29 @@ impl Widget for Faults<'_> {
                     t.dim,
                 ),
             ),
+            // The shorter words on narrow panels (80x24: 32 columns), never cut off.
             (
                 5,
-                Line::styled("minor: page was in RAM, just map it", t.dim),
+                Line::styled(
+                    if w >= 35 {
+                        "minor: page was in RAM, just map it"
+                    } else {
+                        "minor: in RAM, just map it"
+                    },
+                    t.dim,
+                ),
             ),
-            (5, Line::styled("major: not in RAM: read from disk", t.dim)),
+            (
+                5,
+                Line::styled(
+                    if w >= 33 {
+                        "major: not in RAM: read from disk"
+                    } else {
+                        "major: read from disk"
+                    },
+                    t.dim,
+                ),
+            ),
             (
                 3,
                 kv("newly cached", cache_val(f.newly_cached), w, t, t.value),
@@ -414,6 +432,18 @@ mod tests {
                 assert!(l.contains("29,000"), "{want} is the union: {out}");
             }
         }
+    }
+
+    #[test]
+    fn narrow_panels_keep_whole_sentences() {
+        let s = fixture_snapshot();
+        // 34 wide: the 32 inner columns of the 80x24 side panel.
+        let out = show(&s, 34, 24);
+        assert!(out.contains("minor: in RAM, just map it"), "{out}");
+        assert!(out.contains("major: read from disk"), "{out}");
+        let out = show(&s, 44, 24);
+        assert!(out.contains("minor: page was in RAM, just map it"), "{out}");
+        assert!(out.contains("major: not in RAM: read from disk"), "{out}");
     }
 
     #[test]

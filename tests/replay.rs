@@ -353,3 +353,113 @@ fn replay_jumps_to_recorded_lesson_steps_in_a_terminal() {
     t.keys(&["q"]);
     t.wait(10, "exit status", |s| s.contains("EXIT=0"));
 }
+
+/// A two-worker session recorded at 120x40, replayed into smaller terminals: the grid's
+/// cells are merged to fit, and so is the selected worker's own share per cell, so a merged
+/// cell that only the other worker maps is still drawn "mapped by another worker" (▚). The
+/// expected cells are worked out here from the recorded, unmerged cells.
+#[test]
+fn a_two_worker_recording_keeps_mapped_by_another_worker_in_a_smaller_replay() {
+    use mmviz::record::Recording;
+    use mmviz::tui::replay::{self, Player, Status};
+    use mmviz::tui::theme::COLOR;
+    use mmviz::tui::App;
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::Rect;
+
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = scratch_dir();
+    let file = dir.path().join("two.bin");
+    assert_eq!(
+        mmviz(&["gen", file.to_str().unwrap(), "--size", "16MiB"]).code(),
+        0
+    );
+    let rec_path = dir.path().join("two.jsonl");
+    let bin = env!("CARGO_BIN_EXE_mmviz");
+    // Worker 1 reads sequentially; worker 2 (`p`, then selected) starts over at page 0, so
+    // the pages between the two fronts are mapped by worker 1 only.
+    let cmd = format!(
+        "{bin} {} --rate 400 --record {}; echo EXIT=$?; sleep 60",
+        file.display(),
+        rec_path.display()
+    );
+    let t = Tmux::start("rec2", &cmd);
+    t.wait(20, "the running view", |s| {
+        s.contains("running") && s.contains("1 cell =")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    t.keys(&["p"]);
+    t.wait(15, "two workers (the legend's ▚ other)", |s| {
+        s.contains('▚')
+    });
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
+    drop(t);
+
+    let mut rec = Recording::open(&rec_path).unwrap();
+    // The newest frame with a selected worker's share per cell.
+    let i = (0..rec.frames.len())
+        .rev()
+        .find(|&i| rec.frame(i).unwrap().grid_mine.is_some())
+        .expect("a frame recorded with two workers");
+    let s = rec.frame(i).unwrap();
+    let mine = s.grid_mine.clone().unwrap();
+    let n = s.grid.cells.len();
+    assert_eq!(mine.len(), n);
+    let mut player = Player::new(&rec);
+    player.playing = false;
+    player.frame = i;
+    let status = Status::of(&player, &rec);
+    for (w, h) in [(80u16, 24u16), (100, 30)] {
+        let mut term = ratatui::Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| replay::render(&s, &status, &COLOR, f.area(), f.buffer_mut()))
+            .unwrap();
+        let buf = term.backend().buffer().clone();
+        let cells = App::new(s.clone(), &COLOR).grid_cells_area(Rect::new(0, 0, w, h - 1));
+        let fits = cells.width as usize * cells.height as usize;
+        assert!(
+            fits > 0 && fits < n,
+            "{w}x{h}: {fits} cells for {n} recorded"
+        );
+        let k = n.div_ceil(fits);
+        let (mut other, mut own) = (0, 0);
+        for (j, run) in s.grid.cells.chunks(k).enumerate() {
+            let lo = j * k;
+            let sum = |f: &dyn Fn(&mmviz::session::snapshot::CellCounts) -> u64| {
+                run.iter().map(f).sum::<u64>()
+            };
+            let mine_sum: u64 = mine[lo..lo + run.len()].iter().sum();
+            let past_end = s
+                .grid
+                .eof_page
+                .is_some_and(|e| s.grid.start_page + (lo as u64) * s.grid.pages_per_cell >= e);
+            // Mapped by someone, not by the selected worker, and nothing drawn over it
+            // (front, private copy, dirty, writeback, unsampled).
+            let expect_other = !past_end
+                && mine_sum == 0
+                && sum(&|c| c.mapped.unwrap_or(0)) > 0
+                && sum(&|c| c.recent) == 0
+                && sum(&|c| c.private.unwrap_or(0) + c.dirty.unwrap_or(0)) == 0
+                && sum(&|c| c.writeback.unwrap_or(0)) == 0
+                && run.iter().all(|c| c.cached.is_some());
+            let x = cells.x + (j % cells.width as usize) as u16;
+            let y = cells.y + (j / cells.width as usize) as u16;
+            let drawn = buf[(x, y)].symbol() == "▚";
+            assert_eq!(
+                drawn,
+                expect_other,
+                "{w}x{h}, merged cell {j} (recorded {lo}..{}): mine {mine_sum}, {run:?}",
+                lo + run.len()
+            );
+            other += usize::from(drawn);
+            own += usize::from(mine_sum > 0);
+        }
+        assert!(
+            other > 0 && own > 0,
+            "{w}x{h}: {other} cells of the other worker, {own} of the selected one"
+        );
+    }
+}

@@ -343,17 +343,27 @@ impl ObservedSession {
         let line = match r {
             Ok(r) => {
                 let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+                // Nothing left the cache (every page mapped, say): no "evicted" headline.
+                let none =
+                    matches!((r.cached_before, r.cached_after), (Some(b), Some(a)) if a >= b);
                 let mut l = format!(
-                    "evicted (confirmed): {} -> {} pages cached",
+                    "{} (confirmed): {} -> {} pages cached",
+                    if none {
+                        "evict: nothing evicted"
+                    } else {
+                        "evicted"
+                    },
                     n(r.cached_before),
                     n(r.cached_after)
                 );
                 if let Some(why) = r.stayed_reason {
                     l.push_str(&format!("; {why}"));
                 }
-                l.push_str(&format!(
-                    "; PID {pid}'s next touch of an evicted page is a major fault"
-                ));
+                if !none {
+                    l.push_str(&format!(
+                        "; PID {pid}'s next touch of an evicted page is a major fault"
+                    ));
+                }
                 l
             }
             Err(e) => format!("evict failed: {}", crate::error::io_reason(&e)),

@@ -35,10 +35,9 @@ use crate::session::snapshot::{CellCounts, GridData};
 /// them stays unknown), so every page is still counted exactly once. A grid that fits is
 /// returned unchanged: cells keep their recorded size.
 pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
-    if fits == 0 || g.cells.len() <= fits {
+    let Some(k) = merge_factor(g.cells.len(), fits) else {
         return g.clone();
-    }
-    let k = g.cells.len().div_ceil(fits);
+    };
     let sum = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
     let cells = g
         .cells
@@ -73,6 +72,29 @@ pub fn fit_grid(g: &GridData, fits: usize) -> GridData {
         eof_page: g.eof_page,
         unsampled,
     }
+}
+
+/// How many recorded cells [`fit_grid`] merges into one to fit `fits` (None: they fit).
+fn merge_factor(cells: usize, fits: usize) -> Option<usize> {
+    (fits > 0 && cells > fits).then(|| cells.div_ceil(fits))
+}
+
+/// A recorded snapshot fitted to `fits` grid cells: the grid by [`fit_grid`], and
+/// `grid_mine` (the selected worker's own pages per cell) summed over the same runs of
+/// cells, so a replay still tells "mapped by another worker" apart. A `grid_mine` that does
+/// not match the recorded grid cell for cell is dropped (the grid widget ignores it anyway).
+pub fn fit_snapshot(s: &Snapshot, fits: usize) -> Snapshot {
+    let mut out = s.clone();
+    let Some(k) = merge_factor(s.grid.cells.len(), fits) else {
+        return out;
+    };
+    out.grid = fit_grid(&s.grid, fits);
+    out.grid_mine = s
+        .grid_mine
+        .as_ref()
+        .filter(|m| m.len() == s.grid.cells.len())
+        .map(|m| m.chunks(k).map(|ch| ch.iter().sum()).collect());
+    out
 }
 
 use crate::error::{io_reason, AppError, Result};
@@ -457,6 +479,24 @@ mod tests {
             None,
             "unknown stays unknown"
         );
+    }
+
+    #[test]
+    fn fit_snapshot_sums_the_selected_workers_share_over_the_merged_cells() {
+        let mut s = fixture_snapshot();
+        let n = s.grid.cells.len();
+        let mine: Vec<u64> = (0..n as u64).map(|i| i % 3).collect();
+        s.grid_mine = Some(mine.clone());
+        let f = fit_snapshot(&s, n / 3);
+        let k = n.div_ceil(n / 3);
+        assert_eq!(f.grid, fit_grid(&s.grid, n / 3));
+        let m = f.grid_mine.unwrap();
+        assert_eq!(m.len(), f.grid.cells.len());
+        assert_eq!(m.iter().sum::<u64>(), mine.iter().sum::<u64>());
+        assert_eq!(m[1], mine[k..2 * k].iter().sum::<u64>());
+        assert_eq!(fit_snapshot(&s, n), s, "fits: unchanged");
+        s.grid_mine = Some(vec![1; n - 1]);
+        assert_eq!(fit_snapshot(&s, n / 2).grid_mine, None, "not cell for cell");
     }
 
     #[test]

@@ -73,6 +73,7 @@ fn latency_widget<'a>(
         hist: &l.hist,
         minor: l.minor,
         major: l.major,
+        interval_ms: l.interval_ms,
         theme,
         compact,
     }

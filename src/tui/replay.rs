@@ -3,7 +3,7 @@
 //!
 //! Frames are read from the recording on demand through its index (bounded memory). A grid
 //! recorded on a bigger terminal is fitted to this one by merging cells
-//! ([`record::fit_grid`]); a smaller one keeps its recorded cells.
+//! ([`record::fit_snapshot`]); a smaller one keeps its recorded cells.
 
 use super::app::App;
 use super::keymap::{replay_lookup, Key, ReplayAction, REPLAY_KEYMAP};
@@ -231,9 +231,7 @@ pub fn render(
     let cells = app.grid_cells_area(app_area);
     let fits = cells.width as usize * cells.height as usize;
     if fits > 0 && snapshot.grid.cells.len() > fits {
-        let mut s = snapshot.clone();
-        s.grid = record::fit_grid(&s.grid, fits);
-        app = App::new(s, theme);
+        app = App::new(record::fit_snapshot(snapshot, fits), theme);
     }
     (&app).render(app_area, buf);
 

@@ -70,7 +70,10 @@ impl Widget for Faults<'_> {
                 hidden()
             }
         };
+        // The totals are the union over every worker (the panel's faults are the selected
+        // one's): say so when there are several.
         let tot = &s.totals;
+        let several = s.workloads.len() > 1;
 
         // (priority, line): on short panels the least important lines give way first
         // (lower = more important); the order on screen stays as listed.
@@ -97,11 +100,29 @@ impl Widget for Faults<'_> {
                     t.dim,
                 ),
             ),
+            // The shorter words on narrow panels (80x24: 32 columns), never cut off.
             (
                 5,
-                Line::styled("minor: page was in RAM, just map it", t.dim),
+                Line::styled(
+                    if w >= 35 {
+                        "minor: page was in RAM, just map it"
+                    } else {
+                        "minor: in RAM, just map it"
+                    },
+                    t.dim,
+                ),
             ),
-            (5, Line::styled("major: not in RAM: read from disk", t.dim)),
+            (
+                5,
+                Line::styled(
+                    if w >= 33 {
+                        "major: not in RAM: read from disk"
+                    } else {
+                        "major: read from disk"
+                    },
+                    t.dim,
+                ),
+            ),
             (
                 3,
                 kv("newly cached", cache_val(f.newly_cached), w, t, t.value),
@@ -134,14 +155,31 @@ impl Widget for Faults<'_> {
             (
                 3,
                 kv(
-                    "mapped",
+                    if several {
+                        "mapped, all workers"
+                    } else {
+                        "mapped"
+                    },
                     tot.mapped.map_or("?".into(), count),
                     w,
                     t,
                     t.value,
                 ),
             ),
-            (4, kv("touched", count(tot.touched), w, t, t.value)),
+            (
+                4,
+                kv(
+                    if several {
+                        "touched, all workers"
+                    } else {
+                        "touched"
+                    },
+                    count(tot.touched),
+                    w,
+                    t,
+                    t.value,
+                ),
+            ),
             (
                 3,
                 kv(
@@ -370,6 +408,42 @@ mod tests {
                 .contains(['▄', '▅', '▆', '▇', '█']),
             "{out}"
         );
+    }
+
+    #[test]
+    fn with_several_workers_the_union_totals_say_so() {
+        use crate::session::snapshot::WorkloadView;
+        let mut s = fixture_snapshot();
+        let out = show(&s, 44, 24);
+        assert!(!out.contains("all workers"), "one worker: {out}");
+        s.workloads = (1..=2)
+            .map(|id| WorkloadView {
+                id,
+                selected: id == 2,
+                ..WorkloadView::default()
+            })
+            .collect();
+        // 32 columns: the panel at 80x24.
+        for w in [44, 32] {
+            let out = show(&s, w, 24);
+            assert!(out.contains("Page faults of worker 2"), "{out}");
+            for want in ["mapped, all workers", "touched, all workers"] {
+                let l = out.lines().find(|l| l.contains(want)).expect(want);
+                assert!(l.contains("29,000"), "{want} is the union: {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_panels_keep_whole_sentences() {
+        let s = fixture_snapshot();
+        // 34 wide: the 32 inner columns of the 80x24 side panel.
+        let out = show(&s, 34, 24);
+        assert!(out.contains("minor: in RAM, just map it"), "{out}");
+        assert!(out.contains("major: read from disk"), "{out}");
+        let out = show(&s, 44, 24);
+        assert!(out.contains("minor: page was in RAM, just map it"), "{out}");
+        assert!(out.contains("major: not in RAM: read from disk"), "{out}");
     }
 
     #[test]

@@ -131,17 +131,32 @@ fn short_label(st: CellState) -> &'static str {
     }
 }
 
-/// The whole legend in one line (glyph + short label), for grids with few rows.
-fn legend_line_compact(s: &Snapshot, theme: &Theme) -> Line<'static> {
-    let mut spans = Vec::new();
-    for (i, st) in legend_states(s).into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::raw(" "));
+/// The whole legend with short labels (glyph + label), for grids with few rows: one line
+/// when it fits `width`, else flowed onto as few lines as it takes (never cut off). The
+/// glyphs are the theme's, as the cells draw them.
+fn legend_lines_compact(s: &Snapshot, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let width = width as usize;
+    let mut lines = Vec::new();
+    let mut cur: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for st in legend_states(s) {
+        let w = 1 + short_label(st).chars().count();
+        if used > 0 && used + 1 + w > width {
+            lines.push(Line::from(std::mem::take(&mut cur)));
+            used = 0;
         }
-        spans.push(Span::styled(st.glyph().to_string(), theme.cell(st)));
-        spans.push(Span::styled(short_label(st).to_string(), theme.label));
+        if used > 0 {
+            cur.push(Span::raw(" "));
+            used += 1;
+        }
+        cur.push(Span::styled(theme.glyph(st).to_string(), theme.cell(st)));
+        cur.push(Span::styled(short_label(st).to_string(), theme.label));
+        used += w;
     }
-    Line::from(spans)
+    if !cur.is_empty() {
+        lines.push(Line::from(cur));
+    }
+    lines
 }
 
 /// The legend for a grid area: the full one when the grid keeps most of its rows, else one
@@ -151,7 +166,7 @@ fn legend_for(s: &Snapshot, theme: &Theme, inner: Rect) -> Vec<Line<'static>> {
     if (full.len() as u16) * 4 <= inner.height {
         full
     } else {
-        vec![legend_line_compact(s, theme)]
+        legend_lines_compact(s, theme, inner.width)
     }
 }
 
@@ -467,6 +482,42 @@ mod tests {
         s.file.pages = 0;
         let out = show(&s, 40, 12, None);
         assert!(out.contains("empty file"), "{out}");
+    }
+
+    #[test]
+    fn the_short_legend_uses_the_themes_glyphs_and_is_never_cut_off() {
+        use crate::tui::theme::PROJECTOR;
+        let mut s = fixture_snapshot();
+        s.grid_mine = Some(vec![0; s.grid.cells.len()]);
+        // A short grid (80x24 with a side panel): the one-line legend, 42 columns wide.
+        for (theme, w) in [(&COLOR, 44u16), (&PROJECTOR, 44), (&COLOR, 30)] {
+            let out = text(&render(
+                Grid {
+                    snapshot: &s,
+                    theme,
+                    selected: None,
+                },
+                w,
+                16,
+            ));
+            let other = theme.glyph(CellState::MappedOther);
+            // Glyph and short label side by side appear only in the legend.
+            let all = &out;
+            for st in [CellState::Mapped, CellState::NotCached] {
+                let want = format!("{}{}", theme.glyph(st), short_label(st));
+                assert!(all.contains(&want), "{want} missing ({w} wide)\n{out}");
+            }
+            assert!(
+                all.contains(&format!("{other}other")),
+                "{other}other missing ({w} wide)\n{out}"
+            );
+            for l in out.lines() {
+                assert!(
+                    l.chars().count() <= w as usize && (!l.contains('│') || l.ends_with('│')),
+                    "cut off: {l}\n{out}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -215,9 +215,15 @@ impl Header<'_> {
         ];
         let tag = if f.is_demo { " [demo file]" } else { "" };
         let fixed = |facts: &[Span]| facts.iter().map(|s| s.width()).sum::<usize>() + 9 + tag.len();
-        // Narrow screens: the page count goes first, so the kernel settings stay visible.
+        // Narrow screens: the page count goes first, so the kernel settings stay visible;
+        // then the page size (4 KiB almost everywhere, and the grid's caption says it), so
+        // the line is never cut off (readahead and THP mode are what the demos turn on).
         if fixed(&facts) + 20 > width {
             facts.remove(1);
+        }
+        if fixed(&facts) + 12 > width {
+            // "  page " and its value, now at 3 and 4.
+            facts.drain(3..5);
         }
         let fixed = fixed(&facts);
         let budget = width.saturating_sub(fixed).max(12);
@@ -236,7 +242,7 @@ impl Header<'_> {
         Line::from(spans)
     }
 
-    fn run_line(&self) -> Line<'static> {
+    fn run_line(&self, width: usize) -> Line<'static> {
         let (s, t) = (self.snapshot, self.theme);
         let w = &s.worker;
         let (badge, style) = match &w.state {
@@ -259,7 +265,7 @@ impl Header<'_> {
         let rate = w
             .rate
             .map_or("max".to_string(), |r| format!("{}/s", count(r)));
-        Line::from(vec![
+        let mut spans = vec![
             Span::raw(" "),
             Span::styled(badge, style),
             Span::styled("  pattern ", t.label),
@@ -270,7 +276,15 @@ impl Header<'_> {
             Span::styled(w.advice.name(), t.value),
             Span::styled("  accesses ", t.label),
             Span::styled(count(w.accesses), t.value),
-        ])
+        ];
+        // Paused on a narrow screen: the keys go rather than the figures after them (the
+        // footer and the help list the keys).
+        if matches!(w.state, RunState::Paused)
+            && spans.iter().map(Span::width).sum::<usize>() > width
+        {
+            spans[1] = Span::styled("‖ paused", t.warn);
+        }
+        Line::from(spans)
     }
 
     fn caps_line(&self) -> Line<'static> {
@@ -366,7 +380,7 @@ impl Widget for Header<'_> {
             self.file_line(area.width as usize),
             match observed {
                 Some(o) => self.observe_line(o),
-                None => self.run_line(),
+                None => self.run_line(area.width as usize),
             },
             self.caps_line(),
         ];
@@ -544,6 +558,26 @@ mod tests {
         let out = show(&s, 200);
         assert!(out.contains("the worker's /proc is unreadable"), "{out}");
         assert!(out.contains("mapped: unavailable"), "{out}");
+    }
+
+    #[test]
+    fn at_80_columns_the_kernel_settings_and_the_figures_are_not_cut_off() {
+        let mut s = fixture_snapshot();
+        s.file.is_demo = true;
+        s.file.path = "/root/.cache/mmviz/demo-256MiB.bin".into();
+        s.worker.state = RunState::Paused;
+        let out = show(&s, 80);
+        let l: Vec<&str> = out.lines().collect();
+        assert!(
+            l[0].trim_end().ends_with("readahead 8 MiB  THP madvise") && l[0].contains("[demo"),
+            "{out}"
+        );
+        assert!(l[1].contains("‖ paused  pattern"), "{out}");
+        let acc = format!("accesses {}", count(s.worker.accesses));
+        assert!(l[1].trim_end().ends_with(&acc), "{out}");
+        // Wide enough: everything, keys included.
+        let out = show(&s, 140);
+        assert!(out.contains("page 4 KiB") && out.contains("(space resumes, n steps)"));
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Latency<'a> {
     /// Fault deltas of the worker over the same interval (/proc/<pid>/stat).
     pub minor: u64,
     pub major: u64,
+    /// The interval's length (about a second): in the title, so its fault counts are not
+    /// read as the faults panel's totals.
+    pub interval_ms: u64,
     pub theme: &'a Theme,
     /// Short of room: drop the closing note (how the labels were matched).
     pub compact: bool,
@@ -144,7 +147,11 @@ impl Latency<'_> {
 impl Widget for Latency<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = self.theme;
-        super::render_lines_panel("Access latency", theme, area, buf, |w| self.lines(w));
+        let title = format!(
+            "Access latency, last {:.1} s",
+            self.interval_ms as f64 / 1000.0
+        );
+        super::render_lines_panel(&title, theme, area, buf, |w| self.lines(w));
     }
 }
 
@@ -182,6 +189,7 @@ mod tests {
             hist: &h,
             minor: 40,
             major: 2,
+            interval_ms: 1000,
             theme: &COLOR,
             compact: false,
         };
@@ -192,6 +200,7 @@ mod tests {
             out.contains("1,042 timed (every access)  faults 40 minor, 2 major"),
             "{out}"
         );
+        assert!(out.contains("Access latency, last 1.0 s"), "{out}");
         assert!(out.contains(" 40 minor"), "{out}");
         assert!(out.contains(" 2 major"), "{out}");
         assert!(out.contains(" 1,000"), "{out}");
@@ -205,6 +214,7 @@ mod tests {
             hist: &h,
             minor: 40,
             major: 2,
+            interval_ms: 1000,
             theme: &COLOR,
             compact: true,
         };
@@ -227,6 +237,7 @@ mod tests {
                 hist: &h,
                 minor: 3072,
                 major: 0,
+                interval_ms: 1000,
                 theme: &COLOR,
                 compact: false,
             },
@@ -240,6 +251,7 @@ mod tests {
             hist: &empty,
             minor: 0,
             major: 0,
+            interval_ms: 1000,
             theme: &COLOR,
             compact: false,
         };
@@ -251,6 +263,7 @@ mod tests {
                 hist: &h,
                 minor: 0,
                 major: 0,
+                interval_ms: 1000,
                 theme: &COLOR,
                 compact: false,
             },

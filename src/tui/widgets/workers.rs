@@ -197,13 +197,16 @@ impl Workers<'_> {
                     .map_or("?".into(), |b| short_bytes(b, v))
             }
         };
+        // "run sequential" where every worker's fits its column, else one word (never cut).
+        let both = |x: &WorkloadView| format!("{} {}", state_word(x), x.worker.pattern);
+        let fits = s.workloads.iter().all(|x| both(x).chars().count() < cw);
         vec![
             Line::from(head),
             row(
-                if cw >= 12 { "state" } else { "doing" },
+                if fits { "state" } else { "doing" },
                 &|x| {
-                    if cw >= 12 {
-                        format!("{} {}", state_word(x), x.worker.pattern)
+                    if fits {
+                        both(x)
                     } else if x.worker.state == RunState::Running {
                         x.worker.pattern.to_string()
                     } else {
@@ -377,6 +380,37 @@ mod tests {
                 h,
             );
         }
+    }
+
+    #[test]
+    fn the_state_row_is_never_cut_off() {
+        use crate::workload::patterns::PatternKind;
+        let mut s = fixture_snapshot();
+        s.workloads = vec![view(1, false, 1, 0), view(2, true, 1, 0)];
+        for x in &mut s.workloads {
+            x.worker.pattern = PatternKind::Sequential;
+        }
+        // 34: the side panel at 80x24 (columns of 12: "run sequential" does not fit).
+        let out = show(&s, 34);
+        let row = out.lines().nth(2).unwrap();
+        assert!(
+            row.contains("doing") && row.matches("sequential").count() == 2,
+            "{out}"
+        );
+        assert!(!out.contains("sequent "), "{out}");
+        let out = show(&s, 48);
+        let row = out.lines().nth(2).unwrap();
+        assert!(
+            row.contains("state") && row.matches("run sequential").count() == 2,
+            "{out}"
+        );
+        s.workloads[0].worker.state = RunState::Paused;
+        let out = show(&s, 34);
+        let row = out.lines().nth(2).unwrap();
+        assert!(
+            row.contains("paused") && row.contains("sequential"),
+            "{out}"
+        );
     }
 
     #[test]

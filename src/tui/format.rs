@@ -67,6 +67,18 @@ pub fn truncate_left(s: &str, max: usize) -> String {
     format!("…{tail}")
 }
 
+/// Keeps the start of `s`, ending it with `…` when cut (titles, list rows).
+pub fn truncate_right(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let head: String = s.chars().take(max - 1).collect();
+    format!("{}…", head.trim_end())
+}
+
 /// Greedy word wrap to `width` columns (a word longer than a line is cut). Exact, so
 /// panels can size themselves to their text.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -109,6 +121,18 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncate_right_cuts_with_an_ellipsis_and_keeps_short_text() {
+        assert_eq!(truncate_right("Demand paging", 20), "Demand paging");
+        assert_eq!(
+            truncate_right("Demand paging: nothing is read", 16),
+            "Demand paging:…"
+        );
+        assert_eq!(truncate_right("abc", 1), "…");
+        assert_eq!(truncate_right("abc", 0), "");
+        assert!(truncate_right("Lesson: x y", 9).chars().count() <= 9);
+    }
 
     #[test]
     fn wrap_fits_width() {

@@ -39,10 +39,11 @@ impl LessonPanel<'_> {
     fn rows(&self, w: usize, h: usize) -> Vec<Line<'static>> {
         let t = self.theme;
         let v = self.view;
-        let mut head = vec![Line::styled(
-            format!("{}/{} {}", v.step + 1, v.steps, v.step_title),
-            t.title,
-        )];
+        // The step's title wraps (it names what the step shows): never cut mid-word.
+        let mut head: Vec<Line> = wrap(&format!("{}/{} {}", v.step + 1, v.steps, v.step_title), w)
+            .into_iter()
+            .map(|l| Line::styled(l, t.title))
+            .collect();
         let mut narrative: Vec<Line> = wrap(&v.narrative.replace('\n', " "), w)
             .into_iter()
             .map(|l| Line::styled(l, t.label))
@@ -136,7 +137,10 @@ impl LessonPanel<'_> {
 
 impl Widget for LessonPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let title = format!("Lesson: {}", self.view.lesson_title);
+        let title = crate::tui::format::truncate_right(
+            &format!("Lesson: {}", self.view.lesson_title),
+            area.width.saturating_sub(4) as usize,
+        );
         let inner_h = area.height.saturating_sub(2) as usize;
         super::render_lines_panel(&title, self.theme, area, buf, |w| {
             self.rows(w as usize, inner_h)
@@ -196,7 +200,7 @@ impl Widget for Picker<'_> {
                 e.steps,
                 e.title
             );
-            let text: String = text.chars().take(w).collect();
+            let text = crate::tui::format::truncate_right(&text, w);
             rows.push(Line::styled(
                 text,
                 if i == self.selected {

@@ -337,7 +337,13 @@ fn attach_live_evict_asks_first_and_workload_keys_say_why_not() {
     let s = t.wait(10, "evicted", |s| s.contains("evicted (confirmed)"));
     let after = fincore_pages(&fx.file).unwrap();
     assert_eq!(after, TOUCHED.len() as u64, "{s}");
-    assert!(s.contains(&format!(" -> {after} pages cached")), "{s}");
+    assert!(
+        s.contains(&format!(
+            " -> {} pages cached",
+            mmviz::text::thousands(after)
+        )),
+        "{s}"
+    );
     t.keys(&["q"]);
     t.wait(10, "exit", |s| s.contains("EXIT=0"));
     assert!(child.try_wait().unwrap().is_none(), "never signalled");

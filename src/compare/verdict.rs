@@ -28,18 +28,7 @@ pub fn median_index(xs: &[f64]) -> Option<usize> {
     idx.get(xs.len().saturating_sub(1) / 2).copied()
 }
 
-/// 1234567 -> "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::text::thousands;
 
 /// A variant of mmap is worth naming in the verdict when it beats plain mmap by this factor.
 const VARIANT_MATTERS: f64 = 1.3;

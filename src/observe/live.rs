@@ -342,7 +342,7 @@ impl ObservedSession {
         );
         let line = match r {
             Ok(r) => {
-                let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+                let n = |v: Option<u64>| v.map_or("?".to_string(), crate::text::thousands);
                 // Nothing left the cache (every page mapped, say): no "evicted" headline.
                 let none =
                     matches!((r.cached_before, r.cached_after), (Some(b), Some(a)) if a >= b);
@@ -413,7 +413,7 @@ impl ObservedSession {
         let j = self.warm.take().expect("checked above");
         let res = j.handle.join();
         let after = self.obs.cached_now();
-        let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+        let n = |v: Option<u64>| v.map_or("?".to_string(), crate::text::thousands);
         let line = match res {
             Ok(Ok(bytes)) => format!(
                 "warmed ({}): read {}; {} -> {} pages cached",

@@ -6,6 +6,7 @@ use super::Session;
 use crate::kernel::advice::Advice;
 use crate::kernel::cache::{self, Fill};
 use crate::session::snapshot::ComparisonState;
+use crate::text::thousands;
 use crate::units::{human_bytes, page_size};
 use crate::workload::patterns::PatternKind;
 use crate::workload::worker::{Control, Progress, WorkerState};
@@ -124,10 +125,14 @@ impl Session {
         );
         let m = match r {
             Ok(r) => match (r.cached_before, r.cached_after) {
-                (Some(b), Some(0)) => format!("evicted: {b} -> 0 pages cached"),
+                (Some(b), Some(0)) => format!("evicted: {} -> 0 pages cached", thousands(b)),
                 (Some(b), Some(a)) => {
                     let why = r.stayed_reason.unwrap_or_default();
-                    format!("evict: {b} -> {a} pages cached; {why}")
+                    format!(
+                        "evict: {} -> {} pages cached; {why}",
+                        thousands(b),
+                        thousands(a)
+                    )
                 }
                 _ => "evict requested; the result is hidden by the kernel".into(),
             },
@@ -308,7 +313,11 @@ impl Session {
         };
         let line = if n == 1 {
             let page = p.recent.first().copied().unwrap_or(0);
-            format!("step: access {} on page {page} -> {faults}", p.accesses)
+            format!(
+                "step: access {} on page {} -> {faults}",
+                thousands(p.accesses),
+                thousands(page)
+            )
         } else {
             format!("step: ran {n} accesses -> {faults}")
         };

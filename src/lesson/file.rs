@@ -547,6 +547,11 @@ mod tests {
                 "t.toml:9: 'faults.majors' is not a field",
             ),
             (
+                "otherwise = \"x\"",
+                "otherwise = \"x\"\nnot_applicable = \"y\"",
+                "t.toml:9: not_applicable needs applies_if",
+            ),
+            (
                 "narrative = \"one line\"",
                 "narrative = \"\"",
                 "t.toml:6: step 's': the narrative has 0 lines",

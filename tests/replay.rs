@@ -337,10 +337,10 @@ fn replay_jumps_to_recorded_lesson_steps_in_a_terminal() {
     let s = t.wait(5, "the first step", |s| {
         s.contains("◆ demand-paging step 1: step title 1  ✓ faults.major_total >= 1 (14)")
     });
-    assert!(s.contains("step 1/2") && s.contains("⏸"), "{s}");
+    assert!(s.contains("step 1 ◆1/2") && s.contains("⏸"), "{s}");
     t.keys(&["n"]);
     t.wait(5, "the second step", |s| {
-        s.contains("◆ demand-paging step 2: step title 3") && s.contains("step 2/2")
+        s.contains("◆ demand-paging step 2: step title 3") && s.contains("step 2 ◆2/2")
     });
     t.keys(&["n"]);
     t.wait(5, "no step after", |s| {
@@ -462,4 +462,180 @@ fn a_two_worker_recording_keeps_mapped_by_another_worker_in_a_smaller_replay() {
             "{w}x{h}: {other} cells of the other worker, {own} of the selected one"
         );
     }
+}
+
+/// `mmviz lesson NAME FILE --record R` in a real terminal: every step entered and every change
+/// of its verdicts is a `lesson_step` entry with the measured values the screen showed (and
+/// the recorded frame at that moment holds), never one per frame; the replay marks them and
+/// jumps to them with n.
+#[test]
+fn a_recorded_lesson_replays_its_steps_with_their_verdicts() {
+    use mmviz::record::{CheckVerdict, Recording};
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = scratch_dir();
+    let file = dir.path().join("lesson.bin");
+    assert_eq!(
+        mmviz(&["gen", file.to_str().unwrap(), "--size", "8MiB"]).code(),
+        0
+    );
+    let rec = dir.path().join("lesson.jsonl");
+    let (f, r) = (file.to_str().unwrap(), rec.to_str().unwrap());
+    // The flags as in the live view; a pre-flight has no screen to record.
+    let e = mmviz(&["lesson", "demand-paging", f, "--check", "--record", r]);
+    assert_eq!(e.code(), 2, "{e:?}");
+    assert!(
+        e.stderr.contains("--record") && e.stderr.contains("--check"),
+        "{e:?}"
+    );
+    let e = mmviz(&["lesson", "demand-paging", f, "--force"]);
+    assert_eq!(e.code(), 2, "--force needs --record: {e:?}");
+    assert!(!rec.exists());
+
+    let bin = env!("CARGO_BIN_EXE_mmviz");
+    let cmd = format!("{bin} lesson demand-paging {f} --record {r}; echo EXIT=$?; sleep 60");
+    let t = Tmux::start("lessonrec", &cmd);
+    t.wait(30, "step 1 judged", |s| {
+        s.contains("1/4 A cold file") && s.contains("✓ totals.cached == 0")
+    });
+    t.keys(&["n"]);
+    t.wait(30, "step 2 judged", |s| {
+        s.contains("2/4 First touch") && s.contains("✓ faults.major_total >= 1")
+    });
+    t.keys(&["n"]);
+    t.wait(30, "step 3 judged", |s| {
+        s.contains("3/4 Minor faults") && s.contains("✓ faults.minor_total >= 1")
+    });
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
+    drop(t);
+    // Not overwritten without --force (checked before the screen switches).
+    let t = Tmux::start("lessonrec2", &cmd);
+    let s = t.wait(10, "exit status", |s| s.contains("EXIT=2"));
+    assert!(s.contains("already exists (use --force"), "{s}");
+    drop(t);
+
+    let mut recording = Recording::open(&rec).unwrap();
+    let steps = recording.lesson_steps.clone();
+    let lesson = mmviz::lesson::file::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.name == "demand-paging")
+        .unwrap();
+    let indices: Vec<u32> = steps.iter().map(|(_, s)| s.index).collect();
+    let mut visited = indices.clone();
+    visited.dedup();
+    assert_eq!(visited, [0, 1, 2], "{indices:?}");
+    let mut prev: Option<&mmviz::record::LessonStep> = None;
+    for (t_ms, s) in &steps {
+        let want = &lesson.steps[s.index as usize];
+        assert_eq!(
+            (s.lesson.as_str(), &s.title),
+            ("demand-paging", &want.title)
+        );
+        let checks: Vec<String> = want.checks.iter().map(|c| c.expect.to_string()).collect();
+        let got: Vec<String> = s.checks.iter().map(|c| c.check.clone()).collect();
+        assert_eq!(got, checks);
+        let verdicts =
+            |s: &mmviz::record::LessonStep| s.checks.iter().map(|c| c.verdict).collect::<Vec<_>>();
+        match prev {
+            // Entered: nothing judged yet.
+            Some(p) if p.index == s.index => {
+                assert_ne!(
+                    verdicts(p),
+                    verdicts(s),
+                    "written only when a verdict changes"
+                )
+            }
+            _ => assert!(
+                s.checks.iter().all(|c| c.verdict == CheckVerdict::Pending),
+                "{s:?}"
+            ),
+        }
+        for c in &s.checks {
+            match c.verdict {
+                CheckVerdict::Pass | CheckVerdict::Fail => assert!(c.measured.is_some(), "{c:?}"),
+                CheckVerdict::Pending => assert!(c.measured.is_none(), "{c:?}"),
+                _ => assert!(c.note.as_deref().is_some_and(|n| !n.is_empty()), "{c:?}"),
+            }
+        }
+        // Step 2 paused after its one access: the recorded frame holds the judged count.
+        if s.index == 1 {
+            if let Some(c) = s
+                .checks
+                .iter()
+                .find(|c| c.check == "faults.major_total >= 1" && c.verdict == CheckVerdict::Pass)
+            {
+                let i = recording.frame_at(*t_ms);
+                let frame = recording.frame(i).unwrap();
+                assert_eq!(c.measured, Some(frame.faults.major_total.into()));
+                assert!(frame.faults.major_total >= 1);
+            }
+        }
+        prev = Some(s);
+    }
+    let passed = |i: u32, check: &str| {
+        steps.iter().any(|(_, s)| {
+            s.index == i
+                && s.checks
+                    .iter()
+                    .any(|c| c.check == check && c.verdict == CheckVerdict::Pass)
+        })
+    };
+    assert!(passed(0, "totals.cached == 0"), "{steps:?}");
+    assert!(passed(1, "faults.major_total >= 1"), "{steps:?}");
+    assert!(passed(2, "faults.minor_total >= 1"), "{steps:?}");
+    let frames = recording.frames.len();
+    assert!(
+        steps.len() < frames,
+        "{} entries, {frames} frames",
+        steps.len()
+    );
+
+    // The replay marks them and jumps to them with n.
+    let n = steps.len();
+    let cmd = format!("{bin} replay {r}; echo EXIT=$?; sleep 60");
+    let t = Tmux::start("lessonplay", &cmd);
+    t.wait(10, "the replay screen", |s| {
+        s.contains("replay lesson.bin") && s.contains(&format!("/{n} ")) && s.contains('◆')
+    });
+    t.keys(&["Home", "n"]);
+    let s = t.wait(5, "the first step", |s| {
+        s.contains("◆ demand-paging step 1: A cold file  ") && s.contains("totals.cached == 0 (")
+    });
+    assert!(s.contains("step 1 ◆") && s.contains("⏸"), "{s}");
+    // n walks the entries in order, each shown with its lesson step and verdicts.
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let s = t.capture();
+        let line = s
+            .lines()
+            .find(|l| l.starts_with("◆ demand-paging step "))
+            .unwrap_or_default()
+            .to_string();
+        if line.contains("step 2: First touch") && line.contains("✓ faults.major_total >= 1 (") {
+            seen.push(line);
+            break;
+        }
+        seen.push(line.clone());
+        t.keys(&["n"]);
+        // The next entry's line replaces this one.
+        t.wait(5, "the next entry", |s| {
+            !s.contains(&line) || s.contains("no lesson step after")
+        });
+    }
+    assert!(
+        seen.last()
+            .is_some_and(|l| l.contains("✓ faults.major_total >= 1 (")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("step 1: A cold file  ✓ totals.cached == 0 (0)")),
+        "{seen:#?}"
+    );
+    t.keys(&["q"]);
+    t.wait(10, "exit status", |s| s.contains("EXIT=0"));
 }

@@ -41,6 +41,9 @@ pub fn main_lesson(
         .map_err(|e| AppError::usage(e.to_string().trim().to_string()))?;
     let mut t = cli.tui;
     t.theme = a.theme.clone();
+    t.record = a.record.clone();
+    t.record_paths = a.record_paths;
+    t.force = a.force;
     if let Some((mode, share)) = lesson.write {
         t.write = Some(mode.to_string());
         t.write_share = share;
@@ -150,6 +153,7 @@ fn main_with(
         start,
         file: path_for_probes,
         write: write.map(|w| w.mode),
+        sink: tee.as_ref().map(|h| h.lesson_sink()),
     };
     let res = crate::tui::run_lessons(ui_rx, ui_tx, theme, lessons);
     let _ = tx.send(Command::Quit);

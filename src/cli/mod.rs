@@ -453,6 +453,16 @@ pub struct LessonArgs {
     /// Colours of the live view: dark, light, projector, mono
     #[arg(long, value_parser = ["dark", "light", "projector", "mono"])]
     pub theme: Option<String>,
+    /// Record the lesson (snapshots, commands, events and every step with its checks'
+    /// verdicts) to FILE as JSON lines, for `mmviz replay FILE` (n/p jump between steps)
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub record: Option<PathBuf>,
+    /// Keep the file's full path in the recording (default: its name only)
+    #[arg(long, requires = "record")]
+    pub record_paths: bool,
+    /// Overwrite the --record file if it exists
+    #[arg(long, requires = "record")]
+    pub force: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -90,6 +90,12 @@ enum Wait {
     Warm {
         after_ms: u64,
     },
+    /// An evict: its result event after this session time. A probe started before it would
+    /// read the file while the session still writes it back and drops it (then finds it
+    /// cached, and the evict empties the cache after the probe filled it).
+    Evict {
+        after_ms: u64,
+    },
     /// A comparison different from this one (Done or Failed).
     Compare {
         before: ComparisonState,
@@ -178,6 +184,16 @@ impl Controller {
         self.step
     }
 
+    /// Counts the visits of steps: changes whenever a step is entered (again).
+    pub fn visit(&self) -> usize {
+        self.generation
+    }
+
+    /// The current step's checks, in the lesson's order.
+    pub fn check_states(&self) -> &[CheckState] {
+        &self.states
+    }
+
     fn cancel_probes(&mut self) {
         for c in self.running.drain(..) {
             c.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -256,6 +272,12 @@ impl Controller {
                         e.t_ms >= *after_ms
                             && (e.text.starts_with("warmed") || e.text.starts_with("warm failed"))
                     }),
+                    Wait::Evict { after_ms } => snap.events.iter().any(|e| {
+                        e.t_ms >= *after_ms
+                            && ["evicted:", "evict:", "evict requested", "evict failed"]
+                                .iter()
+                                .any(|p| e.text.starts_with(p))
+                    }),
                     Wait::Compare { before } => {
                         snap.comparison != *before
                             && matches!(
@@ -310,7 +332,15 @@ impl Controller {
 
     fn issue(&mut self, a: Action, snap: &Snapshot, now: Instant, out: &mut Vec<Command>) {
         match a {
-            Action::Evict => out.push(Command::Evict),
+            Action::Evict => {
+                out.push(Command::Evict);
+                self.wait = Some((
+                    Wait::Evict {
+                        after_ms: snap.t_ms,
+                    },
+                    now,
+                ));
+            }
             Action::Warm { fill } => {
                 out.push(if fill.as_deref() == Some("random") {
                     Command::WarmRandom
@@ -507,6 +537,7 @@ impl Controller {
         } else if let Some((w, _)) = &self.wait {
             match w {
                 Wait::Warm { .. } => "setting up: warming the cache…".into(),
+                Wait::Evict { .. } => "setting up: evicting the file…".into(),
                 Wait::Compare { .. } => "setting up: comparing mmap with read()…".into(),
                 Wait::Probe { name } => format!("setting up: probe {name} running…"),
                 Wait::Access { left, .. } => format!("setting up: {left} access(es) to go"),
@@ -565,9 +596,18 @@ fn judge_one(c: &LessonCheck, facts: &Value) -> CheckState {
         match cond.eval(facts) {
             Verdict::Pass { .. } => {}
             Verdict::Fail { measured } => {
+                let other = cond.reference.as_ref().and_then(|r| lookup(facts, r));
+                let because = c
+                    .not_applicable
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(": {s}"));
                 return CheckState::NotApplicable {
-                    why: format!("it needs {cond}, measured {}", show(&measured)),
-                }
+                    why: format!(
+                        "it needs {cond}, measured {}{}{because}",
+                        show(&measured),
+                        other.map_or(String::new(), |o| format!(" vs {}", show(o)))
+                    ),
+                };
             }
             Verdict::NotMeasured { why } => return CheckState::NotApplicable { why },
         }
@@ -664,6 +704,7 @@ mod tests {
             expect: Check::parse(expect).unwrap(),
             otherwise: "why".into(),
             applies_if: applies.map(|a| Check::parse(a).unwrap()),
+            not_applicable: None,
         }
     }
 
@@ -686,10 +727,57 @@ mod tests {
             "not_applicable"
         );
         assert_eq!(t("probe.second.major_faults == 0", None), "pass");
+        // Not applicable: the condition with both sides measured, and the lesson's reason.
+        let mut c = lc(
+            "faults.major_total == 0",
+            Some("probe.second.major_faults == $faults.major_total"),
+        );
+        c.not_applicable = Some("pages were evicted".into());
+        assert_eq!(
+            judge_one(&c, &f),
+            CheckState::NotApplicable {
+                why: "it needs probe.second.major_faults == $faults.major_total, measured 0 vs 2: \
+                      pages were evicted"
+                    .into()
+            }
+        );
         // The probe ran, but its JSON has no such key: a fail, never "not measured".
         assert_eq!(t("probe.second.majors == 0", None), "fail");
         // The probe has not answered yet.
         assert_eq!(t("probe.third.x == 0", None), "pending");
+    }
+
+    #[test]
+    fn a_probe_after_an_evict_waits_for_the_evict_result() {
+        let src = "title = \"T\"\nduration_min = 1\n[[step]]\ntitle = \"s\"\nnarrative = \"n\"\nsetup = [{ action = \"pause\" }, { action = \"evict\" }, { action = \"probe\", name = \"first\", command = \"run\" }]\n";
+        let l = parse("t", "t.toml", src).unwrap();
+        let mut c = Controller::new(l, PathBuf::from("/nonexistent"), PathBuf::from("mmviz"));
+        let mut snap = Snapshot {
+            t_ms: 100,
+            ..Default::default()
+        };
+        // An evict of an earlier step does not count.
+        snap.events.push(crate::session::snapshot::LogEntry {
+            t_ms: 40,
+            text: "evicted: 2048 -> 0 pages cached".into(),
+        });
+        let now = Instant::now();
+        assert_eq!(c.tick(&snap, now), vec![Command::Pause, Command::Evict]);
+        assert_eq!(c.view(now).status, "setting up: evicting the file…");
+        assert!(
+            c.tick(&snap, now).is_empty(),
+            "no probe before the evict's result"
+        );
+        snap.t_ms = 180;
+        snap.events.push(crate::session::snapshot::LogEntry {
+            t_ms: 170,
+            text: "evict: 2048 -> 3 pages cached; 3 are dirty".into(),
+        });
+        let out = c.tick(&snap, now);
+        assert!(
+            matches!(&out[..], [Command::Note { text }] if text.starts_with("lesson probe first: ")),
+            "{out:?}"
+        );
     }
 
     #[test]

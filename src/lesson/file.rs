@@ -115,6 +115,10 @@ struct RawCheck {
     /// evict); when it does not, the check is "not applicable here", with `otherwise`.
     #[serde(default)]
     applies_if: Option<Spanned<String>>,
+    /// Said after the condition and what was measured when `applies_if` does not hold: why
+    /// the claim cannot be shown then (needs `applies_if`).
+    #[serde(default)]
+    not_applicable: Option<String>,
 }
 
 /// A set-up action of a step. Write mode is chosen per lesson (`write = "shared"`), a second
@@ -209,6 +213,8 @@ pub struct LessonCheck {
     pub expect: Check,
     pub otherwise: String,
     pub applies_if: Option<Check>,
+    /// Why the claim cannot be shown when `applies_if` does not hold.
+    pub not_applicable: Option<String>,
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -328,10 +334,17 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
                 .as_ref()
                 .map(|a| known_check(a, &probes))
                 .transpose()?;
+            if c.not_applicable.is_some() && applies_if.is_none() {
+                return Err(at(
+                    c.expect.span().start,
+                    "not_applicable needs applies_if (the condition it explains)".into(),
+                ));
+            }
             checks.push(LessonCheck {
                 expect,
                 otherwise: c.otherwise,
                 applies_if,
+                not_applicable: c.not_applicable,
             });
         }
         let secs = |v: Option<f64>, default: f64, what: &str| match v {
@@ -532,6 +545,11 @@ mod tests {
                 "faults.major_total >= 1",
                 "faults.majors >= 1",
                 "t.toml:9: 'faults.majors' is not a field",
+            ),
+            (
+                "otherwise = \"x\"",
+                "otherwise = \"x\"\nnot_applicable = \"y\"",
+                "t.toml:9: not_applicable needs applies_if",
             ),
             (
                 "narrative = \"one line\"",

@@ -7,6 +7,7 @@ pub mod check;
 pub mod controller;
 pub mod file;
 pub mod probe;
+pub mod recording;
 pub mod runner;
 
 use crate::cli::{LessonArgs, LessonCmd};

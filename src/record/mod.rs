@@ -195,6 +195,10 @@ pub enum CheckVerdict {
     Fail,
     /// The field is absent or null on this machine (not a pass, not a fail).
     NotMeasured,
+    /// The check's `applies_if` does not hold on this machine (the note says why).
+    NotApplicable,
+    /// The step was skipped (the note says why).
+    Skipped,
     /// Not evaluated yet (the step was just shown).
     Pending,
 }
@@ -416,6 +420,12 @@ impl LessonSink {
                 *g = None;
             }
         }
+    }
+}
+
+impl std::fmt::Debug for LessonSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LessonSink")
     }
 }
 

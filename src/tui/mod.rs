@@ -565,6 +565,8 @@ pub struct Lessons {
     pub file: std::path::PathBuf,
     /// The session's write mode (None: read-only mapping).
     pub write: Option<crate::workload::worker::WriteMode>,
+    /// With `--record`: where each step entered and each change of its verdicts is written.
+    pub sink: Option<crate::record::LessonSink>,
 }
 
 /// Turns the keys' lesson requests into controller calls, ticks the controller against the
@@ -574,6 +576,7 @@ fn drive_lesson(
     ctl: &mut Option<crate::lesson::controller::Controller>,
     lessons: &Lessons,
     commands: &Sender<Command>,
+    log: &mut crate::lesson::recording::StepLog,
 ) -> bool {
     use crate::lesson::controller::Controller;
     use lesson_ui::LessonRequest as R;
@@ -637,6 +640,11 @@ fn drive_lesson(
         for cmd in c.tick(&app.snapshot, now) {
             let _ = commands.send(cmd);
         }
+        if let Some(sink) = &lessons.sink {
+            if let Some(step) = log.update(c) {
+                sink.lesson_step(&step);
+            }
+        }
         let v = c.view(now);
         if app.lesson.as_ref() != Some(&v) {
             app.lesson = Some(v);
@@ -680,6 +688,7 @@ pub fn run_lessons(
     });
     // The panel (and the lesson keys) from the first frame, before any snapshot.
     app.lesson = ctl.as_ref().map(|c| c.view(std::time::Instant::now()));
+    let mut step_log = crate::lesson::recording::StepLog::default();
     let mut last_view: Option<Command> = None;
     let mut dirty = true;
     let mut connected = true;
@@ -715,7 +724,7 @@ pub fn run_lessons(
                 Err(TryRecvError::Disconnected) => connected = false,
             }
         }
-        if !app.waiting && drive_lesson(&mut app, &mut ctl, &lessons, &commands) {
+        if !app.waiting && drive_lesson(&mut app, &mut ctl, &lessons, &commands, &mut step_log) {
             dirty = true;
         }
         if dirty {

@@ -158,18 +158,22 @@ pub struct Status {
 pub fn step_line(s: &LessonStep) -> String {
     let mut out = format!("◆ {} step {}: {}", s.lesson, s.index + 1, s.title);
     for c in &s.checks {
-        let measured = c
-            .measured
-            .as_ref()
-            .map(|v| match v {
-                serde_json::Value::String(t) => t.clone(),
-                v => v.to_string(),
-            })
-            .unwrap_or_else(|| "not measured".into());
+        let why = |what: &str| match &c.note {
+            Some(n) => format!("{what}: {n}"),
+            None => what.to_string(),
+        };
+        let measured = match (&c.measured, c.verdict) {
+            (Some(serde_json::Value::String(t)), _) => t.clone(),
+            (Some(v), _) => v.to_string(),
+            (None, CheckVerdict::NotApplicable) => why("not applicable here"),
+            (None, CheckVerdict::Skipped) => why("skipped"),
+            (None, CheckVerdict::Pending) => "not judged yet".into(),
+            (None, _) => why("not measured"),
+        };
         let mark = match c.verdict {
             CheckVerdict::Pass => "✓",
             CheckVerdict::Fail => "✗",
-            CheckVerdict::NotMeasured => "–",
+            CheckVerdict::NotMeasured | CheckVerdict::NotApplicable | CheckVerdict::Skipped => "–",
             CheckVerdict::Pending => "…",
         };
         out.push_str(&format!("  {mark} {} ({measured})", c.check));
@@ -195,11 +199,17 @@ impl Status {
                 .and_then(|i| rec.lesson_steps.get(i))
                 .map(|(_, s)| step_line(s))
                 .or_else(|| p.note.clone()),
+            // A step is recorded when entered and at each verdict change: the lesson step
+            // shown, then which of the recorded marks this is.
             step_at: (!rec.lesson_steps.is_empty()).then(|| {
                 let n = rec
                     .lesson_steps
                     .partition_point(|(t, _)| *t as f64 <= p.pos_ms);
-                format!("step {n}/{}", rec.lesson_steps.len())
+                let marks = rec.lesson_steps.len();
+                match n.checked_sub(1).map(|i| &rec.lesson_steps[i].1) {
+                    Some(s) => format!("step {} ◆{n}/{marks}", s.index + 1),
+                    None => format!("◆0/{marks}"),
+                }
             }),
             marks: rec.lesson_steps.iter().map(|(t, _)| *t).collect(),
         }
@@ -548,7 +558,7 @@ mod tests {
         p.handle_key(&rec, key(KeyCode::Char('n')));
         assert_eq!((p.step, p.frame), (Some(1), 2), "the frame before step 2");
         let st = Status::of(&p, &rec);
-        assert_eq!(st.step_at.as_deref(), Some("step 2/2"));
+        assert_eq!(st.step_at.as_deref(), Some("step 2 ◆2/2"));
         assert_eq!(
             st.step_line.as_deref(),
             Some("◆ demand-paging step 2: a second pass  – faults.major_total >= 1 (not measured)")
@@ -563,16 +573,24 @@ mod tests {
             render(&fr[0], &st, &COLOR, f.area(), f.buffer_mut())
         });
         let row = |y: u16| (0..80).map(|x| buf[(x, y)].symbol()).collect::<String>();
-        assert!(
-            row(22).contains("step 1/2") && row(22).contains('◆'),
-            "{}",
-            row(22)
-        );
+        assert!(row(22).contains("step 1 ◆1/2"), "{}", row(22));
         assert!(
             row(23)
                 .starts_with("◆ demand-paging step 1: first touch  ✓ faults.major_total >= 1 (3)"),
             "{}",
             row(23)
+        );
+        // Explained verdicts carry their reason; a pending check says it was not judged.
+        let mut s = step(2, "folios", CheckVerdict::NotApplicable, None);
+        s.checks[0].note = Some("it needs file.filesystem.can_evict == true".into());
+        s.checks.push(CheckRecord {
+            verdict: CheckVerdict::Pending,
+            ..s.checks[0].clone()
+        });
+        assert_eq!(
+            step_line(&s),
+            "◆ demand-paging step 3: folios  – faults.major_total >= 1 (not applicable here: \
+             it needs file.filesystem.can_evict == true)  … faults.major_total >= 1 (not judged yet)"
         );
         // Any other key returns the key list, with the step keys since there are steps.
         p.handle_key(&rec, key(KeyCode::Right));

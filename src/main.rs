@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Bench(a)) => mmviz::cli::bench::bench(a),
         Some(Cmd::Replay(a)) => mmviz::cli::replay::main(a),
-        Some(Cmd::Lesson(a)) => match mmviz::lesson::main(a) {
+        Some(Cmd::Lesson(a)) => match mmviz::cli::lesson::main(a) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },

@@ -8,6 +8,7 @@ pub mod clidoc;
 pub mod commands;
 pub mod demo;
 pub mod gen;
+pub mod lesson;
 pub mod live;
 pub mod live_observe;
 pub mod output;

@@ -10,7 +10,7 @@ use crate::kernel::target::Target;
 use crate::session::snapshot::{Command, Snapshot};
 use crate::session::{self, SessionOptions, SessionWrite};
 use serde::Serialize;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -53,13 +53,22 @@ pub struct Report {
     pub machine: crate::kernel::machine::Machine,
 }
 
-/// Runs every step of `lesson` headless on `file` (or the demo file). `slow`: also the
-/// steps marked slow (the flusher's 30 s).
-pub fn check(lesson: &Lesson, file: Option<&Path>, slow: bool) -> Result<Report> {
-    let (path, is_demo) = match file {
-        Some(p) => (p.to_path_buf(), false),
-        None => (crate::cli::demo::ensure_demo_file(false)?, true),
-    };
+/// Where and how a pre-flight runs (the command line's choices, as plain values).
+pub struct CheckOptions {
+    /// The file the lesson runs on (a write lesson writes only a scratch copy of it).
+    pub path: PathBuf,
+    pub is_demo: bool,
+    /// Also the steps marked slow (the flusher's 30 s).
+    pub slow: bool,
+    /// The session's starting rate, as in the live view.
+    pub rate: Option<u64>,
+    /// The comparison engine for steps that compare mmap with read().
+    pub compare: Option<session::CompareFn>,
+}
+
+/// Runs every step of `lesson` headless as `o` says.
+pub fn check(lesson: &Lesson, o: &CheckOptions) -> Result<Report> {
+    let (path, is_demo, slow) = (o.path.clone(), o.is_demo, o.slow);
     let t = Target::open(&path)?;
     let machine = crate::kernel::machine::Machine::detect(Some(&t.file));
     let size = match lesson.write {
@@ -74,10 +83,10 @@ pub fn check(lesson: &Lesson, file: Option<&Path>, slow: bool) -> Result<Report>
         is_demo,
         spec: Default::default(),
         advice: crate::kernel::advice::Advice::Normal,
-        rate: Some(crate::cli::live::DEFAULT_TUI_RATE),
+        rate: o.rate,
         cold: false,
         hz: 20,
-        compare: Some(crate::cli::live::compare_for_tui),
+        compare: o.compare,
         write: lesson
             .write
             .map(|(mode, share)| SessionWrite { mode, share }),

@@ -377,6 +377,7 @@ impl Controller {
             Action::Pause => out.push(Command::Pause),
             Action::Resume => out.push(Command::Resume),
             Action::Reset => out.push(Command::Reset),
+            Action::AddWorker => out.push(Command::AddWorkload),
             Action::Access { count } => {
                 // Pause and slow down now; the first step follows once they took effect.
                 out.extend(

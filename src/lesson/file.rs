@@ -152,6 +152,9 @@ pub enum Action {
     Resume,
     /// Reset counters and restart the worker.
     Reset,
+    /// Start another live worker on the same file (the `p` key; up to 4), selected: the
+    /// top-level `worker` and `faults` are then its own, `workloads.N` each one's.
+    AddWorker,
     /// Exactly `count` single accesses (the `.` key), the worker paused.
     Access {
         #[serde(default)]
@@ -245,6 +248,15 @@ pub fn parse(name: &str, file: &str, src: &str) -> Result<Lesson, String> {
         .and_then(|v| v.as_object_mut())
     {
         st.entry("reason").or_insert(serde_json::Value::Null);
+    }
+    // `workloads` holds one entry per live worker (up to 4): the fixture has none.
+    if let Some(w) = known
+        .pointer_mut("/workloads")
+        .and_then(|v| v.as_array_mut())
+    {
+        let one = serde_json::to_value(crate::session::snapshot::WorkloadView::default())
+            .map_err(|e| e.to_string())?;
+        w.resize(crate::session::MAX_WORKLOADS, one);
     }
     let write = match &raw.write {
         None => None,

@@ -78,18 +78,22 @@ fn dirty_pages(f: &File) -> u64 {
 /// A fresh shared mapping of a fresh scratch copy of `src`, made exactly as `run --write`
 /// makes its own (pwrite, then fdatasync), then `f(base, span)`: ns per access.
 fn fresh(src: &Path, f: impl FnOnce(*mut u8, u64) -> f64) -> f64 {
+    let (_s, mut map) = scratch_map(src);
+    let span = map.len() as u64;
+    f(map.as_mut_ptr(), span)
+}
+
+/// A scratch copy of `src` (kept alive by the first value) and its writable shared mapping.
+fn scratch_map(src: &Path) -> (mmviz::workload::scratch::ScratchFile, memmap2::MmapMut) {
     let dir = mmviz::workload::scratch::ScratchDir {
         path: bench_dir(),
         fs: String::new(),
     };
     let s = mmviz::workload::scratch::ScratchFile::copy_of(&dir, &File::open(src).unwrap(), SIZE)
         .unwrap();
-    // SAFETY: this bench's own file; nothing truncates it meanwhile.
-    let mut map = unsafe { MmapOptions::new().map_mut(&s.file).unwrap() };
-    let span = map.len() as u64;
-    let ns = f(map.as_mut_ptr(), span);
-    drop(map);
-    ns
+    // SAFETY: this bench's own scratch file; nothing truncates it meanwhile.
+    let map = unsafe { MmapOptions::new().map_mut(&s.file).unwrap() };
+    (s, map)
 }
 
 /// (a) the plain store loop on a fresh mapping; ns per access.
@@ -175,14 +179,7 @@ fn worker_loop(base: *mut u8, span: u64, seed: u64) -> f64 {
 
 /// (c): both loops over one mapping whose pages are all dirty already (no faults).
 fn steady(src: &Path, n: usize) -> (Vec<f64>, Vec<f64>) {
-    let dir = mmviz::workload::scratch::ScratchDir {
-        path: bench_dir(),
-        fs: String::new(),
-    };
-    let s = mmviz::workload::scratch::ScratchFile::copy_of(&dir, &File::open(src).unwrap(), SIZE)
-        .unwrap();
-    // SAFETY: this bench's own scratch file; nothing truncates it meanwhile.
-    let mut map = unsafe { MmapOptions::new().map_mut(&s.file).unwrap() };
+    let (_s, mut map) = scratch_map(src);
     let span = map.len() as u64;
     let ps = mmviz::units::page_size() as usize;
     for i in (0..map.len()).step_by(ps) {

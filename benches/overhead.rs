@@ -10,46 +10,13 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{children, cpu_ns};
+
 const SOCK: &str = "mmviz-bench-overhead";
 
 fn tmux(args: &[&str]) -> String {
-    let o = Command::new("tmux")
-        .args(["-L", SOCK])
-        .args(args)
-        .output()
-        .expect("tmux");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Nanoseconds on the CPU of every thread of `pid`.
-fn cpu_ns(pid: &str) -> u64 {
-    let mut ns = 0;
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
-        ns += s
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-    }
-    ns
-}
-
-fn children(pid: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let s = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        out.extend(s.split_whitespace().map(str::to_string));
-    }
-    out
+    common::tmux(SOCK, args)
 }
 
 fn main() {

@@ -7,16 +7,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const SOCK: &str = "mmviz-bench-tui";
+mod common;
+use common::children;
 
-fn tmux(args: &[&str]) -> String {
-    let o = Command::new("tmux")
-        .args(["-L", SOCK])
-        .args(args)
-        .output()
-        .expect("tmux");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+const SOCK: &str = "mmviz-bench-tui";
 
 fn wait_screen(what: &str, f: impl Fn(&str) -> bool) -> Duration {
     let t0 = Instant::now();
@@ -40,23 +34,13 @@ fn cpu_ticks(pid: &str) -> u64 {
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
-/// Children of every thread of `pid` (the worker is spawned by the session thread).
-fn children(pid: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let s = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        out.extend(s.split_whitespace().map(str::to_string));
-    }
-    out
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
+}
+
+fn tmux(args: &[&str]) -> String {
+    common::tmux(SOCK, args)
 }
 
 fn main() {

@@ -7,151 +7,30 @@
 
 mod common;
 
-use common::tmux::Tmux;
-use common::{can_evict, fincore_pages, have, mmviz, scratch_dir, skip, BIN};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use common::child::{self, smaps_rss_pages, stat_faults, Fixture, PAGES};
 
-/// 64 MiB (sparse): larger than libpython, so it is also "the largest mapped file".
-const PAGES: u64 = 16384;
+use common::tmux::Tmux;
+use common::{fincore_pages, mmviz, skip, BIN};
+use std::process::Child;
+
 /// Pages far enough apart that no two share a grid cell at 120x40 or 80x24.
 const TOUCHED: [u64; 6] = [0, 1000, 4000, 8000, 12000, 16383];
 
-/// Maps argv[1] read-only, MADV_RANDOM, reads one byte of each page in argv[2], prints
-/// "ready PID", sleeps argv[3] seconds, prints its own stat faults, exits with argv[4].
-const CHILD: &str = r#"
-import mmap, os, sys, time
-path, pages, wait, code = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-f = open(path, "rb")
-m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-m.madvise(mmap.MADV_RANDOM)
-s = 0
-for p in [int(x) for x in pages.split(",") if x]:
-    s += m[p * mmap.PAGESIZE]
-print("ready", os.getpid(), flush=True)
-time.sleep(wait)
-st = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
-print("faults", st[10 - 3], st[12 - 3], flush=True)
-sys.exit(code)
-"#;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    file: PathBuf,
-    script: PathBuf,
-    py: String,
-}
-
-/// The real interpreter (not a pyenv shim), or None when python3 is missing.
-fn python() -> Option<String> {
-    if !have("python3") {
-        return None;
-    }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, mmap; mmap.MADV_RANDOM; print(sys.executable)",
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
+/// The child's fixture with tmux, the file evicted first.
 fn fixture(test: &str) -> Option<Fixture> {
     if !Tmux::available() {
         skip(test, "tmux is not installed");
         return None;
     }
-    let Some(py) = python() else {
-        skip(test, "python3 (with mmap.madvise) is not installed");
-        return None;
-    };
-    let dir = scratch_dir();
-    let file = dir.path().join("data.bin");
-    std::fs::File::create(&file)
-        .unwrap()
-        .set_len(PAGES * 4096)
-        .unwrap();
-    if let Err(r) = can_evict(&file) {
-        skip(test, &r);
-        return None;
-    }
-    let script = dir.path().join("child.py");
-    std::fs::write(&script, CHILD).unwrap();
-    let r = mmviz(&["evict".as_ref(), file.as_os_str(), "--json".as_ref()]);
+    let fx = child::fixture(test)?;
+    let r = mmviz(&["evict".as_ref(), fx.file.as_os_str(), "--json".as_ref()]);
     assert_eq!(r.json()["cached_after"], 0, "{r:?}");
-    Some(Fixture {
-        _dir: dir,
-        file,
-        script,
-        py,
-    })
+    Some(fx)
 }
 
-fn pages_arg() -> String {
-    TOUCHED
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Starts the child (sleeping `wait` s after its touches) and waits for its "ready" line.
+/// Starts the child (sleeping `wait` s after touching `TOUCHED`) and waits for its "ready".
 fn start_child(fx: &Fixture, wait: f64) -> (Child, u32) {
-    let mut c = Command::new(&fx.py)
-        .arg(&fx.script)
-        .arg(&fx.file)
-        .arg(pages_arg())
-        .arg(wait.to_string())
-        .arg("0")
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn python");
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let pid: u32 = line
-        .strip_prefix("ready ")
-        .unwrap_or_else(|| panic!("child said {line:?}"))
-        .trim()
-        .parse()
-        .unwrap();
-    (c, pid)
-}
-
-/// minflt, majflt of /proc/PID/stat, read by the test.
-fn stat_faults(pid: u32) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let t: Vec<&str> = s.rsplit_once(')').unwrap().1.split_whitespace().collect();
-    (t[7].parse().unwrap(), t[9].parse().unwrap())
-}
-
-/// Rss (in pages) of the mappings of `file` in /proc/PID/smaps: the kernel's own count.
-fn smaps_rss_pages(pid: u32, file: &Path) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
-    let name = file.to_str().unwrap();
-    let (mut inside, mut kb) = (false, 0);
-    for l in s.lines() {
-        if l.contains('-') && l.split_whitespace().count() >= 5 && !l.ends_with(" kB") {
-            inside = l.ends_with(name);
-        } else if inside {
-            if let Some(v) = l.strip_prefix("Rss:") {
-                kb += v
-                    .trim()
-                    .trim_end_matches(" kB")
-                    .trim()
-                    .parse::<u64>()
-                    .unwrap();
-            }
-        }
-    }
-    kb * 1024 / 4096
+    child::start_child(fx, &TOUCHED, wait)
 }
 
 /// `1,234` -> 1234.
@@ -363,7 +242,7 @@ fn exec_live_keeps_the_last_screen_with_totals_and_exit_status() {
             f = fx.file.display(),
             py = fx.py,
             script = fx.script.display(),
-            pages = pages_arg()
+            pages = child::pages_arg(&TOUCHED)
         );
         let t = Tmux::start_sized(&format!("exec{w}"), &cmd, w, h);
         let cells_of = |s: &str| {

@@ -5,6 +5,7 @@
 //! Each test file includes this with `mod common;` and uses a subset, hence the allow.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod live;
 pub mod tmux;
 

@@ -63,6 +63,16 @@ impl Tmux {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// The screen with lines the terminal wrapped joined back into one (`capture-pane -J`),
+    /// so a long message reads as it was printed, whatever column the wrap fell on.
+    pub fn capture_joined(&self) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     pub fn display(&self, fmt: &str) -> String {
         let o = Command::new("tmux")
             .args(["-L", &self.socket, "display-message", "-p", fmt])

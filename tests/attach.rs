@@ -494,3 +494,80 @@ time.sleep(0.6)
     assert_eq!(j["mapped_pages"], 0, "{j}");
     assert_eq!(j["ranges"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn remapping_and_execve_under_the_observer_are_events() {
+    let Some(fx) = fixture("remapping_and_execve") else {
+        return;
+    };
+    evict(&fx.file);
+    // One range, then a second range of the same file (1 -> 2), then the first unmapped
+    // (2 -> 1), then execve into sleep: the old address space, and the file's ranges, are gone.
+    let script = fx.dir.path().join("remap.py");
+    std::fs::write(
+        &script,
+        r#"
+import mmap, os, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+m.madvise(mmap.MADV_RANDOM)
+s = m[1 * mmap.PAGESIZE]
+print("ready", os.getpid(), flush=True)
+time.sleep(0.5)
+m2 = mmap.mmap(f.fileno(), 64 * mmap.PAGESIZE, access=mmap.ACCESS_READ,
+               offset=1000 * mmap.PAGESIZE)
+m2.madvise(mmap.MADV_RANDOM)
+s += m2[0]
+time.sleep(0.5)
+m.close()
+time.sleep(0.5)
+os.execv("/bin/sleep", ["sleep", "0.6"])
+"#,
+    )
+    .unwrap();
+    let mut c = Command::new(&fx.py)
+        .arg(&script)
+        .arg(&fx.file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let pid = c.id().to_string();
+    let r = attach_json(&[pid.as_ref(), fx.file.as_os_str()]);
+    let st = c.wait().unwrap();
+    assert!(
+        st.success(),
+        "the child (sleep after execve) exited with {st:?}"
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    let events: Vec<(&str, &str)> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["detail"].as_str().unwrap()))
+        .collect();
+    let pos = |kind: &str, detail: &str| {
+        events
+            .iter()
+            .position(|(k, d)| *k == kind && d.contains(detail))
+            .unwrap_or_else(|| panic!("no {kind} event with {detail:?} in {events:?}"))
+    };
+    let grew = pos("remapped", "1 -> 2 range(s)");
+    let shrank = pos("remapped", "2 -> 1 range(s)");
+    let exec = pos("exec", "now 'sleep'");
+    let exited = pos("exited", "");
+    assert!(
+        grew < shrank && shrank < exec && exec < exited,
+        "{events:?}"
+    );
+    // Page 1 through the first mapping, page 1000 through the second: at most both mapped at
+    // once; after execve nothing of the file is.
+    assert_eq!(j["mapped_pages_max"], 2, "{j}");
+    assert_eq!(j["mapped_pages"], 0, "{j}");
+    assert_eq!(j["ranges"].as_array().unwrap().len(), 0, "{j}");
+}

@@ -325,3 +325,131 @@ fn exec_live_keeps_the_last_screen_with_totals_and_exit_status() {
         assert!(s.contains("ready "), "{s}");
     }
 }
+
+/// Maps argv[1] (MADV_RANDOM), touches pages 1 and 9000, says "ready", then on each line of
+/// stdin moves on: maps pages 0-63 again as a second range and touches page 50; unmaps the
+/// first mapping; execve's into `sleep 1`.
+const LIFE: &str = r#"
+import mmap, os, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+m.madvise(mmap.MADV_RANDOM)
+s = m[1 * mmap.PAGESIZE] + m[9000 * mmap.PAGESIZE]
+print("ready", os.getpid(), flush=True)
+sys.stdin.readline()
+m2 = mmap.mmap(f.fileno(), 64 * mmap.PAGESIZE, access=mmap.ACCESS_READ)
+m2.madvise(mmap.MADV_RANDOM)
+s += m2[50 * mmap.PAGESIZE]
+sys.stdin.readline()
+m.close()
+sys.stdin.readline()
+os.execv("/bin/sleep", ["sleep", "1"])
+"#;
+
+#[test]
+fn attach_live_follows_truncation_remapping_and_execve_at_80x24() {
+    use std::io::{BufRead, BufReader, Write};
+    let Some(fx) = fixture("attach_live_follows_truncation") else {
+        return;
+    };
+    let script = fx.dir.path().join("life.py");
+    std::fs::write(&script, LIFE).unwrap();
+    let mut c = std::process::Command::new(&fx.py)
+        .arg(&script)
+        .arg(&fx.file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let pid = c.id();
+    let mut next = || {
+        let i = c.stdin.as_mut().unwrap();
+        i.write_all(b"\n").unwrap();
+        i.flush().unwrap();
+    };
+    let cmd = format!(
+        "{BIN} attach {pid} {}; echo EXIT=$?; sleep 60",
+        fx.file.display()
+    );
+    let t = Tmux::start_sized("life", &cmd, 80, 24);
+    let mapped = |s: &str, n: &str| panel_value(s, "mapped").as_deref() == Some(n);
+    t.wait(15, "pages 1 and 9000 mapped", |s| {
+        mapped(s, "2") && s.contains("pages 0–16,383")
+    });
+
+    // The test's own scratch file: truncated to 100 pages under the mapping. The kernel
+    // unmaps page 9000 (past the new end); the grid is redrawn for the new size.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fx.file)
+        .unwrap()
+        .set_len(100 * 4096)
+        .unwrap();
+    let s = t.wait(10, "the new size", |s| {
+        s.contains("pages 0–99 · 1 cell = 1 page") && mapped(s, "1")
+    });
+    assert_eq!(smaps_rss_pages(pid, &fx.file), 1, "{s}");
+    assert!(
+        s.contains("resized: file size changed: 67108864 -> 409600 bytes"),
+        "{s}"
+    );
+    assert_eq!(
+        panel_value(&s, "mapped at most").as_deref(),
+        Some("2"),
+        "{s}"
+    );
+
+    // A second range of the same file: both shown, combined by file offset.
+    next();
+    let s = t.wait(10, "two ranges", |s| {
+        s.contains("2 ranges") && mapped(s, "2")
+    });
+    assert_eq!(smaps_rss_pages(pid, &fx.file), 2, "{s}");
+    // The first range unmapped: page 50 through the second is all that is left.
+    next();
+    let s = t.wait(10, "one range again", |s| {
+        s.contains("1 range ") && mapped(s, "1")
+    });
+    assert_eq!(smaps_rss_pages(pid, &fx.file), 1, "{s}");
+
+    // execve: the old address space is gone; then sleep exits and the last screen stays.
+    next();
+    let s = t.wait(15, "the exit", |s| {
+        s.contains(&format!("PID {pid} (sleep) exited after")) && s.contains("last screen kept")
+    });
+    assert!(mapped(&s, "0"), "{s}");
+    assert!(!s.contains("exited :"), "{s}");
+    t.keys(&["m"]);
+    let log = t.wait(5, "the log", |s| s.contains("Message log"));
+    let joined = t.capture_joined();
+    let order = [
+        "resized: file size changed",
+        "remapped: the file's mappings changed: 1 -> 2 range(s)",
+        "remapped: the file's mappings changed: 2 -> 1 range(s)",
+        "exec: the program called execve (now 'sleep')",
+        &format!("PID {pid} (sleep) exited: faults "),
+    ];
+    let flat: String = joined
+        .lines()
+        .map(|l| l.trim_matches(|ch: char| ch == '│' || ch == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut at = 0;
+    for want in order {
+        let i = flat[at..]
+            .find(want)
+            .unwrap_or_else(|| panic!("{want:?} after the earlier events in the log:\n{log}"));
+        at += i + want.len();
+    }
+    t.keys(&["Escape"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.keys(&["q"]);
+    let s = t.wait(10, "exit", |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=0"), "{s}");
+    assert!(c.wait().unwrap().success(), "sleep after execve exited 0");
+}

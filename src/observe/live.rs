@@ -494,16 +494,20 @@ impl ObservedSession {
             cached_before: self.cached_before(),
             cached_after,
         };
-        let status = match (code, signal) {
-            (Some(c), _) => format!("with status {c}"),
-            (_, Some(s)) => format!("killed by signal {s}"),
-            _ => String::new(),
+        let how = match (code, signal) {
+            (Some(c), _) => format!("exited with status {c}"),
+            (_, Some(s)) => format!("was killed by signal {s}"),
+            _ => "exited".to_string(),
         };
         let f = end.faults.map_or("unknown".to_string(), |f| {
-            format!("{} minor, {} major", f.minor, f.major)
+            format!(
+                "{} minor, {} major",
+                crate::text::thousands(f.minor),
+                crate::text::thousands(f.major)
+            )
         });
         self.say(format!(
-            "PID {} ({}) exited {status}: faults {f}{}; the screen keeps its last sample \
+            "PID {} ({}) {how}: faults {f}{}; the screen keeps its last sample \
              (its page table is gone), q quits",
             self.obs.pid(),
             crate::text::escape_controls(self.obs.comm()),

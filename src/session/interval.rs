@@ -100,17 +100,19 @@ impl IntervalStats {
             _ => None,
         };
         let major_note = (total.major > 0 && read == Some(0)).then(|| {
+            let faults = match total.major {
+                1 => "1 major fault".to_string(),
+                n => format!("{} major faults", crate::text::thousands(n)),
+            };
             if sparse {
                 format!(
-                    "{} major faults read 0 B from disk: they hit holes of this sparse file, \
-                     which the kernel fills with zeros without any I/O",
-                    total.major
+                    "{faults} read 0 B from disk: they hit holes of this sparse file, \
+                     which the kernel fills with zeros without any I/O"
                 )
             } else {
                 format!(
-                    "{} major faults read 0 B from disk: the pages were already on their way \
-                     (another reader's I/O), or the filesystem had no data to read",
-                    total.major
+                    "{faults} read 0 B from disk: the pages were already on their way \
+                     (another reader's I/O), or the filesystem had no data to read"
                 )
             }
         });

@@ -173,6 +173,14 @@ fn a_failed_claim_exits_1_and_tmpfs_is_not_applicable() {
     assert_eq!(c["verdict"], "fail", "{c}");
     assert_eq!(c["measured"], 0, "{c}");
     assert!(c["detail"].as_str().unwrap().contains("far smaller"), "{c}");
+    // The session's log during the step: the eviction the set-up asked for, with its count.
+    let events = v["steps"][0]["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["text"].as_str().unwrap().contains("-> 0 pages cached")),
+        "{events:?}"
+    );
     let text = mmviz(&[
         "lesson",
         "impossible",
@@ -188,6 +196,11 @@ fn a_failed_claim_exits_1_and_tmpfs_is_not_applicable() {
         "{text:?}"
     );
     assert!(text.stdout.contains("NOT ready"), "{text:?}");
+    assert!(
+        text.stdout.contains("the session's log during the step:")
+            && text.stdout.contains("-> 0 pages cached"),
+        "{text:?}"
+    );
 
     let shm = std::path::Path::new("/dev/shm");
     let on_tmpfs = shm.is_dir()

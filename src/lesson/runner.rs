@@ -7,7 +7,7 @@ use super::controller::{CheckState, Controller};
 use super::file::Lesson;
 use crate::error::{AppError, Result};
 use crate::kernel::target::Target;
-use crate::session::snapshot::{Command, Snapshot};
+use crate::session::snapshot::{Command, LogEntry, Snapshot};
 use crate::session::{self, SessionOptions, SessionWrite};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -33,6 +33,9 @@ pub struct StepReport {
     pub problem: Option<String>,
     pub seconds: f64,
     pub checks: Vec<CheckReport>,
+    /// The session's event log during the step (set-up results, worker starts and deaths,
+    /// evictions, probe results), oldest first: what a failed check's cause is read from.
+    pub events: Vec<LogEntry>,
 }
 
 /// `lesson NAME --check --json` (schema_version 1).
@@ -111,6 +114,8 @@ pub fn check(lesson: &Lesson, o: &CheckOptions) -> Result<Report> {
             _ => None,
         };
         let t0 = Instant::now();
+        // The newest event before the step: everything after it happened during the step.
+        let mark = last.events.last().cloned();
         loop {
             let now = Instant::now();
             for c in ctl.tick(&last, now) {
@@ -138,6 +143,7 @@ pub fn check(lesson: &Lesson, o: &CheckOptions) -> Result<Report> {
             skipped,
             problem: ctl.problem().map(str::to_string),
             seconds: t0.elapsed().as_secs_f64(),
+            events: events_since(&last.events, mark.as_ref()),
             checks: view
                 .checks
                 .into_iter()
@@ -178,6 +184,20 @@ pub fn check(lesson: &Lesson, o: &CheckOptions) -> Result<Report> {
     })
 }
 
+/// The events after `mark` (all that are kept when `mark` has scrolled out of them), but
+/// the controller's own "lesson check" notes: the report carries the checks, and a step's notes
+/// reach the log only after the runner has moved on to the next step.
+fn events_since(events: &[LogEntry], mark: Option<&LogEntry>) -> Vec<LogEntry> {
+    let from = mark
+        .and_then(|m| events.iter().rposition(|e| e == m))
+        .map_or(0, |i| i + 1);
+    events[from..]
+        .iter()
+        .filter(|e| !e.text.starts_with("lesson check "))
+        .cloned()
+        .collect()
+}
+
 fn wait_first(rx: &std::sync::mpsc::Receiver<Snapshot>) -> Result<Snapshot> {
     rx.recv_timeout(Duration::from_secs(10))
         .map_err(|_| AppError::runtime("the live session sent no snapshot in 10 s"))
@@ -211,6 +231,19 @@ pub fn text(r: &Report) -> String {
             };
             let _ = writeln!(s, "  {word:<4}  {}  {}", c.expect, c.detail);
         }
+        // Where the step went wrong, what the session said meanwhile.
+        if (st.problem.is_some() || st.checks.iter().any(|c| !c.ok)) && !st.events.is_empty() {
+            let _ = writeln!(s, "  the session's log during the step:");
+            for e in &st.events {
+                let _ = writeln!(
+                    s,
+                    "    {:>3}.{} s  {}",
+                    e.t_ms / 1000,
+                    e.t_ms % 1000 / 100,
+                    crate::text::escape_controls(&e.text)
+                );
+            }
+        }
     }
     let _ = writeln!(
         s,
@@ -221,4 +254,69 @@ pub fn text(r: &Report) -> String {
         if r.ok { "ready for class" } else { "NOT ready" }
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(t_ms: u64, text: &str) -> LogEntry {
+        LogEntry {
+            t_ms,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn events_since_takes_what_came_after_the_mark() {
+        let log = [
+            e(1, "a"),
+            e(5, "b"),
+            e(5, "c"),
+            e(7, "lesson check 1: x -> y"),
+            e(9, "d"),
+        ];
+        assert_eq!(events_since(&log, Some(&e(5, "b"))), [e(5, "c"), e(9, "d")]);
+        assert_eq!(events_since(&log, Some(&e(9, "d"))), []);
+        // No mark (an empty log at the start) or one that scrolled out: all that is kept.
+        assert_eq!(events_since(&log, None).len(), 4);
+        assert_eq!(events_since(&log, Some(&e(0, "gone"))).len(), 4);
+    }
+
+    #[test]
+    fn a_failed_step_prints_the_sessions_log_and_a_passed_one_does_not() {
+        let check = |ok: bool| CheckReport {
+            expect: "faults.minor_total >= 1".into(),
+            verdict: if ok { "pass" } else { "fail" },
+            measured: Some(serde_json::json!(0)),
+            detail: "measured 0".into(),
+            ok,
+        };
+        let step = |index, ok| StepReport {
+            index,
+            title: format!("step {index}"),
+            skipped: None,
+            problem: None,
+            seconds: 1.0,
+            checks: vec![check(ok)],
+            events: vec![e(3_250, &format!("worker of step {index} started"))],
+        };
+        let r = Report {
+            schema_version: 1,
+            lesson: "l".into(),
+            title: "t".into(),
+            file: "f".into(),
+            write: None,
+            steps: vec![step(1, true), step(2, false)],
+            pass: 1,
+            fail: 1,
+            explained: 0,
+            ok: false,
+            machine: crate::kernel::machine::Machine::detect(None),
+        };
+        let out = text(&r);
+        assert!(out.contains("    3.2 s  worker of step 2 started"), "{out}");
+        assert!(!out.contains("worker of step 1"), "{out}");
+        assert!(out.ends_with("NOT ready\n"), "{out}");
+    }
 }

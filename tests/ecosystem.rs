@@ -367,3 +367,40 @@ fn a_bad_theme_is_bad_input() {
     assert_eq!(r.code(), 2, "{r:?}");
     assert!(r.stderr.contains("needs a terminal"), "{r:?}");
 }
+
+/// Another process mapping the file is named in `other_mappers` (its pages would count as
+/// read ahead): the test's own Python child, against its pid; the session's own worker is
+/// never listed.
+#[test]
+fn watch_names_other_processes_that_map_the_file() {
+    let Some(fx) = common::child::fixture("watch_names_other_mappers") else {
+        return;
+    };
+    let watch = |count: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["watch", fx.file.to_str().unwrap(), "--rate", "1000"])
+            .args(["--interval", "0.2", "--count", count, "--json"]);
+        let r = run_cmd(cmd, TIMEOUT);
+        assert_eq!(r.code(), 0, "{r:?}");
+        let last: serde_json::Value =
+            serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+        last
+    };
+    let alone = watch("1");
+    assert_eq!(alone["other_mappers"], serde_json::json!([]), "{alone}");
+    let (mut c, pid) = common::child::start_child(&fx, &[0, 1, 2], 30.0);
+    let v = watch("2");
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let others = v["other_mappers"].as_array().unwrap();
+    assert!(
+        others
+            .iter()
+            .any(|o| o["pid"] == pid && o["comm"].as_str().is_some_and(|c| c.starts_with("python"))),
+        "{v}"
+    );
+    assert!(
+        !others.iter().any(|o| o["pid"] == v["worker"]["pid"]),
+        "the session's own worker is not another process: {v}"
+    );
+}

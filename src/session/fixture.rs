@@ -208,6 +208,7 @@ pub fn fixture_snapshot() -> Snapshot {
         search: None,
         workloads: Vec::new(),
         grid_mine: None,
+        other_mappers: Vec::new(),
         observed: None,
     }
 }

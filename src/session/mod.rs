@@ -5,7 +5,8 @@
 //!
 //! Pieces: `workload` (the worker process, its counters and page-table reader), `interval`
 //! (every derived figure over one explicit interval), `provenance` (which cached pages were
-//! there before: "cached only" vs read ahead), `watch` (the file changing under us), `actions`
+//! there before: "cached only" vs read ahead), `others` (other processes mapping the file,
+//! whose pages the session cannot tell from readahead), `watch` (the file changing under us), `actions`
 //! (evict, warm, advice, step), `compare_job` (the `c` comparison thread), `sample` (building
 //! the snapshot), `workloads` (the list of workers: add, remove, select, visit each),
 //! `write_mode` (the live switch between the file and a scratch copy).
@@ -16,6 +17,7 @@ mod durability;
 pub mod fixture;
 pub mod grid;
 pub(crate) mod interval;
+mod others;
 mod provenance;
 mod sample;
 pub mod snapshot;
@@ -226,6 +228,8 @@ struct Session {
     started: Instant,
     last_sent: Option<Snapshot>,
     inspector: crate::inspect::SessionInspector,
+    /// Other processes that map the file, scanned every few seconds.
+    mappers: others::OtherMappers,
 }
 
 impl Session {
@@ -279,6 +283,7 @@ impl Session {
             started: Instant::now(),
             last_sent: None,
             inspector: Default::default(),
+            mappers: Default::default(),
         })
     }
 

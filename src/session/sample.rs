@@ -269,6 +269,7 @@ impl Session {
             workloads: self.workload_views(),
             grid_mine,
             observed: None,
+            other_mappers: self.other_mappers(now),
         }
     }
 

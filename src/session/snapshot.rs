@@ -570,6 +570,20 @@ pub struct Snapshot {
     /// of running mmviz's own worker: the workload keys are unavailable.
     #[serde(default)]
     pub observed: Option<ObservedInfo>,
+    /// Other processes (not this session or its workers) that map the file, from
+    /// /proc/*/maps about every 5 s. What they read enters the page cache too, and the session
+    /// cannot tell it from readahead: it is in `totals.ghosts`. Processes that read the file
+    /// with read() are not seen.
+    #[serde(default)]
+    pub other_mappers: Vec<OtherMapper>,
+}
+
+/// Another process that maps the session's file (same device and inode in its maps).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherMapper {
+    pub pid: u32,
+    /// Its command name (/proc/<pid>/comm).
+    pub comm: String,
 }
 
 /// One workload of the live session (a worker process with its own pattern, rate, counters

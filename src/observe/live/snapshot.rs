@@ -195,6 +195,7 @@ impl ObservedSession {
             search: None,
             workloads: Vec::new(),
             grid_mine: None,
+            other_mappers: Vec::new(),
             observed: Some(self.observed_info()),
         }
     }

@@ -41,6 +41,35 @@ impl Faults<'_> {
 }
 
 /// Columns before a sparkline on a counter row.
+fn line_text(l: &Line) -> String {
+    l.spans.iter().map(|x| x.content.as_ref()).collect()
+}
+
+/// "PID 4242 (mmviz) maps the file too: pages it reads count as read ahead".
+fn other_mappers_note(who: &[crate::session::snapshot::OtherMapper]) -> String {
+    let name = |m: &crate::session::snapshot::OtherMapper| {
+        format!("PID {} ({})", m.pid, crate::text::escape_controls(&m.comm))
+    };
+    match who {
+        [one] => format!(
+            "{} maps the file too: pages it reads count as read ahead",
+            name(one)
+        ),
+        [a, b] => format!(
+            "{} and {} map the file too: pages they read count as read ahead",
+            name(a),
+            name(b)
+        ),
+        [a, rest @ ..] => format!(
+            "{} and {} other processes map the file too: pages they read count as read \
+             ahead",
+            name(a),
+            rest.len()
+        ),
+        [] => String::new(),
+    }
+}
+
 const PREFIX: u16 = 6 + 8 + 1 + 6 + 3;
 
 impl Widget for Faults<'_> {
@@ -201,11 +230,24 @@ impl Widget for Faults<'_> {
                 ),
             ),
         ];
+        // Another process maps the file: what it reads counts as read ahead here.
+        if s.observed.is_none() && !s.other_mappers.is_empty() {
+            let at = lines
+                .iter()
+                .position(|(_, l)| line_text(l).starts_with("read ahead, untouched"))
+                .map_or(lines.len(), |i| i + 1);
+            for (k, l) in wrap(&other_mappers_note(&s.other_mappers), w)
+                .into_iter()
+                .enumerate()
+            {
+                lines.insert(at + k, (2, Line::styled(l, t.warn)));
+            }
+        }
         if let Some(o) = &s.observed {
             // No workload of ours: nothing is "touched" and "read ahead, untouched" cannot be
             // told apart from what the program read; instead, its whole-life figures.
             lines.retain(|(_, l)| {
-                let text: String = l.spans.iter().map(|x| x.content.as_ref()).collect();
+                let text = line_text(l);
                 !text.starts_with("touched") && !text.starts_with("read ahead, untouched")
             });
             lines.insert(
@@ -373,6 +415,55 @@ mod tests {
             w,
             h,
         ))
+    }
+
+    #[test]
+    fn another_process_mapping_the_file_is_named_under_read_ahead() {
+        use crate::session::snapshot::OtherMapper;
+        let mut s = fixture_snapshot();
+        let out = show(&s, 40, 30);
+        assert!(!out.contains("maps the file too"), "{out}");
+        s.other_mappers = vec![OtherMapper {
+            pid: 4242,
+            comm: "mmviz".into(),
+        }];
+        let out = show(&s, 40, 30);
+        let rows: Vec<&str> = out.lines().collect();
+        let ahead = rows
+            .iter()
+            .position(|l| l.contains("read ahead, untouched"))
+            .expect("the read-ahead row");
+        assert!(
+            rows[ahead + 1].contains("PID 4242 (mmviz) maps the"),
+            "{out}"
+        );
+        let flat: String = out
+            .split(|c: char| c.is_whitespace() || c == '│')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            flat.contains("maps the file too: pages it reads count as read ahead"),
+            "the note says what the count includes:\n{out}"
+        );
+        // Several: the first named, the rest counted.
+        s.other_mappers.push(OtherMapper {
+            pid: 7,
+            comm: "python3".into(),
+        });
+        s.other_mappers.push(OtherMapper {
+            pid: 8,
+            comm: "cat".into(),
+        });
+        assert_eq!(
+            other_mappers_note(&s.other_mappers),
+            "PID 4242 (mmviz) and 2 other processes map the file too: pages they read count \
+             as read ahead"
+        );
+        // Observing a program: no read-ahead row, no note.
+        let mut o = crate::session::fixture::fixture_observed(false);
+        o.other_mappers = s.other_mappers.clone();
+        assert!(!show(&o, 40, 30).contains("map the file too"));
     }
 
     #[test]

@@ -108,12 +108,15 @@ pub fn mappers_of(file: &File) -> Vec<(u32, String)> {
     // glibc's gnu_dev_major / gnu_dev_minor.
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
     let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
-    let want = format!("{major:02x}:{minor:02x} {}", m.ino());
+    let (want_dev, want_ino) = (format!("{major:02x}:{minor:02x}"), m.ino().to_string());
     let me = std::process::id();
     let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;
     };
+    // One buffer for every process's maps, and no allocation per line: the live session
+    // runs this every few seconds over every process of the machine.
+    let mut maps = String::new();
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
@@ -121,13 +124,16 @@ pub fn mappers_of(file: &File) -> Vec<(u32, String)> {
         if pid == me {
             continue;
         }
-        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        maps.clear();
+        let read = std::fs::File::open(format!("/proc/{pid}/maps"))
+            .and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut maps));
+        if read.is_err() {
             continue;
-        };
+        }
         // "addr perms offset dev inode path": dev and inode are fields 4 and 5.
         let hit = maps.lines().any(|l| {
-            let f: Vec<&str> = l.split_whitespace().take(5).collect();
-            f.len() == 5 && format!("{} {}", f[3], f[4]) == want
+            let mut f = l.split_ascii_whitespace().skip(3);
+            f.next() == Some(want_dev.as_str()) && f.next() == Some(want_ino.as_str())
         });
         if hit {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();

@@ -1,9 +1,9 @@
 //! Other processes that map the session's file. Pages they bring into the page cache are
 //! indistinguishable, for the session, from readahead around its own workers' faults: the
 //! snapshot names them so the screen can say that its "read ahead, untouched" count includes
-//! their pages. Found from /proc/*/maps (device and inode), about every 5 s: a scan costs
-//! about 4 ms for the ~70 processes of this machine, and nothing of the observed processes
-//! changes.
+//! their pages. Found from /proc/*/maps (device and inode), about every 5 s: a scan took
+//! 14 ms over 375 processes here (release build), 0.3 % of one core, and reading maps changes
+//! nothing in the processes read.
 
 use super::snapshot::OtherMapper;
 use super::Session;

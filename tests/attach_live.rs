@@ -453,3 +453,93 @@ fn attach_live_follows_truncation_remapping_and_execve_at_80x24() {
     assert!(s.contains("EXIT=0"), "{s}");
     assert!(c.wait().unwrap().success(), "sleep after execve exited 0");
 }
+
+/// `attach --record`: the live view of another program recorded, file names only, and
+/// replayed with neither the program nor the file; without the live view `--record` is
+/// refused, and `exec` with an existing recording file starts nothing.
+#[test]
+fn attach_live_records_and_the_recording_replays_without_the_program() {
+    let Some(fx) = fixture("attach_live_records") else {
+        return;
+    };
+    let (mut child, pid) = start_child(&fx, 120.0);
+    let rec = fx.dir.path().join("observed.jsonl");
+    let cmd = format!(
+        "{BIN} attach {pid} {} --record {}; echo EXIT=$?; sleep 60",
+        fx.file.display(),
+        rec.display()
+    );
+    let t = Tmux::start_sized("attrec", &cmd, 80, 24);
+    let want = TOUCHED.len().to_string();
+    t.wait(15, "the touched pages mapped", |s| {
+        panel_value(s, "mapped").as_deref() == Some(want.as_str())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    t.keys(&["q"]);
+    t.wait(10, "exit", |s| s.contains("EXIT=0"));
+    drop(t);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let text = std::fs::read_to_string(&rec).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "header");
+    assert_eq!(lines[0]["file"], "data.bin", "the name, not the path");
+    assert!(
+        !text.contains(fx.dir.path().to_str().unwrap()),
+        "no full path of the file anywhere"
+    );
+    let key = lines
+        .iter()
+        .find(|e| e["type"] == "keyframe")
+        .expect("a keyframe");
+    assert_eq!(key["snapshot"]["observed"]["pid"], pid, "{key}");
+    assert!(lines.iter().any(|e| e["type"] == "action"));
+
+    // Replayed to asciicast with the file gone and the program ended.
+    std::fs::remove_file(&fx.file).unwrap();
+    let cast = fx.dir.path().join("observed.cast");
+    let r = mmviz(&[
+        "replay".as_ref(),
+        rec.as_os_str(),
+        "--asciicast".as_ref(),
+        cast.as_os_str(),
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let cast_text = std::fs::read_to_string(&cast).unwrap();
+    assert!(cast_text.lines().count() >= 3, "a header and frames");
+    // Played in the terminal: the observed program's screen, from the recording alone.
+    let cmd = format!("{BIN} replay {}; echo EXIT=$?; sleep 60", rec.display());
+    let t = Tmux::start_sized("attplay", &cmd, 80, 24);
+    t.wait(10, "the replayed screen", |s| {
+        s.contains(&format!("observing PID {pid}")) && s.contains("replay data.bin")
+    });
+    t.keys(&["q"]);
+    t.wait(10, "exit", |s| s.contains("EXIT=0"));
+    drop(t);
+
+    // Headless, --record has no live view to record: a usage error.
+    let r = mmviz(&[
+        "attach",
+        &pid.to_string(),
+        "--json",
+        "--record",
+        fx.dir.path().join("x.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code(), 2, "{r:?}");
+    assert!(r.stderr.contains("--record records the live view"), "{r:?}");
+    // exec with an existing recording: refused before the program starts.
+    let marker = fx.dir.path().join("started");
+    let cmd = format!(
+        "{BIN} exec --record {} -- touch {}; echo EXIT=$?; sleep 60",
+        rec.display(),
+        marker.display()
+    );
+    let t = Tmux::start_sized("execrec", &cmd, 80, 24);
+    let s = t.wait(10, "exit", |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=2") && s.contains("already exists"), "{s}");
+    assert!(!marker.exists(), "the program did not start");
+}

@@ -223,19 +223,60 @@ fn finish(r: &ObserveReport, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The live view's recorder (`--record`), created before anything is observed or started,
+/// so an existing file is a plain exit-2 error; refused without the live view, which is what
+/// it records.
+fn recorder(
+    record: Option<&std::path::Path>,
+    force: bool,
+    keep_paths: bool,
+    live: bool,
+    recorded: &std::path::Path,
+) -> Result<Option<crate::record::Recorder>> {
+    match record {
+        None => Ok(None),
+        Some(_) if !live => Err(AppError::usage(
+            "--record records the live view: it needs a terminal on stdin and stdout, and \
+             neither --json nor --duration",
+        )),
+        Some(out) => crate::record::Recorder::create(out, force, recorded, keep_paths).map(Some),
+    }
+}
+
 pub fn attach(a: &AttachArgs) -> Result<()> {
     let pid = parse_pid(&a.pid)?;
     let limit = parse_duration(a.duration)?;
-    if crate::cli::live_observe::wanted(a.json, a.duration) {
+    let live = crate::cli::live_observe::wanted(a.json, a.duration);
+    if a.record.is_some() && !live {
+        recorder(
+            a.record.as_deref(),
+            a.force,
+            a.record_paths,
+            false,
+            "".as_ref(),
+        )?;
+    }
+    if live {
         let mut obs = Observer::attach(pid, a.file.as_deref())?;
         obs.sample();
+        let recorded = obs
+            .watched()
+            .map(|w| w.target.path.clone())
+            .unwrap_or_else(|| format!("pid-{pid}").into());
+        let rec = recorder(
+            a.record.as_deref(),
+            a.force,
+            a.record_paths,
+            true,
+            &recorded,
+        )?;
         let opts = crate::observe::live::ObservedOptions {
             command: "attach",
             hz: 10,
             exec: None,
             cached_before_spawn: None,
         };
-        return crate::cli::live_observe::run(obs, opts, None);
+        return crate::cli::live_observe::run(obs, opts, None, rec);
     }
     let stop = signal_flag()?;
     let mut obs = Observer::attach(pid, a.file.as_deref())?;
@@ -257,6 +298,14 @@ pub fn attach(a: &AttachArgs) -> Result<()> {
 pub fn exec(a: &ExecArgs) -> Result<()> {
     let limit = parse_duration(a.duration)?;
     let live = crate::cli::live_observe::wanted(a.json, a.duration);
+    // Before the program starts: a refused or existing --record file starts nothing.
+    let rec = recorder(
+        a.record.as_deref(),
+        a.force,
+        a.record_paths,
+        live,
+        a.file.as_deref().unwrap_or(a.cmd[0].as_ref()),
+    )?;
     // The live view's signals are the TUI's own (raw mode: Ctrl-C is a key).
     let stop = if live {
         Arc::new(AtomicBool::new(false))
@@ -344,7 +393,7 @@ pub fn exec(a: &ExecArgs) -> Result<()> {
             }),
             cached_before_spawn: before,
         };
-        return crate::cli::live_observe::run(obs, opts, Some(o));
+        return crate::cli::live_observe::run(obs, opts, Some(o), rec);
     }
     let mut ended = if obs.liveness() == Liveness::Running {
         watch(&mut obs, limit, &stop)

@@ -34,17 +34,29 @@ pub fn output_file() -> Result<crate::workload::scratch::ScratchFile> {
     })
 }
 
-/// Runs the live view until `q` (or a signal); the observed program is left as it is.
+/// Runs the live view until `q` (or a signal); the observed program is left as it is. With a
+/// recorder, every snapshot and command is recorded on the way (`--record`).
 pub fn run(
     obs: Observer,
     opts: ObservedOptions,
     output: Option<crate::workload::scratch::ScratchFile>,
+    recorder: Option<crate::record::Recorder>,
 ) -> Result<()> {
     let theme = crate::tui::Theme::from_env();
     let (tx, rx, handle) = live::spawn(obs, opts)?;
-    let res = crate::tui::run_with_theme(rx, tx.clone(), theme);
+    let (ui_tx, ui_rx, tee) = match recorder {
+        Some(r) => {
+            let (t, r, h) = crate::record::tee(tx.clone(), rx, r);
+            (t, r, Some(h))
+        }
+        None => (tx.clone(), rx, None),
+    };
+    let res = crate::tui::run_with_theme(ui_rx, ui_tx, theme);
     let _ = tx.send(Command::Quit);
     let summary = handle.join().ok();
+    if let Some(Some(e)) = tee.map(|h| h.finish()) {
+        eprintln!("mmviz: the recording stopped early: {e}");
+    }
     if let Some(s) = &summary {
         after_screen(s, output);
     }

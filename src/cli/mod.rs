@@ -388,6 +388,16 @@ pub struct AttachArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Record the live view (snapshots, keys' commands, events) to FILE as JSON lines, for
+    /// `mmviz replay FILE`; file names only, unless --record-paths
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Keep full paths in the recording (default: file names only)
+    #[arg(long, requires = "record")]
+    pub record_paths: bool,
+    /// Overwrite the --record file if it exists
+    #[arg(long, requires = "record")]
+    pub force: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -411,6 +421,16 @@ pub struct ExecArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Record the live view (snapshots, keys' commands, events) to FILE as JSON lines, for
+    /// `mmviz replay FILE`; file names only, unless --record-paths
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Keep full paths in the recording (default: file names only)
+    #[arg(long, requires = "record")]
+    pub record_paths: bool,
+    /// Overwrite the --record file if it exists
+    #[arg(long, requires = "record")]
+    pub force: bool,
     /// The program and its arguments (after --)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<std::ffi::OsString>,

@@ -24,6 +24,7 @@
 //! path, unless asked (`--record-paths`): recordings get shared.
 
 pub mod delta;
+mod paths;
 mod reader;
 
 pub use reader::{Frame, Recording};
@@ -226,7 +227,7 @@ pub fn create_output(path: &Path, force: bool) -> Result<File> {
 pub struct Recorder {
     out: BufWriter<File>,
     start: Instant,
-    keep_paths: bool,
+    paths: paths::PathPolicy,
     last_message: Option<String>,
     /// The last frame's packed value (what the next delta is taken against).
     prev: Option<serde_json::Value>,
@@ -245,7 +246,7 @@ impl Recorder {
         let mut r = Recorder {
             out: BufWriter::new(file),
             start: Instant::now(),
-            keep_paths,
+            paths: paths::PathPolicy::new(keep_paths, recorded),
             last_message: None,
             prev: None,
             key_bytes: 0,
@@ -257,7 +258,7 @@ impl Recorder {
             format: FORMAT.into(),
             version: VERSION,
             mmviz: env!("CARGO_PKG_VERSION").into(),
-            file: r.shown_path(&recorded.display().to_string()),
+            file: r.paths.name(&recorded.display().to_string()),
             started_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
@@ -265,15 +266,6 @@ impl Recorder {
         r.write(&Entry::Header(header))
             .map_err(|e| AppError::runtime(format!("{}: {}", path.display(), io_reason(&e))))?;
         Ok(r)
-    }
-
-    fn shown_path(&self, p: &str) -> String {
-        if self.keep_paths {
-            return p.to_string();
-        }
-        Path::new(p)
-            .file_name()
-            .map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned())
     }
 
     fn t_ms(&self) -> u64 {
@@ -295,16 +287,16 @@ impl Recorder {
         self.written
     }
 
-    /// Records a snapshot (its path shortened), and its message as an event when it changed.
+    /// Records a snapshot (its paths shortened, [`paths`]), and its message as an event when it changed.
     pub fn snapshot(&mut self, s: &Snapshot) -> std::io::Result<()> {
         let t_ms = self.t_ms();
         if s.message.is_some() && s.message != self.last_message {
             self.last_message = s.message.clone();
-            let text = s.message.clone().unwrap_or_default();
+            let text = self.paths.text(s.message.as_deref().unwrap_or_default());
             self.write(&Entry::Event { t_ms, text })?;
         }
         let mut v = serde_json::to_value(s)?;
-        v["file"]["path"] = self.shown_path(&s.file.path).into();
+        self.paths.snapshot(&mut v);
         delta::pack(&mut v);
         let key = match &self.prev {
             None => true,

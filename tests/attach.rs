@@ -8,13 +8,14 @@
 
 mod common;
 
-use common::child::{fixture, pages_arg, python, smaps_rss_pages, start_child, stat_faults, PAGES};
+use common::child::{
+    fixture, pages_arg, python, smaps_rss_pages, start_child, start_script, stat_faults, PAGES,
+};
 
 use common::{as_nobody, can_evict, mmviz, nobody_sandbox, run_cmd, scratch_dir, skip};
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const TOUCHED: [u64; 7] = [0, 5, 17, 100, 101, 4000, 16383];
@@ -107,9 +108,9 @@ fn a_file_mapped_at_two_ranges_is_combined_by_file_offset() {
     evict(&fx.file);
     // Two mappings: [0, 64) pages and [32, 96) pages (offset 128 KiB); touch 10 through the
     // first, 40 and 50 through the first, 40 and 90 through the second.
-    let script = fx.dir.path().join("two.py");
-    std::fs::write(
-        &script,
+    let (mut c, pid) = start_script(
+        &fx,
+        "two.py",
         r#"
 import mmap, os, sys, time
 f = open(sys.argv[1], "rb")
@@ -121,20 +122,8 @@ s = a[10 * ps] + a[40 * ps] + a[50 * ps] + b[(40 - 32) * ps] + b[(90 - 32) * ps]
 print("ready", os.getpid(), flush=True)
 time.sleep(30)
 "#,
-    )
-    .unwrap();
-    let mut c = Command::new(&fx.py)
-        .arg(&script)
-        .arg(&fx.file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("ready"), "{line}");
-    let pid = c.id().to_string();
+    );
+    let pid = pid.to_string();
     let r = attach_json(&[
         pid.as_ref(),
         fx.file.as_os_str(),
@@ -426,9 +415,9 @@ fn truncation_and_unmapping_under_the_observer_are_events() {
     evict(&fx.file);
     // Touch pages 1, 2 and 9000; after 0.6 s unmap; stay alive 0.6 s more. The file is the
     // test's own scratch file, so the test may truncate it.
-    let script = fx.dir.path().join("unmap.py");
-    std::fs::write(
-        &script,
+    let (mut c, pid) = start_script(
+        &fx,
+        "unmap.py",
         r#"
 import mmap, os, sys, time
 f = open(sys.argv[1], "rb")
@@ -440,20 +429,8 @@ time.sleep(0.6)
 m.close()
 time.sleep(0.6)
 "#,
-    )
-    .unwrap();
-    let mut c = Command::new(&fx.py)
-        .arg(&script)
-        .arg(&fx.file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("ready"), "{line}");
-    let pid = c.id().to_string();
+    );
+    let pid = pid.to_string();
     let file = fx.file.clone();
     // Truncate to 100 pages while attached (before the child unmaps).
     let cutter = std::thread::spawn(move || {
@@ -503,9 +480,9 @@ fn remapping_and_execve_under_the_observer_are_events() {
     evict(&fx.file);
     // One range, then a second range of the same file (1 -> 2), then the first unmapped
     // (2 -> 1), then execve into sleep: the old address space, and the file's ranges, are gone.
-    let script = fx.dir.path().join("remap.py");
-    std::fs::write(
-        &script,
+    let (mut c, pid) = start_script(
+        &fx,
+        "remap.py",
         r#"
 import mmap, os, sys, time
 f = open(sys.argv[1], "rb")
@@ -523,20 +500,8 @@ m.close()
 time.sleep(0.5)
 os.execv("/bin/sleep", ["sleep", "0.6"])
 "#,
-    )
-    .unwrap();
-    let mut c = Command::new(&fx.py)
-        .arg(&script)
-        .arg(&fx.file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("ready"), "{line}");
-    let pid = c.id().to_string();
+    );
+    let pid = pid.to_string();
     let r = attach_json(&[pid.as_ref(), fx.file.as_os_str()]);
     let st = c.wait().unwrap();
     assert!(

@@ -348,25 +348,11 @@ os.execv("/bin/sleep", ["sleep", "1"])
 
 #[test]
 fn attach_live_follows_truncation_remapping_and_execve_at_80x24() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     let Some(fx) = fixture("attach_live_follows_truncation") else {
         return;
     };
-    let script = fx.dir.path().join("life.py");
-    std::fs::write(&script, LIFE).unwrap();
-    let mut c = std::process::Command::new(&fx.py)
-        .arg(&script)
-        .arg(&fx.file)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("ready"), "{line}");
-    let pid = c.id();
+    let (mut c, pid) = child::start_script(&fx, "life.py", LIFE);
     let mut next = || {
         let i = c.stdin.as_mut().unwrap();
         i.write_all(b"\n").unwrap();

@@ -247,11 +247,11 @@ pub fn attach(a: &AttachArgs) -> Result<()> {
     let pid = parse_pid(&a.pid)?;
     let limit = parse_duration(a.duration)?;
     let live = crate::cli::live_observe::wanted(a.json, a.duration);
-    if a.record.is_some() && !live {
+    if a.rec.record.is_some() && !live {
         recorder(
-            a.record.as_deref(),
-            a.force,
-            a.record_paths,
+            a.rec.record.as_deref(),
+            a.rec.force,
+            a.rec.record_paths,
             false,
             "".as_ref(),
         )?;
@@ -264,9 +264,9 @@ pub fn attach(a: &AttachArgs) -> Result<()> {
             .map(|w| w.target.path.clone())
             .unwrap_or_else(|| format!("pid-{pid}").into());
         let rec = recorder(
-            a.record.as_deref(),
-            a.force,
-            a.record_paths,
+            a.rec.record.as_deref(),
+            a.rec.force,
+            a.rec.record_paths,
             true,
             &recorded,
         )?;
@@ -300,9 +300,9 @@ pub fn exec(a: &ExecArgs) -> Result<()> {
     let live = crate::cli::live_observe::wanted(a.json, a.duration);
     // Before the program starts: a refused or existing --record file starts nothing.
     let rec = recorder(
-        a.record.as_deref(),
-        a.force,
-        a.record_paths,
+        a.rec.record.as_deref(),
+        a.rec.force,
+        a.rec.record_paths,
         live,
         a.file.as_deref().unwrap_or(a.cmd[0].as_ref()),
     )?;

@@ -388,16 +388,8 @@ pub struct AttachArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
-    /// Record the live view (snapshots, keys' commands, events) to FILE as JSON lines, for
-    /// `mmviz replay FILE`; file names only, unless --record-paths
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-    /// Keep full paths in the recording (default: file names only)
-    #[arg(long, requires = "record")]
-    pub record_paths: bool,
-    /// Overwrite the --record file if it exists
-    #[arg(long, requires = "record")]
-    pub force: bool,
+    #[command(flatten)]
+    pub rec: ObservedRecordArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -421,6 +413,16 @@ pub struct ExecArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub rec: ObservedRecordArgs,
+    /// The program and its arguments (after --)
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<std::ffi::OsString>,
+}
+
+/// `--record` for the live view of an observed program (attach, exec).
+#[derive(Args, Debug, Clone)]
+pub struct ObservedRecordArgs {
     /// Record the live view (snapshots, keys' commands, events) to FILE as JSON lines, for
     /// `mmviz replay FILE`; file names only, unless --record-paths
     #[arg(long, value_name = "FILE")]
@@ -431,9 +433,6 @@ pub struct ExecArgs {
     /// Overwrite the --record file if it exists
     #[arg(long, requires = "record")]
     pub force: bool,
-    /// The program and its arguments (after --)
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub cmd: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -49,9 +49,15 @@ pub fn evict(
     let (off, len) = (start * ps, (end - start.min(end)) * ps);
     sys::fadvise(file.as_fd(), off, len, libc::POSIX_FADV_DONTNEED)?;
     let mut after = probe.range(start, end)?;
-    if after.is_some_and(|a| a.cached > 0) {
-        // Folios still in per-CPU LRU batches are skipped once; the kernel drains and retries
-        // inside fadvise, but a concurrent reader may have raced us: one more pass is cheap.
+    // Folios still in per-CPU LRU batches are skipped once, and pages under read I/O (a
+    // worker's first fault has just started 8 MiB of readahead) are skipped until the read
+    // completes: retry while pages stay, clean, with short waits (at most ~300 ms in all).
+    for wait_ms in [0u64, 10, 20, 40, 80, 160] {
+        match after {
+            Some(a) if a.cached > 0 && a.dirty.unwrap_or(0) == 0 && fs_can_evict => {}
+            _ => break,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
         sys::fadvise(file.as_fd(), off, len, libc::POSIX_FADV_DONTNEED)?;
         after = probe.range(start, end)?;
     }
@@ -67,17 +73,27 @@ pub fn evict(
                 a.dirty.unwrap_or(0)
             )
         } else {
-            let who = mappers_of(file);
+            // A process that maps the file pins only the pages its page table holds: name
+            // those whose smaps shows resident pages of the file.
+            let who: Vec<(u32, String, u64)> = mappers_of(file)
+                .into_iter()
+                .filter_map(|(pid, comm)| {
+                    let rss = resident_pages_of(pid, file)?;
+                    (rss > 0).then_some((pid, comm, rss))
+                })
+                .collect();
             if who.is_empty() {
                 format!(
-                    "{} pages stayed cached: none are dirty and no other process maps the file                      (checked /proc/*/maps): the kernel kept them (in use by I/O, locked, or                      mapped by a process /proc does not show us)",
+                    "{} pages stayed cached: none are dirty and no other process has them \
+                     mapped (checked /proc/*/maps and smaps): the kernel kept them (in use by \
+                     I/O, locked, or mapped by a process /proc does not show us)",
                     a.cached
                 )
             } else {
                 let names: Vec<String> = who
                     .iter()
                     .take(3)
-                    .map(|(pid, comm)| format!("{comm} (pid {pid})"))
+                    .map(|(pid, comm, rss)| format!("{comm} (pid {pid}, {rss} pages)"))
                     .collect();
                 format!(
                     "{} pages stayed cached: mapped by {}{}; fadvise cannot evict mapped pages",
@@ -141,6 +157,31 @@ pub fn mappers_of(file: &File) -> Vec<(u32, String)> {
         }
     }
     out
+}
+
+/// Pages of `file` resident in process `pid`'s mappings of it (the Rss of its VMAs in
+/// /proc/<pid>/smaps), or None when smaps cannot be read.
+pub fn resident_pages_of(pid: u32, file: &File) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().ok()?;
+    let dev = m.dev();
+    let want_dev = format!("{:02x}:{:02x}", libc::major(dev), libc::minor(dev));
+    let want_ino = m.ino().to_string();
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut ours = false;
+    let mut kib = 0u64;
+    for l in smaps.lines() {
+        let mut f = l.split_ascii_whitespace();
+        let first = f.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // A VMA header: "addr perms offset dev inode path".
+            let mut f = f.skip(2);
+            ours = f.next() == Some(want_dev.as_str()) && f.next() == Some(want_ino.as_str());
+        } else if ours && first == "Rss:" {
+            kib += f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Some(kib * 1024 / crate::units::page_size())
 }
 
 /// How to bring a file into the page cache. The fill order decides the folio sizes the page

@@ -70,7 +70,8 @@ impl Session {
             self.say(format!("could not record which pages were cached: {e}"));
         } else if self.probe.visible() && !self.provenance.exact {
             self.say(
-                "too many cached pages to record one by one in 150 ms: partly cached ranges                  count as cached before, so 'read ahead' is a lower bound in this interval",
+                "too many cached pages to record one by one in 150 ms: partly cached ranges \
+                 count as cached before, so 'read ahead' is a lower bound in this interval",
             );
         }
     }

@@ -90,16 +90,29 @@ pub fn pages_arg(pages: &[u64]) -> String {
 
 /// Starts the child (touching `pages`, then sleeping `wait` s) and waits for its "ready" line.
 pub fn start_child(fx: &Fixture, pages: &[u64], wait: f64) -> (Child, u32) {
-    let mut c = Command::new(&fx.py)
-        .arg(&fx.script)
+    let mut cmd = Command::new(&fx.py);
+    cmd.arg(&fx.script)
         .arg(&fx.file)
         .arg(pages_arg(pages))
         .arg(wait.to_string())
         .arg("0")
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn python");
+        .stdin(Stdio::null());
+    ready(cmd)
+}
+
+/// Writes a test's own Python script `name` beside the file and starts it on the file
+/// (`argv[1]`), with a pipe on its stdin (the test moves it on line by line), and waits for
+/// its "ready PID" line.
+pub fn start_script(fx: &Fixture, name: &str, text: &str) -> (Child, u32) {
+    let script = fx.dir.path().join(name);
+    std::fs::write(&script, text).unwrap();
+    let mut cmd = Command::new(&fx.py);
+    cmd.arg(&script).arg(&fx.file).stdin(Stdio::piped());
+    ready(cmd)
+}
+
+fn ready(mut cmd: Command) -> (Child, u32) {
+    let mut c = cmd.stdout(Stdio::piped()).spawn().expect("spawn python");
     let mut line = String::new();
     BufReader::new(c.stdout.as_mut().unwrap())
         .read_line(&mut line)

@@ -128,7 +128,12 @@ fn watch_takes_warm_and_paused_as_flags() {
         serde_json::from_str(r.stdout.lines().last().expect("two lines")).unwrap();
     assert_eq!(last["worker"]["state"]["state"], "paused", "{last}");
     assert_eq!(last["worker"]["accesses"], 0, "{last}");
-    assert_eq!(last["totals"]["cached"], 2048, "warmed: {last}");
+    // Warmed: the warm read the whole file, and the page cache holds it (reclaim under the
+    // suite's load, e.g. DAMON, may already have taken a few pages back, never added any).
+    let events = last["events"].to_string();
+    assert!(events.contains("warmed: read 8 MiB"), "{last}");
+    let cached = last["totals"]["cached"].as_u64().unwrap();
+    assert!((2000..=2048).contains(&cached), "warmed: {last}");
     let o = Command::new("fincore")
         .args(["--raw", "--noheadings", "--output", "PAGES"])
         .arg(&f)

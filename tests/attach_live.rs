@@ -525,7 +525,9 @@ fn attach_live_records_and_the_recording_replays_without_the_program() {
         marker.display()
     );
     let t = Tmux::start_sized("execrec", &cmd, 80, 24);
-    let s = t.wait(10, "exit", |s| s.contains("EXIT="));
+    t.wait(10, "exit", |s| s.contains("EXIT="));
+    // Joined: the error line holds the path, and the terminal may wrap it anywhere.
+    let s = t.capture_joined();
     assert!(s.contains("EXIT=2") && s.contains("already exists"), "{s}");
     assert!(!marker.exists(), "the program did not start");
 }

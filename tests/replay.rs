@@ -108,7 +108,9 @@ fn record_a_live_session_then_replay_it() {
         rec.display()
     );
     let t = Tmux::start("again", &cmd);
-    let s = t.wait(10, "exit status", |s| s.contains("EXIT=2"));
+    t.wait(10, "exit status", |s| s.contains("EXIT=2"));
+    // Joined: the error line holds the path, and the terminal may wrap it anywhere.
+    let s = t.capture_joined();
     assert!(s.contains("already exists (use --force"), "{s}");
     drop(t);
 
@@ -513,7 +515,9 @@ fn a_recorded_lesson_replays_its_steps_with_their_verdicts() {
     drop(t);
     // Not overwritten without --force (checked before the screen switches).
     let t = Tmux::start("lessonrec2", &cmd);
-    let s = t.wait(10, "exit status", |s| s.contains("EXIT=2"));
+    t.wait(10, "exit status", |s| s.contains("EXIT=2"));
+    // Joined: the error line holds the path, and the terminal may wrap it anywhere.
+    let s = t.capture_joined();
     assert!(s.contains("already exists (use --force"), "{s}");
     drop(t);
 

@@ -41,9 +41,11 @@ pub fn main_lesson(
         .map_err(|e| AppError::usage(e.to_string().trim().to_string()))?;
     let mut t = cli.tui;
     t.theme = a.theme.clone();
-    t.record = a.record.clone();
-    t.record_paths = a.record_paths;
-    t.force = a.force;
+    t.rec = crate::cli::RecordArgs {
+        record: a.record.clone(),
+        record_paths: a.record_paths,
+        force: a.force,
+    };
     if let Some((mode, share)) = lesson.write {
         t.write = Some(mode.to_string());
         t.write_share = share;
@@ -120,12 +122,12 @@ fn main_with(
         return Err(AppError::usage(format!("--hz {} is not in 1..=60", a.hz)));
     }
     // Created before the session starts, so an existing file is a plain exit-2 error.
-    let recorder = match &a.record {
+    let recorder = match &a.rec.record {
         Some(out) => Some(crate::record::Recorder::create(
             out,
-            a.force,
+            a.rec.force,
             &path,
-            a.record_paths,
+            a.rec.record_paths,
         )?),
         None => None,
     };

@@ -57,16 +57,8 @@ pub struct TuiArgs {
     /// Screen refreshes (samples) per second
     #[arg(long, default_value_t = 10)]
     pub hz: u32,
-    /// Record the session (snapshots, keys' commands, events) to FILE as JSON lines, for
-    /// `mmviz replay FILE`
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-    /// Keep the file's full path in the recording (default: its name only)
-    #[arg(long, requires = "record")]
-    pub record_paths: bool,
-    /// Overwrite the --record file if it exists
-    #[arg(long, requires = "record")]
-    pub force: bool,
+    #[command(flatten)]
+    pub rec: RecordArgs,
     /// Colours: dark, light, projector (high contrast, bold glyphs), mono (no colour).
     /// Default: $MMVIZ_THEME, else mono when NO_COLOR is set, else dark
     #[arg(long, value_parser = ["dark", "light", "projector", "mono"])]
@@ -389,7 +381,7 @@ pub struct AttachArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub rec: ObservedRecordArgs,
+    pub rec: RecordArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -414,15 +406,16 @@ pub struct ExecArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub rec: ObservedRecordArgs,
+    pub rec: RecordArgs,
     /// The program and its arguments (after --)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<std::ffi::OsString>,
 }
 
-/// `--record` for the live view of an observed program (attach, exec).
-#[derive(Args, Debug, Clone)]
-pub struct ObservedRecordArgs {
+/// `--record` for a live view: the worker's (`mmviz FILE`) or an observed program's
+/// (`attach`, `exec`). Lessons have their own (it conflicts with `--check`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RecordArgs {
     /// Record the live view (snapshots, keys' commands, events) to FILE as JSON lines, for
     /// `mmviz replay FILE`; file names only, unless --record-paths
     #[arg(long, value_name = "FILE")]

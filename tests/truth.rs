@@ -330,6 +330,46 @@ fn pattern_switch_is_clean_restart_keeps_pause_and_step_runs_one_access() {
     assert!(m.starts_with("step: access 1 on page "), "{m}");
 }
 
+/// A switch while the worker runs: the new interval counts accesses from 0, and never
+/// fewer accesses than distinct pages touched (the defect showed "accesses 0" for seconds
+/// while thousands of pages were touched: the interval started from the old run's count,
+/// which the worker's new configuration had reset).
+#[test]
+fn a_running_pattern_switch_counts_accesses_from_zero_never_fewer_than_touched() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "switch-count.bin", 32);
+    let mut live = start(&path, PatternKind::Random, 5_000, false);
+    live.wait("random ran a while", |s| s.worker.accesses > 3_000);
+    live.send(Command::SetPattern {
+        pattern: PatternKind::Sequential,
+    });
+    let first = live.wait("switched", |s| {
+        s.faults.interval.reason == "pattern" && s.worker.pattern == PatternKind::Sequential
+    });
+    assert!(first.worker.accesses < 3_000, "{:?}", first.worker);
+    let mut last = first.worker.accesses;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(1500) {
+        let s = live.wait("a snapshot", |_| true);
+        if s.faults.interval.reason != "pattern" {
+            continue;
+        }
+        assert!(
+            s.worker.accesses >= s.totals.touched,
+            "{} accesses, {} pages touched",
+            s.worker.accesses,
+            s.totals.touched
+        );
+        assert!(
+            s.worker.accesses >= last,
+            "{} after {last}",
+            s.worker.accesses
+        );
+        last = s.worker.accesses;
+    }
+    assert!(last > 0, "the sequential pass ran");
+}
+
 #[test]
 fn a_file_shrinking_under_the_mapping_is_shown_at_its_new_size_with_the_lost_tail() {
     let dir = common::scratch_dir();

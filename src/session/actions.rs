@@ -223,6 +223,11 @@ impl Session {
         let paused = self.w.progress.state == WorkerState::Paused;
         self.quiesce();
         self.w.spec.kind = pattern;
+        // The worker's counters restart with the new configuration: the interval counts
+        // accesses from 0, and the old run's reports still on their way are not applied.
+        self.w.progress.accesses = 0;
+        self.w.progress.batches = 0;
+        self.w.configuring = self.w.worker.is_some();
         self.begin_slot_interval("pattern");
         let cfg = self.configure(paused);
         self.send(cfg);

@@ -47,6 +47,7 @@ impl Session {
         self.w.dead = None;
         self.w.stopped = None;
         self.w.progress = Progress::default();
+        self.w.configuring = false;
         self.w.expected_state = None;
         let wopts = crate::workload::worker::WorkerOptions {
             write: self.opts.write.map(|w| w.mode),
@@ -295,13 +296,17 @@ impl Session {
         }
         for r in reports {
             match r {
+                // The old run's last reports, before the worker took the new configuration.
+                Report::Progress(_) if self.w.configuring => {}
                 Report::Progress(p) => self.apply_progress(p),
-                Report::Ack {
-                    what,
-                    error: Some(e),
-                } => {
-                    let who = self.who();
-                    self.say(format!("{who}{what} failed: {e}"))
+                Report::Ack { what, error } => {
+                    if what == "configure" {
+                        self.w.configuring = false;
+                    }
+                    if let Some(e) = error {
+                        let who = self.who();
+                        self.say(format!("{who}{what} failed: {e}"))
+                    }
                 }
                 Report::Msynced {
                     sync,

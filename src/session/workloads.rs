@@ -37,6 +37,10 @@ pub struct Slot {
     pub advice: Advice,
     pub rate: Option<u64>,
     pub progress: Progress,
+    /// A `Configure` went to a worker that was already running: it restarts the worker's
+    /// counters, so its reports count for the new interval only from the configure's ack on
+    /// (those before it are the old run's).
+    pub configuring: bool,
     /// The worker state the last pause/resume asked for, until a report confirms it.
     pub expected_state: Option<(WorkerState, Instant)>,
     pub touched: RoaringTreemap,
@@ -74,6 +78,7 @@ impl Slot {
             advice: opts.advice,
             rate: opts.rate,
             progress: Progress::default(),
+            configuring: false,
             expected_state: None,
             touched: RoaringTreemap::new(),
             first_touch: HashMap::new(),

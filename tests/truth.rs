@@ -370,6 +370,40 @@ fn a_running_pattern_switch_counts_accesses_from_zero_never_fewer_than_touched()
     assert!(last > 0, "the sequential pass ran");
 }
 
+/// An advice's effect is the cache's growth over the settle time; when something else
+/// evicted meanwhile (here the test, as a comparison or another program would), the growth
+/// cannot be told and the screen says so instead of "grew by 0 pages".
+#[test]
+fn an_advice_measured_while_the_cache_shrank_says_it_was_not_measured() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "advice-shrink.bin", 16);
+    if let Err(why) = common::can_evict(&path) {
+        return common::skip("advice_shrink", &why);
+    }
+    let mut live = start(&path, PatternKind::Random, 50, false);
+    live.paused();
+    live.send(Command::Warm);
+    live.wait("warmed", |s| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("warmed"))
+    });
+    live.send(Command::CycleAdvice);
+    let r = common::mmviz(&["evict", path.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let s = live.wait("the advice's result", |s| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("advice ") && !m.contains("measuring what"))
+    });
+    let m = s.message.unwrap();
+    assert!(
+        m.contains("not measured: the cache shrank meanwhile (4,096 -> "),
+        "{m}"
+    );
+    assert!(!m.contains("grew by"), "{m}");
+}
+
 #[test]
 fn a_file_shrinking_under_the_mapping_is_shown_at_its_new_size_with_the_lost_tail() {
     let dir = common::scratch_dir();

@@ -352,6 +352,20 @@ impl Session {
             }
             self.pending.advice = None;
             let m = match (before, cached) {
+                // Something dropped pages meanwhile (a comparison evicting before each repeat,
+                // another program, reclaim): the growth cannot be told from that.
+                (Some(b), Some(a)) if a < b => format!(
+                    "advice {advice}: not measured: the cache shrank meanwhile ({} -> {} \
+                     pages cached in {:.1} s{}), so what the advice read in cannot be told apart",
+                    thousands(b),
+                    thousands(a),
+                    at.elapsed().as_secs_f64(),
+                    if self.compare_job.is_some() {
+                        ": a comparison is running, and it sets the cache state before each repeat"
+                    } else {
+                        ""
+                    }
+                ),
                 (Some(b), Some(a)) => {
                     let grew = a.saturating_sub(b);
                     let all = self.probe.pages();
@@ -371,10 +385,12 @@ impl Session {
                         ""
                     };
                     format!(
-                        "advice {advice}: in {:.1} s the cache grew by {} pages ({}){whole}{running}: {b} -> {a} cached",
+                        "advice {advice}: in {:.1} s the cache grew by {} pages ({}){whole}{running}: {} -> {} cached",
                         at.elapsed().as_secs_f64(),
-                        grew,
-                        human_bytes(grew * page_size())
+                        thousands(grew),
+                        human_bytes(grew * page_size()),
+                        thousands(b),
+                        thousands(a)
                     )
                 }
                 _ => format!(

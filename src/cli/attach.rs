@@ -514,8 +514,13 @@ pub fn text(r: &ObserveReport) -> Vec<String> {
     }
     for t in &r.threads {
         out.push(format!(
-            "  thread {} ({}): {} minor, {} major",
-            t.tid, t.comm, t.minor, t.major
+            "  thread {} ({}): {} minor, {} major{}",
+            t.tid,
+            t.comm,
+            t.minor,
+            t.major,
+            // The process's counts were read from its zombie; a thread's, at the last sample.
+            if r.faults_final { " (last sample)" } else { "" }
         ));
     }
     for n in [&r.maps_note, &r.pagemap_note].into_iter().flatten() {

@@ -14,33 +14,8 @@ use mmviz::session::SessionOptions;
 use mmviz::workload::patterns::PatternKind;
 use mmviz::workload::worker::{PatternSpec, WriteMode};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-/// One cache (and so scratch) directory for the whole test binary (MMVIZ_DEMO_DIR is
-/// process-wide and the tests run in parallel threads).
-fn cache_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let d = DIR.get_or_init(|| {
-        let d = common::scratch_dir();
-        std::env::set_var("MMVIZ_DEMO_DIR", d.path());
-        std::env::set_var("MMVIZ_EXE", common::BIN);
-        d
-    });
-    d.path()
-}
-
-fn user_file(name: &str, mib: u64) -> PathBuf {
-    let p = cache_dir().join(name);
-    let r = common::mmviz(&[
-        "gen",
-        p.to_str().unwrap(),
-        "--size",
-        &format!("{mib}MiB"),
-        "--force",
-    ]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    p
-}
+use common::{cache_dir, user_file};
 
 fn opts(path: &Path, kind: PatternKind, rate: Option<u64>, cold: bool) -> SessionOptions {
     SessionOptions {

@@ -17,35 +17,10 @@ use mmviz::workload::patterns::PatternKind;
 use mmviz::workload::worker::{PatternSpec, WriteMode};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 const PS: u64 = 4096;
 
-/// One cache (and so scratch) directory for the whole test binary: MMVIZ_DEMO_DIR is
-/// process-wide, and the tests run in parallel threads.
-fn cache_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let d = DIR.get_or_init(|| {
-        let d = common::scratch_dir();
-        std::env::set_var("MMVIZ_DEMO_DIR", d.path());
-        std::env::set_var("MMVIZ_EXE", common::BIN);
-        d
-    });
-    d.path()
-}
-
-fn user_file(name: &str, mib: u64) -> PathBuf {
-    let p = cache_dir().join(name);
-    let r = common::mmviz(&[
-        "gen",
-        p.to_str().unwrap(),
-        "--size",
-        &format!("{mib}MiB"),
-        "--force",
-    ]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    p
-}
+use common::{cache_dir, user_file};
 
 /// (nr_cache, nr_dirty, nr_writeback) of the whole file, from cachestat(2) called here (not
 /// through mmviz's probe).

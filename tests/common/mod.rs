@@ -195,3 +195,31 @@ pub fn as_nobody<S: AsRef<std::ffi::OsStr>>(bin: &Path, args: &[S]) -> Command {
         .args(args);
     cmd
 }
+
+/// One cache (and so scratch) directory for the whole test binary, set as MMVIZ_DEMO_DIR
+/// (process-wide, and the tests run in parallel threads), with MMVIZ_EXE pointing at the
+/// built binary: for tests whose sessions make scratch copies.
+pub fn cache_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let d = DIR.get_or_init(|| {
+        let d = scratch_dir();
+        std::env::set_var("MMVIZ_DEMO_DIR", d.path());
+        std::env::set_var("MMVIZ_EXE", BIN);
+        d
+    });
+    d.path()
+}
+
+/// A user's file of `mib` MiB of generated data in [`cache_dir`].
+pub fn user_file(name: &str, mib: u64) -> PathBuf {
+    let p = cache_dir().join(name);
+    let r = mmviz(&[
+        "gen",
+        p.to_str().unwrap(),
+        "--size",
+        &format!("{mib}MiB"),
+        "--force",
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    p
+}

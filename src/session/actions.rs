@@ -275,7 +275,7 @@ impl Session {
             }
             Advice::Hugepage => "MADV_HUGEPAGE: cold faults read 2 MiB folios, PMD-mapped".into(),
         };
-        // The worker replaced MADV_HUGEPAGE with MADV_NOHUGEPAGE (see worker/child.rs).
+        // The worker replaced MADV_HUGEPAGE with MADV_NOHUGEPAGE (see worker/child/control.rs).
         let what = if was_huge {
             format!("{what} (and MADV_NOHUGEPAGE: madvise cannot undo hugepage)")
         } else {

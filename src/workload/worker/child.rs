@@ -2,31 +2,39 @@
 //!
 //! If the file is truncated under it, touching a page wholly beyond the new end raises SIGBUS,
 //! which kills this process and not the viewer. A tiny handler first writes the faulting
-//! offset to stderr so the parent can explain what happened.
+//! offset to stderr so the parent can explain what happened (see `sigbus`).
+//!
+//! This file holds the run's state and the batch (the timed loop); the submodules hold the
+//! other concerns: `mapping` (open and map the file), `control` (the main loop and the control
+//! messages), `report` (messages to the parent), `write_state` (stores and msync), `loops`
+//! (the inner access loops), `grep_mode` and `sigbus`.
 
 use super::protocol::*;
 use crate::kernel::advice::Advice;
 use crate::kernel::counters::ProcCounters;
 use crate::workload::patterns::{PatternIter, PatternKind};
-use memmap2::{Mmap, MmapMut, MmapOptions};
 use roaring::RoaringTreemap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::os::fd::AsRawFd;
+use std::io::{self, BufWriter};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+mod control;
 /// The grep access mode (a regex search is not an offset iterator).
 mod grep_mode;
 mod loops;
+mod mapping;
+mod report;
+mod sigbus;
+mod write_state;
 
 use loops::{access, drive_sampled, share_q16};
 pub use loops::{write_access, WriteLoop};
-
-/// Base address and length of the mapping, for the SIGBUS handler.
-static MAP_BASE: AtomicUsize = AtomicUsize::new(0);
-static MAP_LEN: AtomicUsize = AtomicUsize::new(0);
+use mapping::{map_file, Mapping};
+pub use report::to_runs;
+use sigbus::{install_sigbus_handler, MAP_BASE, MAP_LEN};
+use write_state::WriteState;
 
 /// Most pages kept for the "recent" front per report.
 const RECENT_MAX: usize = 256;
@@ -35,10 +43,6 @@ const MAX_BATCH: usize = 64 * 1024;
 /// Target duration of one unlimited-rate batch: long enough that per-batch bookkeeping
 /// (two /proc reads, ~2.5 µs) is noise, short enough that controls are served promptly.
 const BATCH_TARGET: Duration = Duration::from_millis(2);
-/// At a rate limit above this many accesses per second the worker wakes at most every
-/// `MIN_GAP` and runs what is due as one batch (fewer wake-ups: 500/s instead of one per access).
-const RATE_BATCH_ABOVE: u64 = 500;
-const MIN_GAP: Duration = Duration::from_millis(2);
 /// A rate-limited worker that fell behind (stopped by SIGSTOP, a slow disk, a long pause in the
 /// scheduler) does not burst to catch up: backlog beyond this much time is dropped.
 const MAX_BACKLOG: Duration = Duration::from_millis(100);
@@ -58,61 +62,6 @@ pub fn main_with(path: &Path, opts: &WorkerOptions) -> i32 {
             eprintln!("worker: {}: {e}", path.display());
             1
         }
-    }
-}
-
-extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
-    // Only async-signal-safe work: format into a stack buffer, write(2), re-raise.
-    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers; si_addr is valid
-    // for SIGBUS.
-    let addr = unsafe { (*info).si_addr() } as usize;
-    let base = MAP_BASE.load(Ordering::Relaxed);
-    let len = MAP_LEN.load(Ordering::Relaxed);
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    let mut put = |s: &[u8]| {
-        for &b in s {
-            if n < buf.len() {
-                buf[n] = b;
-                n += 1;
-            }
-        }
-    };
-    if addr >= base && addr < base + len {
-        put(b"SIGBUS at offset ");
-        let mut digits = [0u8; 20];
-        let mut v = addr - base;
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        put(&digits[i..]);
-    } else {
-        put(b"SIGBUS outside the mapping");
-    }
-    put(b"\n");
-    // SAFETY: write(2) and signal(2)/raise(3) are async-signal-safe; buf is a live stack array.
-    unsafe {
-        libc::write(2, buf.as_ptr() as *const libc::c_void, n);
-        libc::signal(libc::SIGBUS, libc::SIG_DFL);
-        libc::raise(libc::SIGBUS);
-    }
-}
-
-fn install_sigbus_handler() {
-    // SAFETY: sigaction is plain old data; all-zero is a valid initial value.
-    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-    sa.sa_sigaction = on_sigbus as *const () as usize;
-    sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND;
-    // SAFETY: sa is fully initialised; the handler only does async-signal-safe work.
-    unsafe {
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
     }
 }
 
@@ -137,49 +86,6 @@ struct Run {
     grep: Option<crate::workload::patterns::grep::Grep>,
 }
 
-/// The worker's mapping: read-only (the user's file) or writable (a scratch file only).
-enum Mapping {
-    Read(Mmap),
-    /// MAP_SHARED or MAP_PRIVATE with PROT_WRITE; stores go through `base`, a raw pointer
-    /// taken once, and loads in write mode too, so no `&[u8]` aliases the stored bytes.
-    Write {
-        map: MmapMut,
-        base: *mut u8,
-    },
-}
-
-impl Mapping {
-    fn addr(&self) -> usize {
-        match self {
-            Mapping::Read(m) => m.as_ptr() as usize,
-            Mapping::Write { base, .. } => *base as usize,
-        }
-    }
-    fn len(&self) -> usize {
-        match self {
-            Mapping::Read(m) => m.len(),
-            Mapping::Write { map, .. } => map.len(),
-        }
-    }
-    fn advise(&self, a: memmap2::Advice) -> io::Result<()> {
-        match self {
-            Mapping::Read(m) => m.advise(a),
-            Mapping::Write { map, .. } => map.advise(a),
-        }
-    }
-}
-
-/// Write-mode state of the worker.
-#[derive(Default)]
-struct WriteState {
-    /// Share of stores in 1/65536 (65536 = every access stores).
-    share_q16: u32,
-    /// Bresenham accumulator: stores are spread evenly, deterministically.
-    acc: u32,
-    msync_every: Option<u64>,
-    since_msync: u64,
-}
-
 struct Worker {
     map: Option<Mapping>,
     write: Option<WriteState>,
@@ -200,84 +106,6 @@ struct Worker {
     run: Run,
     seq: u64,
     last_report: Instant,
-}
-
-/// Opens and maps the file as `opts` says: the address-space limit first, then the mapping,
-/// then (by default) the descriptor is closed: the mapping holds its own reference to the
-/// file, so /proc/<worker>/fd shows no descriptor while /proc/<worker>/maps shows the mapping.
-fn map_file(path: &Path, opts: &WorkerOptions) -> io::Result<(Option<Mapping>, u64, Option<File>)> {
-    let file = match opts.write {
-        // Writes only ever go to scratch files mmviz created (see scratch.rs): refuse any
-        // other name rather than trust the caller.
-        Some(mode) => {
-            if !crate::workload::scratch::is_scratch_name(path) {
-                return Err(io::Error::other(format!(
-                    "refusing --write {mode} on a file that is not an mmviz scratch file"
-                )));
-            }
-            match mode {
-                WriteMode::Shared => std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(path)?,
-                // MAP_PRIVATE needs only read access: the copies are anonymous memory.
-                WriteMode::Private => File::open(path)?,
-            }
-        }
-        None => File::open(path)?,
-    };
-    let size = file.metadata()?.len();
-    if let Some(limit) = opts.address_space {
-        crate::kernel::sys::set_address_space_limit(limit)?;
-    }
-    // What this process already occupies counts against the limit too (binary, heap, stacks).
-    let used = opts
-        .address_space
-        .and_then(|_| crate::kernel::addrspace::vm_status(std::process::id()).ok())
-        .map(|s| s.vm_size);
-    let enomem = |e: io::Error| -> io::Error {
-        match (e.raw_os_error(), opts.address_space) {
-            (Some(libc::ENOMEM), Some(limit)) => io::Error::other(format!(
-                "mmap of {} failed with ENOMEM: a {} address space (RLIMIT_AS) cannot hold a {} mapping{}",
-                crate::units::human_bytes(size),
-                crate::units::human_bytes(limit),
-                crate::units::human_bytes(size),
-                used.map(|u| format!(
-                    " (the worker already used {} of it)",
-                    crate::units::human_bytes(u)
-                ))
-                .unwrap_or_default()
-            )),
-            _ => e,
-        }
-    };
-    let map = if size == 0 {
-        None
-    } else {
-        let mut o = MmapOptions::new();
-        o.len(size as usize);
-        Some(match opts.write {
-            // SAFETY: the mapping is read-only and shared. Another process may truncate the
-            // file; then touching pages beyond the end raises SIGBUS, which kills this process
-            // only — that is exactly why this is a separate process (see DESIGN.md).
-            None => Mapping::Read(unsafe { o.map(&file) }.map_err(enomem)?),
-            Some(mode) => {
-                // SAFETY: a scratch file only this mmviz writes; truncation by another process
-                // raises SIGBUS in this process only, as for reads.
-                let mut m = unsafe {
-                    match mode {
-                        WriteMode::Shared => o.map_mut(&file),
-                        WriteMode::Private => o.map_copy(&file),
-                    }
-                }
-                .map_err(enomem)?;
-                let base = m.as_mut_ptr();
-                Mapping::Write { map: m, base }
-            }
-        })
-    };
-    let keep = opts.keep_fd.then_some(file);
-    Ok((map, size, keep))
 }
 
 fn run(path: &Path, opts: &WorkerOptions, start: Instant) -> io::Result<()> {
@@ -355,293 +183,6 @@ impl Run {
 }
 
 impl Worker {
-    fn send(&mut self, r: &Report) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, r)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
-    }
-
-    fn main_loop(&mut self) -> io::Result<()> {
-        let stdin_fd = io::stdin().as_raw_fd();
-        set_nonblocking(stdin_fd)?;
-        let mut line = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let timeout = self.poll_timeout();
-            if poll_readable(stdin_fd, timeout)? {
-                match io::stdin().lock().read(&mut buf) {
-                    Ok(0) => return Ok(()), // parent closed the pipe: it is gone
-                    Ok(n) => {
-                        for &b in &buf[..n] {
-                            if b == b'\n' {
-                                let cmd: Result<Control, _> = serde_json::from_slice(&line);
-                                line.clear();
-                                match cmd {
-                                    Ok(Control::Stop) => {
-                                        self.report()?;
-                                        return Ok(());
-                                    }
-                                    Ok(c) => self.control(c)?,
-                                    Err(e) => self.send(&Report::Ack {
-                                        what: "parse".into(),
-                                        error: Some(e.to_string()),
-                                    })?,
-                                }
-                            } else {
-                                line.push(b);
-                            }
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            self.tick()?;
-        }
-    }
-
-    /// How long to wait for a control message before the next batch is due. At a rate limit
-    /// the worker sleeps in poll(2) until the next access is due (or a control arrives), so a
-    /// slow demo costs about nothing; it never spins with a zero timeout.
-    fn poll_timeout(&self) -> Duration {
-        let r = &self.run;
-        if r.step_pending {
-            return Duration::ZERO;
-        }
-        if r.state != WorkerState::Running {
-            return Duration::from_millis(200);
-        }
-        match r.rate {
-            None => Duration::ZERO,
-            Some(rate) => {
-                // The next access is due when `rate_done + 1` accesses are allowed; above
-                // RATE_BATCH_ABOVE accesses/s wake at most every MIN_GAP and run the accesses
-                // due by then as one batch (the average rate is the same).
-                let rate = rate.max(1) as f64;
-                let next = (r.rate_done + 1) as f64 / rate;
-                let now = r.rate_epoch.elapsed().as_secs_f64();
-                let wait = Duration::from_secs_f64((next - now).clamp(0.0, 0.2));
-                if rate > RATE_BATCH_ABOVE as f64 {
-                    wait.max(MIN_GAP)
-                } else {
-                    wait
-                }
-            }
-        }
-    }
-
-    fn control(&mut self, c: Control) -> io::Result<()> {
-        match c {
-            Control::Configure {
-                pattern,
-                limit,
-                rate,
-                paused,
-                report_ms,
-            } => {
-                let mut params = pattern.params(self.size, self.page_size);
-                // An empty file is a valid target (nothing is mapped; a run finishes at once
-                // with 0 accesses, as `run` expects), so validate every field but the size.
-                params.file_size = params.file_size.max(params.access_size).max(1);
-                if let Err(e) = params.validate() {
-                    return self.send(&Report::Ack {
-                        what: "configure".into(),
-                        error: Some(e),
-                    });
-                }
-                let grep = match grep_mode::prepare(&pattern) {
-                    Ok(g) => g,
-                    Err(e) => {
-                        return self.send(&Report::Ack {
-                            what: "configure".into(),
-                            error: Some(e),
-                        })
-                    }
-                };
-                let advice = self.run.advice;
-                self.run = Run::new(pattern, self.size, self.page_size);
-                self.run.grep = grep;
-                self.run.advice = advice;
-                self.run.limit = limit;
-                self.run.rate = rate.filter(|&r| r > 0);
-                self.run.report_ms = report_ms.max(1);
-                self.run.state = if paused {
-                    WorkerState::Paused
-                } else {
-                    WorkerState::Running
-                };
-                self.run.rate_epoch = Instant::now();
-                self.recent.clear();
-                self.send(&Report::Ack {
-                    what: "configure".into(),
-                    error: None,
-                })?;
-                self.report()?;
-            }
-            Control::SetRate { rate } => {
-                self.run.rate = rate.filter(|&r| r > 0);
-                self.run.rate_epoch = Instant::now();
-                self.run.rate_done = 0;
-                self.report()?;
-            }
-            Control::Pause => {
-                if self.run.state == WorkerState::Running {
-                    self.run.state = WorkerState::Paused;
-                }
-                self.report()?;
-            }
-            Control::Resume => {
-                if self.run.state == WorkerState::Paused || self.run.state == WorkerState::Idle {
-                    self.run.state = WorkerState::Running;
-                    self.run.rate_epoch = Instant::now();
-                    self.run.rate_done = 0;
-                }
-                self.report()?;
-            }
-            Control::Step => {
-                if self.run.state != WorkerState::Finished {
-                    self.run.state = WorkerState::Paused;
-                    self.run.step_pending = true;
-                }
-            }
-            Control::Advise { advice } => {
-                // Leaving `hugepage`: madvise cannot clear VM_HUGEPAGE, only replace it with
-                // VM_NOHUGEPAGE, so that is what the mapping gets (see Advice::Hugepage).
-                let leaving_huge =
-                    self.run.advice == Advice::Hugepage && advice != Advice::Hugepage;
-                let err = match &self.map {
-                    Some(m) => (if leaving_huge {
-                        m.advise(memmap2::Advice::NoHugePage)
-                    } else {
-                        Ok(())
-                    })
-                    .and_then(|()| m.advise(to_memmap_advice(advice)))
-                    .err()
-                    .map(|e| e.to_string()),
-                    None => None,
-                };
-                if err.is_none() {
-                    self.run.advice = advice;
-                }
-                self.send(&Report::Ack {
-                    what: "advise".into(),
-                    error: err,
-                })?;
-                self.report()?;
-            }
-            Control::DropMapping => {
-                let err = match &self.map {
-                    Some(m) => crate::kernel::sys::madvise(m.addr(), m.len(), libc::MADV_DONTNEED)
-                        .err()
-                        .map(|e| e.to_string()),
-                    None => None,
-                };
-                self.clear_touched();
-                self.send(&Report::Ack {
-                    what: "drop_mapping".into(),
-                    error: err,
-                })?;
-                self.report()?;
-            }
-            Control::ResetTouched => {
-                self.clear_touched();
-                self.report()?;
-            }
-            Control::Stop => {}
-            Control::Msync { sync } => self.msync(sync, false)?,
-            Control::MsyncEvery { every } => {
-                if let Some(ws) = self.write.as_mut() {
-                    ws.msync_every = every.filter(|&n| n > 0);
-                    ws.since_msync = 0;
-                }
-                let error = self
-                    .write
-                    .is_none()
-                    .then(|| "not in write mode".to_string());
-                self.send(&Report::Ack {
-                    what: "msync_every".into(),
-                    error,
-                })?;
-            }
-            Control::SetWriteShare { share } => {
-                let error = match self.write.as_mut() {
-                    Some(_) if !(0.0..=1.0).contains(&share) => {
-                        Some(format!("write share {share} is not between 0 and 1"))
-                    }
-                    Some(ws) => {
-                        ws.share_q16 = share_q16(share);
-                        None
-                    }
-                    None => Some("not in write mode".to_string()),
-                };
-                self.send(&Report::Ack {
-                    what: "set_write_share".into(),
-                    error,
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// msync over the whole mapping, timed here (the parent measures the pages it wrote back
-    /// with cachestat around it).
-    fn msync(&mut self, sync: bool, periodic: bool) -> io::Result<()> {
-        let flags = if sync { libc::MS_SYNC } else { libc::MS_ASYNC };
-        let (ns, error) = match &self.map {
-            Some(m) => {
-                let t0 = Instant::now();
-                let r = crate::kernel::sys::msync(m.addr(), m.len(), flags);
-                (
-                    t0.elapsed().as_nanos() as u64,
-                    r.err().map(|e| e.to_string()),
-                )
-            }
-            None => (0, None),
-        };
-        self.send(&Report::Msynced {
-            sync,
-            ns,
-            periodic,
-            error,
-        })
-    }
-
-    /// `MsyncEvery`: counts accesses and runs msync(MS_SYNC) when N are done.
-    fn after_batch_msync(&mut self, n: usize) -> io::Result<()> {
-        let Some(ws) = self.write.as_mut() else {
-            return Ok(());
-        };
-        let Some(every) = ws.msync_every else {
-            return Ok(());
-        };
-        ws.since_msync += n as u64;
-        if ws.since_msync >= every {
-            ws.since_msync = 0;
-            self.msync(true, true)?;
-        }
-        Ok(())
-    }
-
-    /// Accesses left before the next periodic msync (caps a batch).
-    fn msync_cap(&self) -> u64 {
-        match &self.write {
-            Some(WriteState {
-                msync_every: Some(n),
-                since_msync,
-                ..
-            }) => n.saturating_sub(*since_msync).max(1),
-            _ => u64::MAX,
-        }
-    }
-
-    fn clear_touched(&mut self) {
-        self.touched.clear();
-        self.new_touched.clear();
-        self.recent.clear();
-        self.touched_reset = true;
-    }
-
     /// Runs a batch if one is due, then reports if a report is due.
     fn tick(&mut self) -> io::Result<()> {
         let step = std::mem::take(&mut self.run.step_pending);
@@ -861,96 +402,6 @@ impl Worker {
         (p.interval_pages, p.interval_regions) = self.interval.counts();
         Ok(())
     }
-
-    fn report(&mut self) -> io::Result<()> {
-        self.seq += 1;
-        self.last_report = Instant::now();
-        let r = &mut self.run;
-        let mut p = r.progress.clone();
-        p.seq = self.seq;
-        p.state = r.state;
-        p.pattern = r.spec.kind;
-        p.rate = r.rate;
-        p.advice = r.advice;
-        p.wall_ns = match (r.first_access, r.finished_at) {
-            (Some(a), Some(b)) => b.duration_since(a).as_nanos() as u64,
-            (Some(a), None) => a.elapsed().as_nanos() as u64,
-            _ => 0,
-        };
-        p.faults_total = self.counters.faults().unwrap_or_default();
-        p.read_bytes = self.counters.read_bytes();
-        p.touched_pages = self.touched.len();
-        p.touched_reset = std::mem::take(&mut self.touched_reset);
-        self.new_touched.sort_unstable();
-        p.new_touched = to_runs(&self.new_touched);
-        self.new_touched.clear();
-        let mut recent = self.recent.clone();
-        recent.sort_unstable();
-        recent.dedup();
-        p.recent = recent;
-        grep_mode::fill(&self.run, &mut p);
-        self.send(&Report::Progress(p))
-    }
-}
-
-/// Sorted page indexes to (start, len) runs.
-pub fn to_runs(pages: &[u64]) -> Vec<(u64, u64)> {
-    let mut runs: Vec<(u64, u64)> = Vec::new();
-    for &p in pages {
-        match runs.last_mut() {
-            Some((s, l)) if *s + *l == p => *l += 1,
-            Some((s, l)) if p < *s + *l => {}
-            _ => runs.push((p, 1)),
-        }
-    }
-    runs
-}
-
-fn to_memmap_advice(a: Advice) -> memmap2::Advice {
-    match a {
-        Advice::Normal => memmap2::Advice::Normal,
-        Advice::Random => memmap2::Advice::Random,
-        Advice::Sequential => memmap2::Advice::Sequential,
-        Advice::Willneed => memmap2::Advice::WillNeed,
-        Advice::Hugepage => memmap2::Advice::HugePage,
-    }
-}
-
-fn set_nonblocking(fd: i32) -> io::Result<()> {
-    // SAFETY: fcntl F_GETFL/F_SETFL on our own stdin; no memory arguments.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Waits up to `timeout` for `fd` to become readable (or hung up). ppoll(2) takes the timeout
-/// in nanoseconds: poll(2)'s milliseconds would truncate 9.6 ms to 9 and the worker would then
-/// spin with zero timeouts until the next access is due.
-fn poll_readable(fd: i32, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: pfd is a valid pollfd array of length 1 and ts a valid timespec, both live for
-    // the duration of the call; a null sigmask leaves the signal mask unchanged.
-    let r = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(false);
-        }
-        return Err(e);
-    }
-    Ok(r > 0)
 }
 
 #[cfg(test)]

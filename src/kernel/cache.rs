@@ -51,8 +51,8 @@ pub fn evict(
     let mut after = probe.range(start, end)?;
     // Folios still in per-CPU LRU batches are skipped once, and pages under read I/O (a
     // worker's first fault has just started 8 MiB of readahead) are skipped until the read
-    // completes: retry while pages stay, clean, with short waits (at most ~300 ms in all).
-    for wait_ms in [0u64, 10, 20, 40, 80, 160] {
+    // completes: retry while pages stay, clean, with short waits (at most 150 ms in all).
+    for wait_ms in [0u64, 10, 20, 40, 80] {
         match after {
             Some(a) if a.cached > 0 && a.dirty.unwrap_or(0) == 0 && fs_can_evict => {}
             _ => break,

@@ -50,30 +50,12 @@ fn main() {
     println!("| workers | viewer CPU (10 Hz) | workers' CPU (sum) |");
     println!("|---|---|---|");
     for n in [1usize, 4] {
-        let _ = Command::new("tmux")
-            .args(["-L", SOCK, "kill-server"])
-            .status();
         let cmd = format!(
             "exec {} {} --pattern random --rate 100",
             exe.display(),
             file.display()
         );
-        Command::new("tmux")
-            .args([
-                "-L",
-                SOCK,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                &cmd,
-            ])
-            .status()
-            .unwrap();
+        common::start_session(SOCK, &cmd);
         wait_for("the view", |s| s.contains("running"));
         for i in 2..=n {
             let _ = tmux(&["send-keys", "p"]);

@@ -42,30 +42,12 @@ fn main() {
     println!("| rate (accesses/s) | viewer CPU | worker CPU | together |");
     println!("|---|---|---|---|");
     for rate in [10u64, 100, 2_000] {
-        let _ = Command::new("tmux")
-            .args(["-L", SOCK, "kill-server"])
-            .status();
         let cmd = format!(
             "exec {} {} --pattern random --rate {rate}",
             exe.display(),
             file.display()
         );
-        Command::new("tmux")
-            .args([
-                "-L",
-                SOCK,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                &cmd,
-            ])
-            .status()
-            .unwrap();
+        common::start_session(SOCK, &cmd);
         let t0 = Instant::now();
         while !tmux(&["capture-pane", "-p"]).contains("running") {
             assert!(

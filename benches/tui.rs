@@ -65,26 +65,8 @@ fn main() {
         .status()
         .unwrap();
 
-    let _ = Command::new("tmux")
-        .args(["-L", SOCK, "kill-server"])
-        .status();
     let cmd = format!("exec {} {} --rate 1000", exe.display(), file.display());
-    Command::new("tmux")
-        .args([
-            "-L",
-            SOCK,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
+    common::start_session(SOCK, &cmd);
     wait_screen("start", |s| s.contains("running"));
     let pid = tmux(&["display-message", "-p", "#{pane_pid}"])
         .trim()

@@ -14,6 +14,20 @@ pub fn tmux(sock: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A fresh private tmux server on `sock` running `cmd` in a 120x40 pane (any server left on
+/// that socket by an earlier run is killed first).
+pub fn start_session(sock: &str, cmd: &str) {
+    let _ = Command::new("tmux")
+        .args(["-L", sock, "kill-server"])
+        .status();
+    let st = Command::new("tmux")
+        .args(["-L", sock, "-f", "/dev/null", "new-session", "-d"])
+        .args(["-x", "120", "-y", "40", cmd])
+        .status()
+        .expect("tmux");
+    assert!(st.success(), "tmux new-session failed");
+}
+
 /// Nanoseconds on the CPU of every thread of `pid`.
 pub fn cpu_ns(pid: &str) -> u64 {
     let mut ns = 0;

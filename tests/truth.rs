@@ -370,6 +370,27 @@ fn a_running_pattern_switch_counts_accesses_from_zero_never_fewer_than_touched()
     assert!(last > 0, "the sequential pass ran");
 }
 
+/// A switch's configure answered while a following evict waits for the worker: the reports
+/// after it count again (the defect dropped every report from then on, and a pause never
+/// showed).
+#[test]
+fn a_switch_then_an_evict_at_once_still_shows_the_pause() {
+    let dir = common::scratch_dir();
+    let path = gen(dir.path(), "switch-evict.bin", 16);
+    let mut live = start(&path, PatternKind::Random, 2_000, false);
+    live.wait("running", |s| s.worker.accesses > 100);
+    live.send(Command::SetPattern {
+        pattern: PatternKind::Sequential,
+    });
+    live.send(Command::Evict);
+    live.wait("evicted", |s| s.faults.interval.reason == "evict");
+    live.wait("running again", |s| {
+        s.worker.state == RunState::Running && s.worker.accesses > 0
+    });
+    live.send(Command::TogglePause);
+    live.wait("paused", |s| s.worker.state == RunState::Paused);
+}
+
 /// An advice's effect is the cache's growth over the settle time; when something else
 /// evicted meanwhile (here the test, as a comparison or another program would), the growth
 /// cannot be told and the screen says so instead of "grew by 0 pages".

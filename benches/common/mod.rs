@@ -20,12 +20,20 @@ pub fn start_session(sock: &str, cmd: &str) {
     let _ = Command::new("tmux")
         .args(["-L", sock, "kill-server"])
         .status();
-    let st = Command::new("tmux")
-        .args(["-L", sock, "-f", "/dev/null", "new-session", "-d"])
-        .args(["-x", "120", "-y", "40", cmd])
-        .status()
-        .expect("tmux");
-    assert!(st.success(), "tmux new-session failed");
+    // A server still exiting makes new-session fail ("server exited unexpectedly"): retry
+    // for a moment.
+    for _ in 0..50 {
+        let st = Command::new("tmux")
+            .args(["-L", sock, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", "120", "-y", "40", cmd])
+            .status()
+            .expect("tmux");
+        if st.success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("tmux new-session failed for 5 s");
 }
 
 /// Nanoseconds on the CPU of every thread of `pid`.

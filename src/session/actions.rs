@@ -231,6 +231,15 @@ impl Session {
         self.begin_slot_interval("pattern");
         let cfg = self.configure(paused);
         self.send(cfg);
+        // The state the worker is in once it takes the configuration (its reports until then
+        // are dropped): an evict or pause right after the switch acts on it.
+        if self.w.worker.is_some() {
+            self.w.progress.state = if paused {
+                WorkerState::Paused
+            } else {
+                WorkerState::Running
+            };
+        }
         let mut m = match (&self.w.spec.regex, pattern) {
             (Some(re), PatternKind::Grep) => format!(
                 "{}pattern: grep /{re}/{} (mapping dropped, counters reset)",

@@ -208,6 +208,11 @@ impl Session {
                     match w.handle.recv(Duration::from_millis(50)) {
                         Some(Event::Report(r)) => match *r {
                             Report::Ack { what, .. } if what == "drop_mapping" => break,
+                            // A switch's configure answered here: its reports count again.
+                            Report::Ack { what, .. } if what == "configure" => {
+                                self.w.configuring = false
+                            }
+                            Report::Progress(_) if self.w.configuring => {}
                             Report::Progress(p) => pending.push(p),
                             _ => {}
                         },
